@@ -1,0 +1,304 @@
+"""Reading a national export (format v1, ../shared/contracts/national-export-v1.md).
+
+Every row is checked against the contract. A refused row is reported by its row number,
+column and reason; the reason never quotes the value, since any column may hold a
+personal value typed in the wrong place.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from producers.code_mapping import CodeMapping
+from transforms.codelists import CodeLists, load_codelists
+
+VICTIM_COLUMNS = (
+    "record_id", "updated_at", "status", "case_category", "case_ref", "given_name",
+    "family_name", "date_of_birth", "sex", "citizenship", "identified_on", "identified_by",
+    "exploitation_types", "country_of_exploitation", "recruited_in", "transit_countries",
+    "recruitment_method", "means_of_control", "means_of_travel", "means_of_communication",
+    "document_number", "phone", "address", "notes",
+)  # fmt: skip
+VICTIM_REQUIRED = ("record_id", "updated_at", "status", "given_name", "family_name", "identified_on")
+PERPETRATOR_COLUMNS = (
+    "record_id", "updated_at", "status", "case_ref", "given_name", "family_name",
+    "date_of_birth", "document_number", "phone", "address", "notes", "sex", "citizenship",
+    "role", "structure", "relation_to_victim", "registered_on",
+)  # fmt: skip
+
+# Single-code columns and the code list each takes.
+_SINGLE_CODES = {
+    "case_category": "case_category",
+    "sex": "sex",
+    "identified_by": "identified_by",
+    "recruitment_method": "recruitment",
+}
+# ;-separated columns and the code list each takes.
+_MULTI_CODES = {
+    "exploitation_types": "exploitation",
+    "means_of_control": "means_of_control",
+    "means_of_travel": "means_of_travel",
+    "means_of_communication": "means_of_communication",
+}
+_COUNTRY_COLUMNS = ("citizenship", "country_of_exploitation", "recruited_in")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_BIRTH = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+MAX_FIELD_CHARS = 10_000
+
+
+class ExportRejected(ValueError):
+    """The whole file cannot be read (encoding, header); the message names no value."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    row: int  # row number as a spreadsheet shows it: the header is row 1
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, column {self.column}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class VictimRow:
+    """A checked victim row. Holds identifying values: it never leaves the producer."""
+
+    row: int
+    record_id: str
+    updated_at: datetime
+    status: str
+    case_category: str | None
+    case_ref: str | None
+    given_name: str
+    family_name: str
+    birth: tuple[int, int | None, int | None] | None
+    sex: str | None
+    citizenship: str | None
+    identified_on: date
+    identified_by: str | None
+    exploitation_types: tuple[str, ...] | None
+    country_of_exploitation: str | None
+    recruited_in: str | None
+    transit_countries: tuple[str, ...] | None
+    recruitment_method: str | None
+    means_of_control: tuple[str, ...] | None
+    means_of_travel: tuple[str, ...] | None
+    means_of_communication: tuple[str, ...] | None
+
+
+def detect_kind(header: list[str]) -> str:
+    """``victims`` or ``perpetrators``, from the header alone."""
+    names = set(header)
+    if "identified_on" in names:
+        return "victims"
+    if "registered_on" in names:
+        return "perpetrators"
+    raise ExportRejected(
+        "cannot tell the kind of export: the header has neither identified_on (victims.csv)"
+        " nor registered_on (perpetrators.csv)"
+    )
+
+
+def open_export(path: Path) -> tuple[str, list[str], Iterator[tuple[int, list[str]]]]:
+    """Open a national export: its kind, header and an iterator of (row number, fields)."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ExportRejected(
+            f"the file is not UTF-8 text (first bad byte at offset {error.start});"
+            " export it again as UTF-8"
+        ) from None
+    if "\x00" in text:
+        raise ExportRejected("the file holds NUL characters: it is not a CSV text export")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ExportRejected("the file is empty: no header row") from None
+    except csv.Error:
+        raise ExportRejected("the header row is not valid CSV") from None
+    header = [name.strip() for name in header]
+    kind = detect_kind(header)
+    known = VICTIM_COLUMNS if kind == "victims" else PERPETRATOR_COLUMNS
+    unknown = [n for n in header if n not in known]
+    if unknown:
+        # Column names come from the header, not from a person: safe to name.
+        shown = ", ".join(repr(n[:40]) for n in unknown[:10])
+        raise ExportRejected(f"unknown column(s) in the header: {shown}")
+    duplicated = sorted({n for n in header if header.count(n) > 1})
+    if duplicated:
+        raise ExportRejected(f"column(s) appear twice in the header: {', '.join(duplicated)}")
+    required = VICTIM_REQUIRED if kind == "victims" else ("record_id", "updated_at", "status")
+    missing = [n for n in required if n not in header]
+    if missing:
+        raise ExportRejected(f"required column(s) missing from the header: {', '.join(missing)}")
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        number = 1
+        while True:
+            number += 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error:
+                yield number, []  # an empty list marks a row the CSV reader could not split
+                continue
+            if fields:
+                yield number, fields
+
+    return kind, header, rows()
+
+
+def _parse_datetime(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+class VictimRowChecker:
+    """Checks victims.csv rows of one country against the contract and the code lists."""
+
+    def __init__(self, country: str, mapping: CodeMapping, codelists: CodeLists | None = None):
+        self.country = country
+        self.mapping = mapping
+        self.codelists = codelists or load_codelists()
+
+    def check(
+        self, number: int, header: list[str], fields: list[str], today: date
+    ) -> VictimRow | list[Refusal]:
+        """A checked row, or every reason it is refused."""
+        if not fields:
+            return [Refusal(number, "*", "the row is not valid CSV (unbalanced quotes?)")]
+        if len(fields) != len(header):
+            return [
+                Refusal(number, "*", f"the row has {len(fields)} fields, the header {len(header)}")
+            ]
+        values = {name: value.strip() for name, value in zip(header, fields, strict=True)}
+        refusals: list[Refusal] = []
+
+        def refuse(column: str, reason: str) -> None:
+            refusals.append(Refusal(number, column, reason))
+
+        for column, value in values.items():
+            if len(value) > MAX_FIELD_CHARS:
+                refuse(column, f"longer than {MAX_FIELD_CHARS} characters")
+                values[column] = ""
+        for column in VICTIM_REQUIRED:
+            if not values.get(column):
+                refuse(column, "required, but empty")
+
+        updated_at = _checked(values, "updated_at", _parse_datetime, refuse, "not an ISO 8601 date-time")
+        identified_on = _checked(values, "identified_on", date.fromisoformat, refuse, "not a YYYY-MM-DD date")
+        status = self._code(values, "status", "status_victim", refuse)
+        birth = None
+        if values.get("date_of_birth"):
+            match = _BIRTH.match(values["date_of_birth"])
+            birth_parts = tuple(int(g) if g else None for g in match.groups()) if match else None
+            if birth_parts is None or not _valid_birth(birth_parts):
+                refuse("date_of_birth", "not YYYY-MM-DD, YYYY-MM or YYYY")
+            else:
+                birth = (int(birth_parts[0] or 0), birth_parts[1], birth_parts[2])
+        if identified_on is not None:
+            if identified_on > today:
+                refuse("identified_on", "in the future")
+            if birth is not None and (birth[0], birth[1] or 1, birth[2] or 1) > (
+                identified_on.year, identified_on.month, identified_on.day
+            ):
+                refuse("identified_on", "before the date of birth")
+        if updated_at is not None and updated_at.date() > today:
+            refuse("updated_at", "in the future")
+
+        singles = {c: self._code(values, c, lst, refuse) for c, lst in _SINGLE_CODES.items()}
+        multis = {c: self._codes(values, c, lst, refuse) for c, lst in _MULTI_CODES.items()}
+        countries = {}
+        for column in _COUNTRY_COLUMNS:
+            value = values.get(column, "").upper()
+            if value and not _COUNTRY.match(value):
+                refuse(column, "not an ISO 3166-1 alpha-2 country code")
+            countries[column] = value or None
+        transit = None
+        if values.get("transit_countries"):
+            transit = tuple(c.strip().upper() for c in values["transit_countries"].split(";") if c.strip())
+            if not all(_COUNTRY.match(c) for c in transit):
+                refuse("transit_countries", "not a ;-separated list of alpha-2 country codes")
+
+        if refusals:
+            return refusals
+        assert updated_at is not None and identified_on is not None and status is not None
+        return VictimRow(
+            row=number,
+            record_id=values["record_id"],
+            updated_at=updated_at,
+            status=status,
+            case_category=singles["case_category"],
+            case_ref=values.get("case_ref") or None,
+            given_name=values["given_name"],
+            family_name=values["family_name"],
+            birth=birth,
+            sex=singles["sex"],
+            citizenship=countries["citizenship"],
+            identified_on=identified_on,
+            identified_by=singles["identified_by"],
+            exploitation_types=multis["exploitation_types"],
+            country_of_exploitation=countries["country_of_exploitation"],
+            recruited_in=countries["recruited_in"],
+            transit_countries=transit or None,
+            recruitment_method=singles["recruitment_method"],
+            means_of_control=multis["means_of_control"],
+            means_of_travel=multis["means_of_travel"],
+            means_of_communication=multis["means_of_communication"],
+        )
+
+    def _code(self, values: dict[str, str], column: str, codelist: str, refuse) -> str | None:  # type: ignore[no-untyped-def]
+        value = values.get(column, "")
+        if not value:
+            return None
+        code = self.mapping.to_regional(codelist, value)
+        if code is None or not self.codelists.is_valid(codelist, code):
+            refuse(column, f"not a code of the regional {codelist} list nor of {self.country}'s mapping")
+            return None
+        return code
+
+    def _codes(self, values: dict[str, str], column: str, codelist: str, refuse) -> tuple[str, ...] | None:  # type: ignore[no-untyped-def]
+        value = values.get(column, "")
+        if not value:
+            return None
+        codes = []
+        for part in (p.strip() for p in value.split(";")):
+            if not part:
+                continue
+            code = self.mapping.to_regional(codelist, part)
+            if code is None or not self.codelists.is_valid(codelist, code):
+                refuse(column, f"holds a value that is not a code of the regional {codelist} list nor of {self.country}'s mapping")
+                return None
+            if code not in codes:
+                codes.append(code)
+        return tuple(codes) or None
+
+
+def _checked(values, column, parse, refuse, reason):  # type: ignore[no-untyped-def]
+    text = values.get(column, "")
+    if not text:
+        return None
+    try:
+        return parse(text)
+    except ValueError:
+        refuse(column, reason)
+        return None
+
+
+def _valid_birth(parts: tuple[int | None, ...]) -> bool:
+    year, month, day = parts
+    try:
+        date(year or 0, month or 1, day or 1)
+    except ValueError:
+        return False
+    return 1900 <= (year or 0)

@@ -1,0 +1,109 @@
+"""Pseudonymisation at source: keyed hashes, so nothing identifying leaves the country.
+
+A plain hash of a name can be reversed with a dictionary of names; HMAC-SHA-256 under a
+key that stays in the country cannot, yet the same record always gets the same
+pseudonym, so corrections and withdrawals find what they change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from anyascii import anyascii
+
+from producers.national_export import VictimRow
+from transforms.codelists import CURRENT_VERSION
+from transforms.events import VictimEvent
+from transforms.generalise import age_at
+
+KEY_BYTES = 32
+
+
+class KeyMissing(RuntimeError):
+    """The country's pseudonymisation key is not where settings say it is."""
+
+
+def load_or_create_country_key(key_dir: Path, country: str, create: bool) -> bytes:
+    """The country's secret key, created (owner-only) for the local demo countries.
+
+    A real country generates its key once, keeps it on the producer machine only
+    (see README, "Keys"), and never lets it reach Kafka, the hub or a log.
+    """
+    path = key_dir / f"{country}.key"
+    if path.exists():
+        key = bytes.fromhex(path.read_text("ascii").strip())
+        if len(key) != KEY_BYTES:
+            raise KeyMissing(f"the key file for {country} does not hold a {KEY_BYTES}-byte key")
+        return key
+    if not create:
+        raise KeyMissing(f"no pseudonymisation key for {country} at {path}")
+    key_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(KEY_BYTES)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(key.hex() + "\n")
+    return key
+
+
+def normalise_name(text: str) -> str:
+    """One Latin form of a name: transliterated, case and spacing folded.
+
+    Јована Петровић, Jovana Petrović and JOVANA  PETROVIC all become ``jovana petrovic``.
+    """
+    return " ".join(anyascii(text).lower().replace("-", " ").split())
+
+
+class Pseudonymiser:
+    """Turns checked national rows into events, under one country's key."""
+
+    def __init__(self, country: str, key: bytes, batch_id: str):
+        self.country = country
+        self._key = key
+        self.batch_id = batch_id
+
+    def _keyed(self, purpose: str, value: str) -> str:
+        # The purpose prefix keeps a record id and a case id with the same text apart.
+        return hmac.new(self._key, f"{purpose}\x1f{value}".encode(), hashlib.sha256).hexdigest()
+
+    def pseudonymise_victim(self, row: VictimRow, produced_at: datetime | None = None) -> VictimEvent:
+        record_ref = self._keyed("record", row.record_id)
+        updated = row.updated_at.astimezone(timezone.utc).isoformat()
+        event_id = hashlib.sha256(f"{self.country}|{record_ref}|{updated}".encode()).hexdigest()[:32]
+        age = age_at(row.birth, row.identified_on) if row.birth else None
+        return VictimEvent(
+            event_id=event_id,
+            country=self.country,
+            batch_id=self.batch_id,
+            produced_at=produced_at or datetime.now(timezone.utc),
+            codelist_version=CURRENT_VERSION,
+            record_ref=record_ref,
+            case_ref=self._keyed("case", row.case_ref) if row.case_ref else None,
+            updated_at=row.updated_at.astimezone(timezone.utc),
+            status=row.status,
+            case_category=row.case_category,
+            sex=row.sex,
+            citizenship=row.citizenship,
+            age_at_identification=age,
+            identified_year=row.identified_on.year,
+            identified_month=row.identified_on.month,
+            identified_by=row.identified_by,
+            exploitation_types=list(row.exploitation_types) if row.exploitation_types else None,
+            country_of_exploitation=row.country_of_exploitation,
+            recruited_in=row.recruited_in,
+            transit_countries=list(row.transit_countries) if row.transit_countries else None,
+            recruitment_method=row.recruitment_method,
+            means_of_control=list(row.means_of_control) if row.means_of_control else None,
+            means_of_travel=list(row.means_of_travel) if row.means_of_travel else None,
+            means_of_communication=(
+                list(row.means_of_communication) if row.means_of_communication else None
+            ),
+        )
+
+
+def today_utc() -> date:
+    return datetime.now(timezone.utc).date()

@@ -1,0 +1,296 @@
+"""Synthetic national exports: demo data and test data with a known truth.
+
+Names come from Faker in each country's own script and spelling where Faker has the
+locale (mk_MK in Cyrillic, hr_HR for Bosnian and Montenegrin Latin); Serbian names are
+written in Cyrillic, as the Serbian agency's database holds them; Faker has no Albanian
+names, so a short list stands in for AL and XK. Everything is seeded: the same call
+writes the same files, so a second demo re-pushes identical records.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from faker import Faker
+
+from producers.national_export import VICTIM_COLUMNS
+
+_ALBANIAN_FEMALE = ["Arta", "Besa", "Drita", "Elira", "Fatjona", "Gentiana", "Jonida", "Klea", "Mirela", "Rudina", "Teuta", "Valbona"]  # fmt: skip
+_ALBANIAN_MALE = ["Arben", "Besnik", "Dritan", "Ermal", "Fatos", "Gezim", "Ilir", "Kujtim", "Luan", "Petrit"]  # fmt: skip
+_ALBANIAN_FAMILY = ["Hoxha", "Krasniqi", "Gashi", "Berisha", "Shala", "Morina", "Leka", "Dervishi", "Kola", "Basha"]  # fmt: skip
+
+# Serbian Latin -> Cyrillic (Vuk's alphabet is one letter per sound, so this is exact).
+_SERBIAN_DIGRAPHS = {"lj": "љ", "nj": "њ", "dž": "џ", "Lj": "Љ", "Nj": "Њ", "Dž": "Џ"}
+_SERBIAN_LETTERS = dict(
+    zip(
+        "abvgdđežzijklmnoprstćufhcčšABVGDĐEŽZIJKLMNOPRSTĆUFHCČŠ",
+        "абвгдђежзијклмнопрстћуфхцчшАБВГДЂЕЖЗИЈКЛМНОПРСТЋУФХЦЧШ",
+        strict=True,
+    )
+)
+
+
+def to_serbian_cyrillic(text: str) -> str:
+    out, i = [], 0
+    while i < len(text):
+        pair = text[i : i + 2]
+        if pair in _SERBIAN_DIGRAPHS:
+            out.append(_SERBIAN_DIGRAPHS[pair])
+            i += 2
+        else:
+            out.append(_SERBIAN_LETTERS.get(text[i], text[i]))
+            i += 1
+    return "".join(out)
+
+
+class NameMaker:
+    """Names and contact details as a country's own database would spell them."""
+
+    def __init__(self, country: str, seed: int):
+        self.country = country
+        self.random = random.Random(seed)
+        locale = {"MK": "mk_MK", "RS": "hr_HR", "BA": "hr_HR", "ME": "hr_HR"}.get(country, "hr_HR")
+        self.faker = Faker(locale)
+        self.faker.seed_instance(seed)
+
+    def name(self, sex: str | None) -> tuple[str, str]:
+        if self.country in ("AL", "XK"):
+            given = self.random.choice(_ALBANIAN_MALE if sex == "M" else _ALBANIAN_FEMALE)
+            return given, self.random.choice(_ALBANIAN_FAMILY)
+        if sex == "M":
+            given, family = self.faker.first_name_male(), self.faker.last_name_male()
+        else:
+            given, family = self.faker.first_name_female(), self.faker.last_name_female()
+        if self.country == "RS":
+            return to_serbian_cyrillic(given), to_serbian_cyrillic(family)
+        return given, family
+
+    def document(self) -> str:
+        return f"{self.country}{self.random.randint(10**7, 10**8 - 1)}"
+
+    def phone(self) -> str:
+        return f"+{self.random.randint(355, 389)} {self.random.randint(60, 79)} {self.random.randint(100000, 999999)}"
+
+    def address(self) -> str:
+        return self.faker.street_address()
+
+
+@dataclass
+class VictimProfile:
+    """What a synthetic victim row says, before names are put on it."""
+
+    record_id: str
+    identified_on: date
+    sex: str | None
+    age: int | None
+    citizenship: str | None
+    exploitation: Sequence[str] | None
+    status: str = "identified"
+    updated_at: datetime | None = None
+    case_category: str = "trafficking"
+    identified_by: str | None = "police"
+    recruitment_method: str | None = None
+    means_of_travel: Sequence[str] | None = None
+    country_of_exploitation: str | None = None
+
+
+def birth_date_for(age: int, identified_on: date, rng: random.Random) -> date:
+    """A birth date that makes the person exactly ``age`` on ``identified_on``."""
+    day = identified_on if (identified_on.month, identified_on.day) != (2, 29) else identified_on - timedelta(days=1)
+    latest = day.replace(year=day.year - age)  # turned `age` on that day
+    earliest = day.replace(year=day.year - age - 1) + timedelta(days=1)
+    return earliest + timedelta(days=rng.randint(0, (latest - earliest).days))
+
+
+def victim_rows(country: str, profiles: Iterable[VictimProfile], seed: int) -> list[dict[str, str]]:
+    """National export rows (all columns) for the profiles, with fake identifying values."""
+    names = NameMaker(country, seed)
+    rows = []
+    for p in profiles:
+        given, family = names.name(p.sex)
+        birth = birth_date_for(p.age, p.identified_on, names.random).isoformat() if p.age is not None else ""
+        updated = p.updated_at or datetime.combine(p.identified_on, datetime.min.time(), timezone.utc) + timedelta(days=3)
+        rows.append(
+            {
+                "record_id": p.record_id,
+                "updated_at": updated.isoformat(),
+                "status": p.status,
+                "case_category": p.case_category,
+                "case_ref": f"{country}-C-{p.record_id}",
+                "given_name": given,
+                "family_name": family,
+                "date_of_birth": birth,
+                "sex": p.sex or "",
+                "citizenship": p.citizenship or "",
+                "identified_on": p.identified_on.isoformat(),
+                "identified_by": p.identified_by or "",
+                "exploitation_types": ";".join(p.exploitation or []),
+                "country_of_exploitation": p.country_of_exploitation or "",
+                "recruited_in": "",
+                "transit_countries": "",
+                "recruitment_method": p.recruitment_method or "",
+                "means_of_control": "",
+                "means_of_travel": ";".join(p.means_of_travel or []),
+                "means_of_communication": "",
+                "document_number": names.document(),
+                "phone": names.phone(),
+                "address": names.address(),
+                "notes": f"Interview notes for {given} {family}.",
+            }
+        )
+    return rows
+
+
+def write_victims_csv(path: Path, rows: Sequence[dict[str, str]], columns: Sequence[str] = VICTIM_COLUMNS) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+# --- Records that reproduce a published yearly table (../shared/acceptance/) -------------
+
+
+def profiles_matching_table(table: Path, country: str = "RS", seed: int = 2010) -> list[VictimProfile]:
+    """Victim profiles whose counts give the published table cell by cell.
+
+    Each dimension's categories are dealt out independently over the year's victims;
+    exploitation forms are dealt so that no victim gets a form twice, and victims left
+    over have none recorded (the published rows need not add up to the total).
+    """
+    rng = random.Random(seed)
+    cells: dict[int, dict[str, dict[str, int]]] = {}
+    with table.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["country"] != country or row["victims"] == "":
+                continue
+            year = int(row["year"])
+            cells.setdefault(year, {}).setdefault(row["dimension"], {})[row["category"]] = int(row["victims"])
+    profiles = []
+    for year, dims in sorted(cells.items()):
+        total = dims["total"]["all"]
+
+        def deal(dimension: str, year_dims: dict[str, dict[str, int]] = dims, n: int = total) -> list[str]:
+            labels = [c for c, k in year_dims.get(dimension, {}).items() for _ in range(k)]
+            if len(labels) != n:
+                raise ValueError(f"{year} {dimension}: categories add up to {len(labels)}, total is {n}")
+            rng.shuffle(labels)
+            return labels
+
+        sexes, ages, citizenships = deal("sex"), deal("age_group"), deal("citizenship")
+        forms: list[list[str]] = [[] for _ in range(total)]
+        slots = 0
+        for form, k in dims.get("exploitation", {}).items():
+            # Deal round-robin from a moving start, so a form never lands twice on one victim.
+            for i in range(k):
+                forms[(slots + i) % total].append(form)
+            slots += k
+        rng.shuffle(forms)
+        last_day = date(year, 11, 30) if year == 2010 else date(year, 12, 31)
+        span = (last_day - date(year, 1, 1)).days
+        for i in range(total):
+            minor = ages[i] == "minor"
+            profiles.append(
+                VictimProfile(
+                    record_id=f"{country}-{year}-{i + 1:04d}",
+                    identified_on=date(year, 1, 1) + timedelta(days=rng.randint(0, span)),
+                    sex=sexes[i],
+                    age=rng.randint(9, 17) if minor else rng.randint(18, 45),
+                    citizenship=country if citizenships[i] == country else rng.choice(["MD", "UA", "RO", "BG", "BA", "AL"]),
+                    exploitation=forms[i] or None,
+                )
+            )
+    return profiles
+
+
+# --- The demo: a few years of monthly exports for the six countries ---------------------
+
+# Victims a year, roughly as the national reports give them.
+DEMO_VOLUME = {"AL": 40, "BA": 30, "ME": 12, "MK": 25, "RS": 80, "XK": 35}
+DEMO_YEARS = (2021, 2022, 2023, 2024)
+_FORMS = ["sexual", "labour", "begging", "forced_marriage", "criminal_activity", "domestic_servitude"]
+_FORM_WEIGHTS = [50, 20, 10, 8, 6, 6]
+_RECRUITMENT = ["job_offer", "intimate_partner", "family_member", "acquaintance", "online_advertisement", "marriage_offer"]
+_FOREIGN = ["MD", "UA", "RO", "BG", "RU", "TR", "AL", "BA", "RS", "MK", "XK", "ME"]
+
+
+def demo_profiles(country: str, seed: int) -> list[VictimProfile]:
+    """A country's victims over the demo years, with corrections and withdrawals.
+
+    Kosovo's data carry a known shift for trend analysis: forced begging among minors
+    rises year on year.
+    """
+    rng = random.Random(f"{seed}-{country}")
+    profiles: list[VictimProfile] = []
+    for year in DEMO_YEARS:
+        for i in range(max(1, int(rng.gauss(DEMO_VOLUME[country], DEMO_VOLUME[country] * 0.15)))):
+            identified_on = date(year, 1, 1) + timedelta(days=rng.randint(0, 364))
+            minor = rng.random() < 0.35
+            age = rng.randint(6, 17) if minor else rng.randint(18, 50)
+            forms = sorted(set(rng.choices(_FORMS, _FORM_WEIGHTS, k=rng.choice([1, 1, 1, 2]))))
+            if country == "XK" and minor and rng.random() < 0.15 * (year - DEMO_YEARS[0] + 1):
+                forms = ["begging"]
+            domestic = rng.random() < 0.5
+            profiles.append(
+                VictimProfile(
+                    record_id=f"{country}-{year}-{i + 1:04d}",
+                    identified_on=identified_on,
+                    sex="M" if rng.random() < (0.35 if minor else 0.15) else "F",
+                    age=age if rng.random() > 0.05 else None,
+                    citizenship=country if domestic else rng.choice([c for c in _FOREIGN if c != country]),
+                    exploitation=forms if rng.random() > 0.08 else None,
+                    identified_by=rng.choice(["police", "border_police", "social_services", "ngo", "labour_inspection"]),
+                    recruitment_method=rng.choice(_RECRUITMENT) if rng.random() > 0.2 else None,
+                    means_of_travel=["none"] if domestic else [rng.choice(["car", "bus", "air"])],
+                    country_of_exploitation=country if domestic else rng.choice(["IT", "DE", "GR", "TR", country]),
+                )
+            )
+    return profiles
+
+
+def write_demo_exports(out_dir: Path, seed: int = 7) -> dict[str, list[Path]]:
+    """Monthly victims.csv exports per country; returns the files in push order.
+
+    Each month's file holds the records identified that month, corrections of records
+    from two months before (a newer updated_at) and the odd withdrawal.
+    """
+    files: dict[str, list[Path]] = {}
+    for country in sorted(DEMO_VOLUME):
+        rng = random.Random(f"{seed}-{country}-months")
+        profiles = demo_profiles(country, seed)
+        by_month: dict[tuple[int, int], list[VictimProfile]] = {}
+        for p in profiles:
+            by_month.setdefault((p.identified_on.year, p.identified_on.month), []).append(p)
+            late = p.identified_on + timedelta(days=62)
+            roll = rng.random()
+            if roll < 0.10 and late.year in DEMO_YEARS:  # a correction: exploitation known later
+                fixed = VictimProfile(**{**p.__dict__, "exploitation": sorted(set(p.exploitation or []) | {"labour"}),
+                                         "updated_at": datetime.combine(late, datetime.min.time(), timezone.utc)})  # fmt: skip
+                by_month.setdefault((late.year, late.month), []).append(fixed)
+            elif roll < 0.12 and late.year in DEMO_YEARS:  # withdrawn: not a victim after all
+                gone = VictimProfile(**{**p.__dict__, "status": "withdrawn",
+                                        "updated_at": datetime.combine(late, datetime.min.time(), timezone.utc)})  # fmt: skip
+                by_month.setdefault((late.year, late.month), []).append(gone)
+        files[country] = []
+        for (year, month), month_profiles in sorted(by_month.items()):
+            # Names are drawn per record, so a correction keeps its person's name.
+            rows = []
+            for p in month_profiles:
+                (row,) = victim_rows(country, [p], seed=hash_seed(country, p.record_id))
+                rows.append(row)
+            files[country].append(write_victims_csv(out_dir / country / f"victims-{year}-{month:02d}.csv", rows))
+    return files
+
+
+def hash_seed(*parts: str) -> int:
+    """A stable seed from strings (Python's hash() is salted per process)."""
+    import zlib
+
+    return zlib.crc32("|".join(parts).encode())

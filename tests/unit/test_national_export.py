@@ -1,0 +1,91 @@
+"""The producer's row checks: refusals name row and column, never the value."""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from producers.code_mapping import load_mapping
+from producers.national_export import ExportRejected, VictimRowChecker, open_export
+from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
+
+TODAY = date(2026, 11, 25)
+
+
+def _export(tmp_path: Path, **changes: str) -> Path:
+    (row,) = victim_rows("RS", [VictimProfile("RS-1", date(2024, 3, 2), "F", 16, "RS", ["sexual"])], seed=1)
+    row.update(changes)
+    return write_victims_csv(tmp_path / "victims.csv", [row])
+
+
+def _check(path: Path, country: str = "RS"):  # type: ignore[no-untyped-def]
+    kind, header, rows = open_export(path)
+    checker = VictimRowChecker(country, load_mapping(country))
+    return [checker.check(n, header, f, TODAY) for n, f in rows]
+
+
+def test_a_good_row_passes_and_keeps_its_codes(tmp_path: Path) -> None:
+    (row,) = _check(_export(tmp_path))
+    assert not isinstance(row, list)
+    assert row.exploitation_types == ("sexual",)
+    assert row.birth is not None
+
+
+def test_national_codes_are_mapped_to_regional_ones(tmp_path: Path) -> None:
+    (row,) = _check(_export(tmp_path, exploitation_types="seksualna;prinudno_prosjacenje", identified_by="policija"))
+    assert not isinstance(row, list)
+    assert row.exploitation_types == ("sexual", "begging")
+    assert row.identified_by == "police"
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("sex", "Jovana", "not a code of the regional sex list"),
+        ("status", "", "required, but empty"),
+        ("given_name", "", "required, but empty"),
+        ("identified_on", "02.03.2024", "not a YYYY-MM-DD date"),
+        ("identified_on", "2030-01-01", "in the future"),
+        ("date_of_birth", "1994-13-40", "not YYYY-MM-DD"),
+        ("citizenship", "Serbia", "alpha-2"),
+        ("exploitation_types", "sexual;Петровић", "not a code"),
+    ],
+)
+def test_bad_values_are_refused_by_row_and_column_without_the_value(
+    tmp_path: Path, column: str, value: str, reason: str
+) -> None:
+    (refusals,) = _check(_export(tmp_path, **{column: value}))
+    assert isinstance(refusals, list)
+    text = "; ".join(str(r) for r in refusals)
+    assert f"row 2, column {column}" in text
+    assert reason in text
+    if value:
+        assert value not in text
+
+
+def test_birth_after_identification_is_refused(tmp_path: Path) -> None:
+    (refusals,) = _check(_export(tmp_path, date_of_birth="2025-01-01"))
+    assert isinstance(refusals, list)
+    assert any(r.column == "identified_on" and "before the date of birth" in r.reason for r in refusals)
+
+
+def test_unknown_columns_reject_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "victims.csv"
+    path.write_text("record_id,updated_at,status,given_name,family_name,identified_on,mothers_name\n")
+    with pytest.raises(ExportRejected, match="unknown column"):
+        open_export(path)
+
+
+def test_a_file_that_is_not_utf8_is_rejected_whole(tmp_path: Path) -> None:
+    path = tmp_path / "victims.csv"
+    path.write_bytes("record_id,identified_on\nx,Петровић\n".encode("cp1251"))
+    with pytest.raises(ExportRejected, match="not UTF-8"):
+        open_export(path)
+
+
+def test_a_row_with_too_many_fields_is_refused_not_misread(tmp_path: Path) -> None:
+    path = _export(tmp_path)
+    path.write_text(path.read_text() + "RS-2,a,b,c\n")
+    results = _check(path)
+    assert isinstance(results[1], list)
+    assert "fields" in results[1][0].reason

@@ -1,0 +1,183 @@
+"""The local Apache Kafka broker: KRaft mode, one node, loopback only.
+
+The broker's jars come from Maven Central through infra/kafka/pom.xml (``make kafka``);
+storage is formatted once, then the broker is started as a plain Java process.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from thbdb.processes import running_pid, start_process, stop_process
+from thbdb.settings import COUNTRIES, REPO_ROOT, Settings, country_topic
+
+PROCESS = "kafka"
+POM = REPO_ROOT / "infra" / "kafka" / "pom.xml"
+
+
+class BrokerError(RuntimeError):
+    pass
+
+
+def ensure_jars(settings: Settings) -> None:
+    """Fetch the broker jars with Maven if they are not cached yet."""
+    if any(settings.kafka_lib.glob("kafka_2.13-*.jar")):
+        return
+    if shutil.which("mvn") is None:
+        raise BrokerError("Apache Maven (mvn) is needed to fetch the Kafka broker; install it")
+    result = subprocess.run(
+        ["mvn", "-q", "-B", "-f", str(POM), "package", f"-Dkafka.lib={settings.kafka_lib}"],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise BrokerError(f"fetching the Kafka broker with Maven failed:\n{result.stdout[-2000:]}")
+
+
+def _write_config(settings: Settings) -> Path:
+    data = settings.kafka_dir / "data"
+    config = settings.kafka_dir / "server.properties"
+    settings.kafka_dir.mkdir(parents=True, exist_ok=True)
+    host = settings.kafka_host
+    config.write_text(
+        "\n".join(
+            [
+                "# Written by `thbdb up`: a one-node KRaft broker on loopback.",
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@{host}:{settings.kafka_controller_port}",
+                f"listeners=PLAINTEXT://{host}:{settings.kafka_port},"
+                f"CONTROLLER://{host}:{settings.kafka_controller_port}",
+                f"advertised.listeners=PLAINTEXT://{host}:{settings.kafka_port}",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT",
+                f"log.dirs={data}",
+                "num.partitions=3",
+                # One broker: internal topics cannot be replicated here (see README, scaling).
+                "offsets.topic.replication.factor=1",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                # Topics are created by `thbdb up`, never by a typo in a client.
+                "auto.create.topics.enable=false",
+                # Accepted events must stay until the pipeline has read them.
+                "log.retention.hours=-1",
+                "group.initial.rebalance.delay.ms=0",
+                "",
+            ]
+        )
+    )
+    (settings.kafka_dir / "log4j2.properties").write_text(
+        "status = warn\n"
+        "appender.console.type = Console\n"
+        "appender.console.name = STDOUT\n"
+        "appender.console.layout.type = PatternLayout\n"
+        "appender.console.layout.pattern = [%d] %p %m (%c)%n\n"
+        "rootLogger.level = INFO\n"
+        "rootLogger.appenderRef.stdout.ref = STDOUT\n"
+        "logger.kafka.name = kafka\n"
+        "logger.kafka.level = WARN\n"
+        "logger.apache.name = org.apache.kafka\n"
+        "logger.apache.level = WARN\n"
+    )
+    return config
+
+
+def _java(settings: Settings, main: str, *args: str) -> list[str]:
+    return [
+        "java",
+        "-Xms256m",
+        "-Xmx1g",
+        f"-Dlog4j2.configurationFile={settings.kafka_dir / 'log4j2.properties'}",
+        "-cp",
+        f"{settings.kafka_lib}/*",
+        main,
+        *args,
+    ]
+
+
+def start_broker(settings: Settings, timeout: float = 90.0) -> bool:
+    """Start the broker if it is not running; wait until it answers. True if started."""
+    if settings.external_kafka:
+        wait_until_ready(settings, timeout)
+        return False
+    if running_pid(settings.run_dir, PROCESS):
+        wait_until_ready(settings, timeout)
+        return False
+    ensure_jars(settings)
+    config = _write_config(settings)
+    if not (settings.kafka_dir / "data" / "meta.properties").exists():
+        cluster_id = uuid.uuid4().hex[:22]
+        result = subprocess.run(
+            _java(settings, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise BrokerError(f"formatting Kafka storage failed: {result.stdout[-1500:]}{result.stderr[-1500:]}")
+    start_process(
+        settings.run_dir,
+        settings.logs_dir,
+        PROCESS,
+        _java(settings, "kafka.Kafka", str(config)),
+        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "KAFKA_HEAP_OPTS": "-Xmx1g"},
+    )
+    wait_until_ready(settings, timeout)
+    return True
+
+
+def admin(settings: Settings) -> AdminClient:
+    # log_level 0: a probe of a broker that is still starting must not flood the terminal.
+    return AdminClient(
+        {"bootstrap.servers": settings.kafka_bootstrap, "socket.timeout.ms": 5000, "log_level": 0}
+    )
+
+
+def is_ready(settings: Settings) -> bool:
+    try:
+        metadata = admin(settings).list_topics(timeout=3)
+    except Exception:  # noqa: BLE001 - any failure means "not answering yet"
+        return False
+    return bool(metadata.brokers)
+
+
+def wait_until_ready(settings: Settings, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if is_ready(settings):
+            return
+        if not settings.external_kafka and running_pid(settings.run_dir, PROCESS) is None:
+            raise BrokerError(f"the Kafka broker exited; see {settings.logs_dir / 'kafka.log'}")
+        time.sleep(1)
+    raise BrokerError(f"the Kafka broker at {settings.kafka_bootstrap} did not answer in {timeout:.0f} s")
+
+
+def ensure_topics(settings: Settings) -> None:
+    """Create the six country topics if they do not exist."""
+    client = admin(settings)
+    existing = set(client.list_topics(timeout=10).topics)
+    wanted = [
+        NewTopic(country_topic(c), num_partitions=settings.topic_partitions, replication_factor=1)
+        for c in COUNTRIES
+        if country_topic(c) not in existing
+    ]
+    if not wanted:
+        return
+    for topic, future in client.create_topics(wanted).items():
+        try:
+            future.result(timeout=30)
+        except Exception as error:  # noqa: BLE001
+            if "TOPIC_ALREADY_EXISTS" not in str(error):
+                raise BrokerError(f"could not create topic {topic}: {error}") from error
+
+
+def stop_broker(settings: Settings) -> bool:
+    return stop_process(settings.run_dir, PROCESS, timeout=60)

@@ -1,0 +1,94 @@
+"""Starting and stopping the stack's background processes, tracked by pid files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+
+def pid_file(run_dir: Path, name: str) -> Path:
+    return run_dir / f"{name}.pid"
+
+
+def running_pid(run_dir: Path, name: str) -> int | None:
+    """The pid of a live process started under ``name``, or None."""
+    path = pid_file(run_dir, name)
+    try:
+        pid = int(path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        path.unlink(missing_ok=True)
+        return None
+    except PermissionError:
+        return pid
+    # A zombie child counts as gone.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        if state == "Z":
+            path.unlink(missing_ok=True)
+            return None
+    except OSError:
+        pass
+    return pid
+
+
+def start_process(
+    run_dir: Path,
+    log_dir: Path,
+    name: str,
+    command: Sequence[str],
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+) -> int:
+    """Start ``command`` detached (its own session), logging to ``log_dir/name.log``."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / f"{name}.log", "ab") as log:
+        process = subprocess.Popen(
+            list(command),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(env),
+            cwd=cwd,
+            start_new_session=True,
+        )
+    pid_file(run_dir, name).write_text(f"{process.pid}\n")
+    return process.pid
+
+
+def stop_process(run_dir: Path, name: str, timeout: float = 30.0) -> bool:
+    """Stop the process group started under ``name``: TERM, then KILL. True if one ran."""
+    pid = running_pid(run_dir, name)
+    if pid is None:
+        return False
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if running_pid(run_dir, name) is None:
+                break
+            _reap(pid)
+            time.sleep(0.2)
+        else:
+            continue
+        break
+    pid_file(run_dir, name).unlink(missing_ok=True)
+    return True
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

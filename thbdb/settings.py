@@ -1,0 +1,113 @@
+"""The one settings object: paths, broker and Airflow addresses, thresholds.
+
+Read from the environment once, by the command line or a task, and handed down; no
+other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+COUNTRIES = ("AL", "BA", "ME", "MK", "RS", "XK")
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    kafka_host: str = "127.0.0.1"
+    kafka_port: int = 39092
+    kafka_controller_port: int = 39093
+    # Set to use a broker somewhere else (a real deployment): `up` then starts none.
+    external_kafka: str | None = None
+    airflow_port: int = 38080
+    kafka_lib: Path = REPO_ROOT / ".cache" / "kafka" / "lib"
+    dags_folder: Path = REPO_ROOT / "dags"
+    topic_partitions: int = 3
+    batch_size: int = 5000  # events per validated, atomically loaded micro-batch
+    min_cell: int = 5  # smallest count shown to analysts; smaller cells are suppressed
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        base = cls(home=Path(env.get("THBDB_HOME", ".thbdb")).expanduser().resolve())
+        ints = {
+            "kafka_port": "THBDB_KAFKA_PORT",
+            "kafka_controller_port": "THBDB_KAFKA_CONTROLLER_PORT",
+            "airflow_port": "THBDB_AIRFLOW_PORT",
+            "batch_size": "THBDB_BATCH_SIZE",
+            "min_cell": "THBDB_MIN_CELL",
+        }
+        changes: dict[str, object] = {k: int(env[v]) for k, v in ints.items() if env.get(v)}
+        if env.get("THBDB_KAFKA_BOOTSTRAP"):
+            changes["external_kafka"] = env["THBDB_KAFKA_BOOTSTRAP"]
+        if env.get("THBDB_KAFKA_LIB"):
+            changes["kafka_lib"] = Path(env["THBDB_KAFKA_LIB"])
+        return replace(base, **changes)  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str]:
+        """What a child process (Airflow) needs to build the same settings."""
+        env = {
+            "THBDB_HOME": str(self.home),
+            "THBDB_KAFKA_PORT": str(self.kafka_port),
+            "THBDB_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
+            "THBDB_AIRFLOW_PORT": str(self.airflow_port),
+            "THBDB_BATCH_SIZE": str(self.batch_size),
+            "THBDB_MIN_CELL": str(self.min_cell),
+            "THBDB_KAFKA_LIB": str(self.kafka_lib),
+        }
+        if self.external_kafka:
+            env["THBDB_KAFKA_BOOTSTRAP"] = self.external_kafka
+        return env
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.external_kafka or f"{self.kafka_host}:{self.kafka_port}"
+
+    @property
+    def airflow_url(self) -> str:
+        return f"http://127.0.0.1:{self.airflow_port}"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse" / "thbdb.duckdb"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.home / "kafka"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def gx_dir(self) -> Path:
+        return self.home / "gx"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.home / "exports"
+
+
+def country_topic(country: str) -> str:
+    """The Kafka topic a country's producer writes to; one per country."""
+    return f"thbdb.events.{country.lower()}"

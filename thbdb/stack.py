@@ -1,0 +1,81 @@
+"""The local stack as one thing: broker, Airflow and the warehouse file under one home.
+
+Only one stack runs on a machine at a time (the ports are shared); a lock file in the
+system's temporary folder names the home that runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from thbdb import airflow_stack, kafka_broker
+from thbdb.processes import running_pid
+from thbdb.settings import Settings
+
+LOCK = Path(tempfile.gettempdir()) / f"thbdb-stack-{os.getuid()}.json"
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def _other_running_home(settings: Settings) -> Path | None:
+    try:
+        home = Path(json.loads(LOCK.read_text())["home"])
+    except (FileNotFoundError, ValueError, KeyError):
+        return None
+    if home == settings.home:
+        return None
+    run_dir = home / "run"
+    alive = any(running_pid(run_dir, name) for name in (kafka_broker.PROCESS, *airflow_stack.PROCESSES))
+    return home if alive else None
+
+
+def up(settings: Settings, airflow: bool = True) -> list[str]:
+    """Start what is not running and wait until everything answers. Idempotent."""
+    other = _other_running_home(settings)
+    if other is not None:
+        raise StackError(
+            f"another thbdb stack is running, with THBDB_HOME={other}. Stop it first:"
+            f" THBDB_HOME={other} thbdb down"
+        )
+    settings.home.mkdir(parents=True, exist_ok=True)
+    LOCK.write_text(json.dumps({"home": str(settings.home)}))
+    started = []
+    if kafka_broker.start_broker(settings):
+        started.append("kafka")
+    kafka_broker.ensure_topics(settings)
+    if airflow:
+        started.extend(airflow_stack.start_airflow(settings))
+    return started
+
+
+def down(settings: Settings) -> list[str]:
+    stopped = []
+    for name in airflow_stack.stop_airflow(settings):
+        stopped.append(name)
+    if kafka_broker.stop_broker(settings):
+        stopped.append("kafka")
+    try:
+        if Path(json.loads(LOCK.read_text())["home"]) == settings.home:
+            LOCK.unlink()
+    except (FileNotFoundError, ValueError, KeyError):
+        pass
+    return stopped
+
+
+def status(settings: Settings) -> dict[str, object]:
+    processes = {name: running_pid(settings.run_dir, name) for name in (kafka_broker.PROCESS, *airflow_stack.PROCESSES)}
+    return {
+        "home": str(settings.home),
+        "kafka_bootstrap": settings.kafka_bootstrap,
+        "kafka_running": kafka_broker.is_ready(settings),
+        "airflow_url": settings.airflow_url,
+        "airflow_running": airflow_stack.is_ready(settings),
+        "warehouse": str(settings.warehouse),
+        "warehouse_exists": settings.warehouse.exists(),
+        "processes": {name: pid for name, pid in processes.items()},
+    }

@@ -1,0 +1,115 @@
+"""The case event: what a national producer publishes to Kafka, version 1.
+
+This module is the contract between producers and the regional pipeline. The JSON Schema
+in ``schemas/case-event-v1.schema.json`` is generated from ``VictimEvent`` (``make
+schema``) and checked by a test, so the documentation cannot drift from the code.
+
+No field may carry a personal value: names, birth dates, documents, phones, addresses
+and notes stay in the country. Records and cases travel as keyed pseudonyms
+(64 hex digits of HMAC-SHA-256); birth date travels as age in whole years at
+identification; the identification date as year and month.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).with_name("schemas") / "case-event-v1.schema.json"
+# Larger messages are refused before parsing: a real event is well under 4 KiB.
+MAX_EVENT_BYTES = 64 * 1024
+
+Pseudonym = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+Code = Annotated[str, Field(pattern=r"^[a-z_]{1,40}$|^[A-Z]$")]
+
+
+class VictimEvent(BaseModel):
+    """One version of one national victim record, pseudonymised at source."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["victim"] = "victim"
+    event_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] = Field(
+        description="Deterministic id of (country, record, updated_at): a re-push has the same id."
+    )
+    country: CountryCode = Field(description="Reporting country; must equal the topic's.")
+    batch_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] = Field(
+        description="The producer push (one `thbdb produce`) this event came from."
+    )
+    produced_at: datetime
+    codelist_version: int = Field(ge=1)
+    record_ref: Pseudonym = Field(description="Keyed pseudonym of the national record_id.")
+    case_ref: Pseudonym | None = None
+    updated_at: datetime
+    status: Code
+    case_category: Code | None = None
+    sex: Code | None = None
+    citizenship: CountryCode | None = None
+    age_at_identification: int | None = Field(default=None, ge=0, le=120)
+    identified_year: int = Field(ge=1990, le=2100)
+    identified_month: int = Field(ge=1, le=12)
+    identified_by: Code | None = None
+    # For list fields, null means "not recorded"; [] never travels.
+    exploitation_types: list[Code] | None = None
+    country_of_exploitation: CountryCode | None = None
+    recruited_in: CountryCode | None = None
+    transit_countries: list[CountryCode] | None = None
+    recruitment_method: Code | None = None
+    means_of_control: list[Code] | None = None
+    means_of_travel: list[Code] | None = None
+    means_of_communication: list[Code] | None = None
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode("utf-8")
+
+
+class EventRejected(ValueError):
+    """A message that is not a valid event; ``reason`` names fields, never values."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_event(payload: bytes) -> VictimEvent:
+    """Parse a Kafka message value into an event, or raise ``EventRejected``.
+
+    The reason says which field failed and how, never the value: pydantic's own
+    messages quote the input, so they are rebuilt here from the error type only.
+    """
+    if len(payload) > MAX_EVENT_BYTES:
+        raise EventRejected(f"message too large ({len(payload)} bytes > {MAX_EVENT_BYTES})")
+    try:
+        raw = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise EventRejected("message is not JSON text") from None
+    if not isinstance(raw, dict):
+        raise EventRejected("message is not a JSON object")
+    if raw.get("schema_version") != SCHEMA_VERSION:
+        raise EventRejected("unsupported schema_version (this pipeline reads version 1)")
+    try:
+        return VictimEvent.model_validate(raw)
+    except ValidationError as error:
+        problems = sorted(
+            {f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['type']}" for e in error.errors()}
+        )
+        raise EventRejected("schema: " + "; ".join(problems)) from None
+
+
+def json_schema() -> dict[str, object]:
+    """The JSON Schema of the event, as published in ``schemas/``."""
+    schema = VictimEvent.model_json_schema()
+    schema["$id"] = "https://thbdb.example/schemas/case-event-v1.schema.json"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+if __name__ == "__main__":  # `make schema`: publish the JSON Schema beside the code
+    SCHEMA_PATH.write_text(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n")

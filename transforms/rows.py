@@ -1,0 +1,31 @@
+"""From event to warehouse row: strip and generalise what could identify a person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transforms.events import VictimEvent
+from transforms.generalise import age_band, age_group
+
+# Columns of raw_victim_events that come from the event (the rest are load metadata).
+EVENT_COLUMNS = (
+    "event_id", "country", "record_ref", "case_ref", "updated_at", "status",
+    "case_category", "sex", "citizenship", "age_band", "age_group", "identified_year",
+    "identified_month", "identified_by", "exploitation_types", "country_of_exploitation",
+    "recruited_in", "transit_countries", "recruitment_method", "means_of_control",
+    "means_of_travel", "means_of_communication", "codelist_version", "producer_batch_id",
+    "produced_at",
+)  # fmt: skip
+
+
+def victim_row(event: VictimEvent) -> dict[str, Any]:
+    """The warehouse row of a victim event.
+
+    The exact age becomes an age band and minor/adult: the warehouse keeps only the
+    generalised quasi-identifiers.
+    """
+    fields = event.model_dump(exclude={"schema_version", "kind", "age_at_identification", "batch_id"})
+    fields["age_band"] = age_band(event.age_at_identification)
+    fields["age_group"] = age_group(event.age_at_identification)
+    fields["producer_batch_id"] = event.batch_id
+    return {column: fields[column] for column in EVENT_COLUMNS}

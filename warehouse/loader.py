@@ -1,0 +1,187 @@
+"""Loading validated micro-batches into the DuckDB warehouse, atomically.
+
+A batch's accepted rows, its quarantined events, the audit rows and the Kafka offsets
+it read up to are written in one transaction: after a crash the warehouse holds either
+none of the batch or all of it, and the next run starts where the last commit ended.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from transforms.rows import EVENT_COLUMNS
+
+SQL_DIR = Path(__file__).with_name("sql")
+RAW_SQL = ("010_raw.sql",)
+DERIVED_SQL = ("020_staging.sql", "030_marts.sql")
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process holds the warehouse file for writing."""
+
+
+@contextmanager
+def connect(path: Path, read_only: bool = False, wait_seconds: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse; wait while another process holds its write lock.
+
+    Analysts' queries open it read-only, so the query path cannot change the data.
+    """
+    if read_only and not path.exists():
+        raise FileNotFoundError(f"no warehouse at {path}: run `thbdb run` (or `thbdb demo`) first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                raise WarehouseBusy(f"the warehouse {path} is busy: {error}") from error
+            time.sleep(0.5)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def run_sql_file(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    con.execute((SQL_DIR / name).read_text("utf-8"))
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    for name in RAW_SQL:
+        run_sql_file(con, name)
+
+
+def refresh_marts(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild staging views and marts from the raw layer, in one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for name in DERIVED_SQL:
+            run_sql_file(con, name)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def stored_offsets(con: duckdb.DuckDBPyConnection, topic: str) -> dict[int, int]:
+    rows = con.execute(
+        "SELECT kafka_partition, next_offset FROM kafka_offsets WHERE topic = ?", [topic]
+    ).fetchall()
+    return {int(p): int(o) for p, o in rows}
+
+
+@dataclass(frozen=True)
+class QuarantinedEvent:
+    partition: int
+    offset: int
+    event_id: str | None
+    record_ref: str | None
+    reasons: str
+
+
+@dataclass
+class LoadBatch:
+    """One micro-batch read from one topic, validated, ready to load."""
+
+    topic: str
+    country: str
+    load_id: str
+    validation_run_id: str
+    airflow_run_id: str | None
+    # (partition, offset, warehouse row) of each accepted event, in topic order
+    accepted: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)
+    quarantined: list[QuarantinedEvent] = field(default_factory=list)
+    next_offsets: dict[int, int] = field(default_factory=dict)
+    validation_summary: dict[str, int] = field(default_factory=dict)
+    suite_name: str = "case_events"
+
+    @property
+    def events_read(self) -> int:
+        return len(self.accepted) + len(self.quarantined)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    loaded: int
+    duplicates: int
+    quarantined: int
+
+
+def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> LoadResult:
+    """Write one batch and move the offsets, all or nothing."""
+    now = datetime.now(timezone.utc)
+    # A re-pushed event has the same id: keep the first copy, count the rest as duplicates.
+    seen: set[str] = set()
+    rows = []
+    for partition, offset, row in batch.accepted:
+        if row["event_id"] in seen:
+            continue
+        seen.add(row["event_id"])
+        rows.append(
+            {
+                **row,
+                "topic": batch.topic,
+                "kafka_partition": partition,
+                "kafka_offset": offset,
+                "load_id": batch.load_id,
+                "validation_run_id": batch.validation_run_id,
+                "loaded_at": now,
+            }
+        )
+    con.execute("BEGIN TRANSACTION")
+    try:
+        loaded = 0
+        if rows:
+            frame = pd.DataFrame(rows)  # noqa: F841 - read by DuckDB by name below
+            columns = ", ".join((*EVENT_COLUMNS, "topic", "kafka_partition", "kafka_offset", "load_id", "validation_run_id", "loaded_at"))
+            before = _count(con, "raw_victim_events")
+            con.execute(
+                f"INSERT INTO raw_victim_events ({columns}) SELECT {columns} FROM frame"
+                " WHERE event_id NOT IN (SELECT event_id FROM raw_victim_events)"
+            )
+            loaded = _count(con, "raw_victim_events") - before
+        for q in batch.quarantined:
+            con.execute(
+                "INSERT OR IGNORE INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [batch.topic, q.partition, q.offset, batch.country, q.event_id, q.record_ref,
+                 q.reasons, batch.load_id, batch.validation_run_id, now],
+            )  # fmt: skip
+        for partition, next_offset in batch.next_offsets.items():
+            con.execute(
+                "INSERT OR REPLACE INTO kafka_offsets VALUES (?, ?, ?)",
+                [batch.topic, partition, next_offset],
+            )
+        summary = batch.validation_summary
+        con.execute(
+            "INSERT OR REPLACE INTO validation_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [batch.validation_run_id, batch.country, batch.suite_name,
+             batch.events_read, len(batch.quarantined), summary.get("expectations", 0),
+             summary.get("expectations_failed", 0), now],
+        )  # fmt: skip
+        duplicates = len(batch.accepted) - loaded
+        con.execute(
+            "INSERT INTO load_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [batch.load_id, batch.airflow_run_id, batch.topic, batch.validation_run_id,
+             batch.events_read, loaded, duplicates, len(batch.quarantined), now],
+        )  # fmt: skip
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return LoadResult(loaded=loaded, duplicates=duplicates, quarantined=len(batch.quarantined))
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0

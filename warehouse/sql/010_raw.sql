@@ -1,0 +1,88 @@
+-- Raw layer: what the pipeline accepted or refused, exactly as loaded, never edited.
+-- Every row names the Kafka position, the load and the validation run it came from.
+
+-- One row per accepted event (one version of one national record), generalised:
+-- age band and minor/adult instead of age; year and month instead of a date.
+CREATE TABLE IF NOT EXISTS raw_victim_events (
+    event_id                VARCHAR PRIMARY KEY,   -- deterministic: a re-push is ignored
+    country                 VARCHAR NOT NULL,      -- reporting country, equals the topic's
+    record_ref              VARCHAR NOT NULL,      -- keyed pseudonym of the national record
+    case_ref                VARCHAR,
+    updated_at              TIMESTAMPTZ NOT NULL,
+    status                  VARCHAR NOT NULL,
+    case_category           VARCHAR,
+    sex                     VARCHAR,
+    citizenship             VARCHAR,
+    age_band                VARCHAR NOT NULL,
+    age_group               VARCHAR NOT NULL,
+    identified_year         INTEGER NOT NULL,
+    identified_month        INTEGER NOT NULL,
+    identified_by           VARCHAR,
+    exploitation_types      VARCHAR[],             -- NULL: not recorded for this person
+    country_of_exploitation VARCHAR,
+    recruited_in            VARCHAR,
+    transit_countries       VARCHAR[],
+    recruitment_method      VARCHAR,
+    means_of_control        VARCHAR[],
+    means_of_travel         VARCHAR[],
+    means_of_communication  VARCHAR[],
+    codelist_version        INTEGER NOT NULL,
+    producer_batch_id       VARCHAR NOT NULL,
+    produced_at             TIMESTAMPTZ NOT NULL,
+    topic                   VARCHAR NOT NULL,
+    kafka_partition         INTEGER NOT NULL,
+    kafka_offset            BIGINT NOT NULL,
+    load_id                 VARCHAR NOT NULL,
+    validation_run_id       VARCHAR NOT NULL,
+    loaded_at               TIMESTAMPTZ NOT NULL
+);
+
+-- Events that failed validation, with the reasons; no personal value, only positions,
+-- pseudonyms and field names.
+CREATE TABLE IF NOT EXISTS quarantine (
+    topic             VARCHAR NOT NULL,
+    kafka_partition   INTEGER NOT NULL,
+    kafka_offset      BIGINT NOT NULL,
+    country           VARCHAR NOT NULL,            -- the topic's country
+    event_id          VARCHAR,                     -- NULL when the message was unreadable
+    record_ref        VARCHAR,
+    reasons           VARCHAR NOT NULL,
+    load_id           VARCHAR NOT NULL,
+    validation_run_id VARCHAR NOT NULL,
+    quarantined_at    TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (topic, kafka_partition, kafka_offset)
+);
+
+-- The next Kafka offset to read, per partition: written in the same transaction as the
+-- rows read up to it, so a crash and a re-run neither lose nor double count.
+CREATE TABLE IF NOT EXISTS kafka_offsets (
+    topic           VARCHAR NOT NULL,
+    kafka_partition INTEGER NOT NULL,
+    next_offset     BIGINT NOT NULL,
+    PRIMARY KEY (topic, kafka_partition)
+);
+
+-- One row per micro-batch loaded: the audit trail from Airflow run to warehouse rows.
+CREATE TABLE IF NOT EXISTS load_batches (
+    load_id           VARCHAR PRIMARY KEY,
+    airflow_run_id    VARCHAR,
+    topic             VARCHAR NOT NULL,
+    validation_run_id VARCHAR NOT NULL,
+    events_read       INTEGER NOT NULL,
+    events_loaded     INTEGER NOT NULL,
+    events_duplicate  INTEGER NOT NULL,
+    events_quarantined INTEGER NOT NULL,
+    loaded_at         TIMESTAMPTZ NOT NULL
+);
+
+-- Great Expectations runs, summarised (the full, redacted results are under gx/).
+CREATE TABLE IF NOT EXISTS validation_runs (
+    validation_run_id VARCHAR PRIMARY KEY,
+    country           VARCHAR NOT NULL,
+    suite             VARCHAR NOT NULL,
+    events            INTEGER NOT NULL,
+    events_failed     INTEGER NOT NULL,
+    expectations      INTEGER NOT NULL,
+    expectations_failed INTEGER NOT NULL,
+    ran_at            TIMESTAMPTZ NOT NULL
+);

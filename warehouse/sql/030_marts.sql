@@ -1,0 +1,41 @@
+-- Marts: what analysts count. Rebuilt in the same transaction as every load.
+
+-- One row per counted victim: the current version of each record, withdrawn ones out.
+-- person_key is the person a count counts once (within a country: the national record).
+CREATE OR REPLACE TABLE mart_victims AS
+SELECT
+    country || ':' || record_ref                       AS person_key,
+    country,
+    record_ref,
+    status,
+    coalesce(case_category, 'not_recorded')            AS case_category,
+    coalesce(sex, 'not_recorded')                      AS sex,
+    coalesce(citizenship, 'not_recorded')              AS citizenship,
+    age_band,
+    age_group,
+    identified_year                                    AS year,
+    identified_month                                   AS month,
+    coalesce(identified_by, 'not_recorded')            AS identified_by,
+    coalesce(recruitment_method, 'not_recorded')       AS recruitment,
+    coalesce(country_of_exploitation, 'not_recorded')  AS country_of_exploitation,
+    coalesce(recruited_in, 'not_recorded')             AS recruited_in,
+    exploitation_types,
+    means_of_control,
+    means_of_travel,
+    means_of_communication,
+    event_id,
+    load_id,
+    validation_run_id
+FROM stg_victim_current
+WHERE status <> 'withdrawn';
+
+-- One row per victim and exploitation form; a victim with none recorded has one row
+-- 'not_recorded', so counts by form count every victim at least once.
+CREATE OR REPLACE TABLE mart_victim_exploitation AS
+SELECT person_key, unnest(exploitation_types) AS exploitation
+FROM mart_victims
+WHERE exploitation_types IS NOT NULL AND len(exploitation_types) > 0
+UNION ALL
+SELECT person_key, 'not_recorded' AS exploitation
+FROM mart_victims
+WHERE exploitation_types IS NULL OR len(exploitation_types) = 0;
