@@ -12,25 +12,58 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from producers.code_mapping import CodeMapping
 from transforms.codelists import CodeLists, load_codelists
 
 VICTIM_COLUMNS = (
-    "record_id", "updated_at", "status", "case_category", "case_ref", "given_name",
-    "family_name", "date_of_birth", "sex", "citizenship", "identified_on", "identified_by",
-    "exploitation_types", "country_of_exploitation", "recruited_in", "transit_countries",
-    "recruitment_method", "means_of_control", "means_of_travel", "means_of_communication",
-    "document_number", "phone", "address", "notes",
-)  # fmt: skip
+    "record_id",
+    "updated_at",
+    "status",
+    "case_category",
+    "case_ref",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "sex",
+    "citizenship",
+    "identified_on",
+    "identified_by",
+    "exploitation_types",
+    "country_of_exploitation",
+    "recruited_in",
+    "transit_countries",
+    "recruitment_method",
+    "means_of_control",
+    "means_of_travel",
+    "means_of_communication",
+    "document_number",
+    "phone",
+    "address",
+    "notes",
+)
 VICTIM_REQUIRED = ("record_id", "updated_at", "status", "given_name", "family_name", "identified_on")
 PERPETRATOR_COLUMNS = (
-    "record_id", "updated_at", "status", "case_ref", "given_name", "family_name",
-    "date_of_birth", "document_number", "phone", "address", "notes", "sex", "citizenship",
-    "role", "structure", "relation_to_victim", "registered_on",
-)  # fmt: skip
+    "record_id",
+    "updated_at",
+    "status",
+    "case_ref",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "document_number",
+    "phone",
+    "address",
+    "notes",
+    "sex",
+    "citizenship",
+    "role",
+    "structure",
+    "relation_to_victim",
+    "registered_on",
+)
 
 # Single-code columns and the code list each takes.
 _SINGLE_CODES = {
@@ -113,8 +146,7 @@ def open_export(path: Path) -> tuple[str, list[str], Iterator[tuple[int, list[st
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ExportRejected(
-            f"the file is not UTF-8 text (first bad byte at offset {error.start});"
-            " export it again as UTF-8"
+            f"the file is not UTF-8 text (first bad byte at offset {error.start}); export it again as UTF-8"
         ) from None
     if "\x00" in text:
         raise ExportRejected("the file holds NUL characters: it is not a CSV text export")
@@ -160,7 +192,7 @@ def open_export(path: Path) -> tuple[str, list[str], Iterator[tuple[int, list[st
 
 def _parse_datetime(text: str) -> datetime:
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class VictimRowChecker:
@@ -171,16 +203,12 @@ class VictimRowChecker:
         self.mapping = mapping
         self.codelists = codelists or load_codelists()
 
-    def check(
-        self, number: int, header: list[str], fields: list[str], today: date
-    ) -> VictimRow | list[Refusal]:
+    def check(self, number: int, header: list[str], fields: list[str], today: date) -> VictimRow | list[Refusal]:
         """A checked row, or every reason it is refused."""
         if not fields:
             return [Refusal(number, "*", "the row is not valid CSV (unbalanced quotes?)")]
         if len(fields) != len(header):
-            return [
-                Refusal(number, "*", f"the row has {len(fields)} fields, the header {len(header)}")
-            ]
+            return [Refusal(number, "*", f"the row has {len(fields)} fields, the header {len(header)}")]
         values = {name: value.strip() for name, value in zip(header, fields, strict=True)}
         refusals: list[Refusal] = []
 
@@ -210,7 +238,9 @@ class VictimRowChecker:
             if identified_on > today:
                 refuse("identified_on", "in the future")
             if birth is not None and (birth[0], birth[1] or 1, birth[2] or 1) > (
-                identified_on.year, identified_on.month, identified_on.day
+                identified_on.year,
+                identified_on.month,
+                identified_on.day,
             ):
                 refuse("identified_on", "before the date of birth")
         if updated_at is not None and updated_at.date() > today:
@@ -277,7 +307,10 @@ class VictimRowChecker:
                 continue
             code = self.mapping.to_regional(codelist, part)
             if code is None or not self.codelists.is_valid(codelist, code):
-                refuse(column, f"holds a value that is not a code of the regional {codelist} list nor of {self.country}'s mapping")
+                refuse(
+                    column,
+                    f"holds a value that is not a code of the regional {codelist} list nor of {self.country}'s mapping",
+                )
                 return None
             if code not in codes:
                 codes.append(code)

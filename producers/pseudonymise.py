@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from anyascii import anyascii
@@ -72,18 +72,18 @@ class Pseudonymiser:
 
     def pseudonymise_victim(self, row: VictimRow, produced_at: datetime | None = None) -> VictimEvent:
         record_ref = self._keyed("record", row.record_id)
-        updated = row.updated_at.astimezone(timezone.utc).isoformat()
+        updated = row.updated_at.astimezone(UTC).isoformat()
         event_id = hashlib.sha256(f"{self.country}|{record_ref}|{updated}".encode()).hexdigest()[:32]
         age = age_at(row.birth, row.identified_on) if row.birth else None
         return VictimEvent(
             event_id=event_id,
             country=self.country,
             batch_id=self.batch_id,
-            produced_at=produced_at or datetime.now(timezone.utc),
+            produced_at=produced_at or datetime.now(UTC),
             codelist_version=CURRENT_VERSION,
             record_ref=record_ref,
             case_ref=self._keyed("case", row.case_ref) if row.case_ref else None,
-            updated_at=row.updated_at.astimezone(timezone.utc),
+            updated_at=row.updated_at.astimezone(UTC),
             status=row.status,
             case_category=row.case_category,
             sex=row.sex,
@@ -99,11 +99,9 @@ class Pseudonymiser:
             recruitment_method=row.recruitment_method,
             means_of_control=list(row.means_of_control) if row.means_of_control else None,
             means_of_travel=list(row.means_of_travel) if row.means_of_travel else None,
-            means_of_communication=(
-                list(row.means_of_communication) if row.means_of_communication else None
-            ),
+            means_of_communication=(list(row.means_of_communication) if row.means_of_communication else None),
         )
 
 
 def today_utc() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()

@@ -29,6 +29,7 @@ class EventPublisher:
                 "linger.ms": 20,
                 "message.timeout.ms": delivery_timeout_ms,
                 "client.id": f"thbdb-producer-{topic}",
+                "log_level": 3,  # retries during a broker restart are expected, not news
             }
         )
         self.delivered = 0

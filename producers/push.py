@@ -20,6 +20,7 @@ class PushReport:
     country: str
     kind: str
     batch_id: str
+    source: str
     published: int = 0
     refused: list[Refusal] = field(default_factory=list)
 
@@ -43,13 +44,10 @@ def push_export(
         raise ExportRejected(f"unknown reporting country {country!r}; one of {', '.join(COUNTRIES)}")
     kind, header, rows = open_export(path)
     if kind != "victims":
-        raise ExportRejected(
-            "perpetrators.csv is recognised but not yet published by this version;"
-            " push victims.csv"
-        )
+        raise ExportRejected("perpetrators.csv is recognised but not yet published by this version; push victims.csv")
     key = load_or_create_country_key(settings.keys_dir, country, create=create_key)
     batch_id = uuid.uuid4().hex
-    report = PushReport(country=country, kind=kind, batch_id=batch_id)
+    report = PushReport(country=country, kind=kind, batch_id=batch_id, source=path.name)
     checker = VictimRowChecker(country, load_mapping(country))
     pseudonymiser = Pseudonymiser(country, key, batch_id)
     today = today_utc()

@@ -13,16 +13,29 @@ import csv
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from faker import Faker
 
 from producers.national_export import VICTIM_COLUMNS
 
-_ALBANIAN_FEMALE = ["Arta", "Besa", "Drita", "Elira", "Fatjona", "Gentiana", "Jonida", "Klea", "Mirela", "Rudina", "Teuta", "Valbona"]  # fmt: skip
-_ALBANIAN_MALE = ["Arben", "Besnik", "Dritan", "Ermal", "Fatos", "Gezim", "Ilir", "Kujtim", "Luan", "Petrit"]  # fmt: skip
-_ALBANIAN_FAMILY = ["Hoxha", "Krasniqi", "Gashi", "Berisha", "Shala", "Morina", "Leka", "Dervishi", "Kola", "Basha"]  # fmt: skip
+_ALBANIAN_FEMALE = [
+    "Arta",
+    "Besa",
+    "Drita",
+    "Elira",
+    "Fatjona",
+    "Gentiana",
+    "Jonida",
+    "Klea",
+    "Mirela",
+    "Rudina",
+    "Teuta",
+    "Valbona",
+]
+_ALBANIAN_MALE = ["Arben", "Besnik", "Dritan", "Ermal", "Fatos", "Gezim", "Ilir", "Kujtim", "Luan", "Petrit"]
+_ALBANIAN_FAMILY = ["Hoxha", "Krasniqi", "Gashi", "Berisha", "Shala", "Morina", "Leka", "Dervishi", "Kola", "Basha"]
 
 # Serbian Latin -> Cyrillic (Vuk's alphabet is one letter per sound, so this is exact).
 _SERBIAN_DIGRAPHS = {"lj": "љ", "nj": "њ", "dž": "џ", "Lj": "Љ", "Nj": "Њ", "Dž": "Џ"}
@@ -114,7 +127,7 @@ def victim_rows(country: str, profiles: Iterable[VictimProfile], seed: int) -> l
     for p in profiles:
         given, family = names.name(p.sex)
         birth = birth_date_for(p.age, p.identified_on, names.random).isoformat() if p.age is not None else ""
-        updated = p.updated_at or datetime.combine(p.identified_on, datetime.min.time(), timezone.utc) + timedelta(days=3)
+        updated = p.updated_at or datetime.combine(p.identified_on, datetime.min.time(), UTC) + timedelta(days=3)
         rows.append(
             {
                 "record_id": p.record_id,
@@ -177,10 +190,12 @@ def profiles_matching_table(table: Path, country: str = "RS", seed: int = 2010) 
     for year, dims in sorted(cells.items()):
         total = dims["total"]["all"]
 
-        def deal(dimension: str, year_dims: dict[str, dict[str, int]] = dims, n: int = total) -> list[str]:
+        def deal(
+            dimension: str, year_dims: dict[str, dict[str, int]] = dims, n: int = total, y: int = year
+        ) -> list[str]:
             labels = [c for c, k in year_dims.get(dimension, {}).items() for _ in range(k)]
             if len(labels) != n:
-                raise ValueError(f"{year} {dimension}: categories add up to {len(labels)}, total is {n}")
+                raise ValueError(f"{y} {dimension}: categories add up to {len(labels)}, total is {n}")
             rng.shuffle(labels)
             return labels
 
@@ -203,7 +218,9 @@ def profiles_matching_table(table: Path, country: str = "RS", seed: int = 2010) 
                     identified_on=date(year, 1, 1) + timedelta(days=rng.randint(0, span)),
                     sex=sexes[i],
                     age=rng.randint(9, 17) if minor else rng.randint(18, 45),
-                    citizenship=country if citizenships[i] == country else rng.choice(["MD", "UA", "RO", "BG", "BA", "AL"]),
+                    citizenship=country
+                    if citizenships[i] == country
+                    else rng.choice(["MD", "UA", "RO", "BG", "BA", "AL"]),
                     exploitation=forms[i] or None,
                 )
             )
@@ -217,7 +234,14 @@ DEMO_VOLUME = {"AL": 40, "BA": 30, "ME": 12, "MK": 25, "RS": 80, "XK": 35}
 DEMO_YEARS = (2021, 2022, 2023, 2024)
 _FORMS = ["sexual", "labour", "begging", "forced_marriage", "criminal_activity", "domestic_servitude"]
 _FORM_WEIGHTS = [50, 20, 10, 8, 6, 6]
-_RECRUITMENT = ["job_offer", "intimate_partner", "family_member", "acquaintance", "online_advertisement", "marriage_offer"]
+_RECRUITMENT = [
+    "job_offer",
+    "intimate_partner",
+    "family_member",
+    "acquaintance",
+    "online_advertisement",
+    "marriage_offer",
+]
 _FOREIGN = ["MD", "UA", "RO", "BG", "RU", "TR", "AL", "BA", "RS", "MK", "XK", "ME"]
 
 
@@ -246,7 +270,9 @@ def demo_profiles(country: str, seed: int) -> list[VictimProfile]:
                     age=age if rng.random() > 0.05 else None,
                     citizenship=country if domestic else rng.choice([c for c in _FOREIGN if c != country]),
                     exploitation=forms if rng.random() > 0.08 else None,
-                    identified_by=rng.choice(["police", "border_police", "social_services", "ngo", "labour_inspection"]),
+                    identified_by=rng.choice(
+                        ["police", "border_police", "social_services", "ngo", "labour_inspection"]
+                    ),
                     recruitment_method=rng.choice(_RECRUITMENT) if rng.random() > 0.2 else None,
                     means_of_travel=["none"] if domestic else [rng.choice(["car", "bus", "air"])],
                     country_of_exploitation=country if domestic else rng.choice(["IT", "DE", "GR", "TR", country]),
@@ -271,12 +297,22 @@ def write_demo_exports(out_dir: Path, seed: int = 7) -> dict[str, list[Path]]:
             late = p.identified_on + timedelta(days=62)
             roll = rng.random()
             if roll < 0.10 and late.year in DEMO_YEARS:  # a correction: exploitation known later
-                fixed = VictimProfile(**{**p.__dict__, "exploitation": sorted(set(p.exploitation or []) | {"labour"}),
-                                         "updated_at": datetime.combine(late, datetime.min.time(), timezone.utc)})  # fmt: skip
+                fixed = VictimProfile(
+                    **{
+                        **p.__dict__,
+                        "exploitation": sorted(set(p.exploitation or []) | {"labour"}),
+                        "updated_at": datetime.combine(late, datetime.min.time(), UTC),
+                    }
+                )
                 by_month.setdefault((late.year, late.month), []).append(fixed)
             elif roll < 0.12 and late.year in DEMO_YEARS:  # withdrawn: not a victim after all
-                gone = VictimProfile(**{**p.__dict__, "status": "withdrawn",
-                                        "updated_at": datetime.combine(late, datetime.min.time(), timezone.utc)})  # fmt: skip
+                gone = VictimProfile(
+                    **{
+                        **p.__dict__,
+                        "status": "withdrawn",
+                        "updated_at": datetime.combine(late, datetime.min.time(), UTC),
+                    }
+                )
                 by_month.setdefault((late.year, late.month), []).append(gone)
         files[country] = []
         for (year, month), month_profiles in sorted(by_month.items()):
@@ -285,6 +321,10 @@ def write_demo_exports(out_dir: Path, seed: int = 7) -> dict[str, list[Path]]:
             for p in month_profiles:
                 (row,) = victim_rows(country, [p], seed=hash_seed(country, p.record_id))
                 rows.append(row)
+            if country == "ME" and (year, month) == max(by_month):
+                # One row typed with a national word where a code belongs: the demo shows
+                # how a refusal reads (row, column, reason, and never the value).
+                rows.append({**rows[0], "record_id": "ME-2024-TYPO", "sex": "zensko"})
             files[country].append(write_victims_csv(out_dir / country / f"victims-{year}-{month:02d}.csv", rows))
     return files
 

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -33,13 +33,13 @@ out = Console()
 err = Console(stderr=True)
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
 
 
-class StatusFormat(str, Enum):
+class StatusFormat(StrEnum):
     text = "text"
     json = "json"
 
@@ -125,14 +125,19 @@ def produce(
     try:
         with err.status(f"{country}: reading, pseudonymising and publishing {input.name}…") as spinner:
             report = push_export(
-                _settings(), country, input, create_key=create_key,
+                _settings(),
+                country,
+                input,
+                create_key=create_key,
                 on_progress=lambda n: spinner.update(f"{country}: {n} rows published…"),
-            )  # fmt: skip
+            )
     except (ExportRejected, KeyMissing, PublishFailed) as error:
         raise _fail(f"{input.name}: {error}") from None
     for refusal in report.refused:
         err.print(f"{input.name}: {refusal}", highlight=False, markup=False)
-    out.print(f"{country}: {report.published} rows published, {report.refused_rows} rows refused (batch {report.batch_id})")
+    out.print(
+        f"{country}: {report.published} rows published, {report.refused_rows} rows refused (batch {report.batch_id})"
+    )
     if report.refused:
         raise typer.Exit(1)
 
@@ -192,7 +197,9 @@ def query_counts(
             writer.writerow([*cell.key, "" if cell.victims is None else cell.victims, str(cell.suppressed).lower()])
         sys.stdout.write(buffer.getvalue())
     elif format is OutputFormat.json:
-        rows = [{**dict(zip(dims, c.key, strict=True)), "victims": c.victims, "suppressed": c.suppressed} for c in cells]
+        rows = [
+            {**dict(zip(dims, c.key, strict=True)), "victims": c.victims, "suppressed": c.suppressed} for c in cells
+        ]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     else:
         table = Table(*dims, "victims", title=f"Victims by {', '.join(dims)}")

@@ -136,9 +136,7 @@ def start_broker(settings: Settings, timeout: float = 90.0) -> bool:
 
 def admin(settings: Settings) -> AdminClient:
     # log_level 0: a probe of a broker that is still starting must not flood the terminal.
-    return AdminClient(
-        {"bootstrap.servers": settings.kafka_bootstrap, "socket.timeout.ms": 5000, "log_level": 0}
-    )
+    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "socket.timeout.ms": 5000, "log_level": 0})
 
 
 def is_ready(settings: Settings) -> bool:
@@ -174,7 +172,7 @@ def ensure_topics(settings: Settings) -> None:
     for topic, future in client.create_topics(wanted).items():
         try:
             future.result(timeout=30)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             if "TOPIC_ALREADY_EXISTS" not in str(error):
                 raise BrokerError(f"could not create topic {topic}: {error}") from error
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from expectations.case_events import validate_events
+from expectations.case_events import validate_events, write_redacted
 from thbdb.settings import Settings, country_topic
 from transforms.events import EventRejected, VictimEvent, parse_event
 from transforms.rows import victim_row
@@ -70,7 +70,7 @@ def build_batch(
     country: str,
     messages: list[Message],
     airflow_run_id: str | None,
-) -> LoadBatch:
+) -> tuple[LoadBatch, dict[str, object]]:
     """Parse, de-duplicate and validate messages; accepted rows and quarantine entries."""
     topic = country_topic(country)
     batch = LoadBatch(
@@ -104,7 +104,7 @@ def build_batch(
     for message in messages:
         partition = message.partition() or 0
         batch.next_offsets[partition] = max(batch.next_offsets.get(partition, 0), (message.offset() or 0) + 1)
-    return batch
+    return batch, outcome.redacted
 
 
 def drain_country(
@@ -155,9 +155,11 @@ def drain_country(
                         pending.pop(partition, None)
             if not messages:
                 break
-            batch = build_batch(country, messages, airflow_run_id)
+            batch, validation_report = build_batch(country, messages, airflow_run_id)
             with connect(settings.warehouse) as con:
                 result = load_batch(con, batch)
+            if validation_report:
+                write_redacted(validation_report, settings.gx_dir / "validations")
             report.batches += 1
             report.read += batch.events_read
             report.loaded += result.loaded
@@ -166,8 +168,13 @@ def drain_country(
             report.load_ids.append(batch.load_id)
             log.info(
                 "%s batch %d: read %d, loaded %d, duplicates %d, quarantined %d",
-                country, report.batches, batch.events_read, result.loaded, result.duplicates, result.quarantined,
-            )  # fmt: skip
+                country,
+                report.batches,
+                batch.events_read,
+                result.loaded,
+                result.duplicates,
+                result.quarantined,
+            )
             if on_batch:
                 on_batch(report)
     finally:

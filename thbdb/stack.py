@@ -39,8 +39,7 @@ def up(settings: Settings, airflow: bool = True) -> list[str]:
     other = _other_running_home(settings)
     if other is not None:
         raise StackError(
-            f"another thbdb stack is running, with THBDB_HOME={other}. Stop it first:"
-            f" THBDB_HOME={other} thbdb down"
+            f"another thbdb stack is running, with THBDB_HOME={other}. Stop it first: THBDB_HOME={other} thbdb down"
         )
     settings.home.mkdir(parents=True, exist_ok=True)
     LOCK.write_text(json.dumps({"home": str(settings.home)}))

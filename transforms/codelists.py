@@ -6,7 +6,7 @@ The lists are data (``codelists/regional-v<N>.yaml``); this module only loads th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -44,7 +44,7 @@ class CodeLists:
         return code in self.lists[name]
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_codelists(version: int = CURRENT_VERSION) -> CodeLists:
     """Load one version of the regional code lists."""
     raw = yaml.safe_load((CODELIST_DIR / f"regional-v{version}.yaml").read_text("utf-8"))

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "case-event-v1.schema.json"
 # Larger messages are refused before parsing: a real event is well under 4 KiB.
 MAX_EVENT_BYTES = 64 * 1024
@@ -97,9 +97,7 @@ def parse_event(payload: bytes) -> VictimEvent:
     try:
         return VictimEvent.model_validate(raw)
     except ValidationError as error:
-        problems = sorted(
-            {f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['type']}" for e in error.errors()}
-        )
+        problems = sorted({f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['type']}" for e in error.errors()})
         raise EventRejected("schema: " + "; ".join(problems)) from None
 
 

@@ -9,13 +9,32 @@ from transforms.generalise import age_band, age_group
 
 # Columns of raw_victim_events that come from the event (the rest are load metadata).
 EVENT_COLUMNS = (
-    "event_id", "country", "record_ref", "case_ref", "updated_at", "status",
-    "case_category", "sex", "citizenship", "age_band", "age_group", "identified_year",
-    "identified_month", "identified_by", "exploitation_types", "country_of_exploitation",
-    "recruited_in", "transit_countries", "recruitment_method", "means_of_control",
-    "means_of_travel", "means_of_communication", "codelist_version", "producer_batch_id",
+    "event_id",
+    "country",
+    "record_ref",
+    "case_ref",
+    "updated_at",
+    "status",
+    "case_category",
+    "sex",
+    "citizenship",
+    "age_band",
+    "age_group",
+    "identified_year",
+    "identified_month",
+    "identified_by",
+    "exploitation_types",
+    "country_of_exploitation",
+    "recruited_in",
+    "transit_countries",
+    "recruitment_method",
+    "means_of_control",
+    "means_of_travel",
+    "means_of_communication",
+    "codelist_version",
+    "producer_batch_id",
     "produced_at",
-)  # fmt: skip
+)
 
 
 def victim_row(event: VictimEvent) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +75,7 @@ def refresh_marts(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def stored_offsets(con: duckdb.DuckDBPyConnection, topic: str) -> dict[int, int]:
-    rows = con.execute(
-        "SELECT kafka_partition, next_offset FROM kafka_offsets WHERE topic = ?", [topic]
-    ).fetchall()
+    rows = con.execute("SELECT kafka_partition, next_offset FROM kafka_offsets WHERE topic = ?", [topic]).fetchall()
     return {int(p): int(o) for p, o in rows}
 
 
@@ -120,7 +118,7 @@ class LoadResult:
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> LoadResult:
     """Write one batch and move the offsets, all or nothing."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     # A re-pushed event has the same id: keep the first copy, count the rest as duplicates.
     seen: set[str] = set()
     rows = []
@@ -144,7 +142,17 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> LoadResult:
         loaded = 0
         if rows:
             frame = pd.DataFrame(rows)  # noqa: F841 - read by DuckDB by name below
-            columns = ", ".join((*EVENT_COLUMNS, "topic", "kafka_partition", "kafka_offset", "load_id", "validation_run_id", "loaded_at"))
+            columns = ", ".join(
+                (
+                    *EVENT_COLUMNS,
+                    "topic",
+                    "kafka_partition",
+                    "kafka_offset",
+                    "load_id",
+                    "validation_run_id",
+                    "loaded_at",
+                )
+            )
             before = _count(con, "raw_victim_events")
             con.execute(
                 f"INSERT INTO raw_victim_events ({columns}) SELECT {columns} FROM frame"
@@ -154,9 +162,19 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> LoadResult:
         for q in batch.quarantined:
             con.execute(
                 "INSERT OR IGNORE INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [batch.topic, q.partition, q.offset, batch.country, q.event_id, q.record_ref,
-                 q.reasons, batch.load_id, batch.validation_run_id, now],
-            )  # fmt: skip
+                [
+                    batch.topic,
+                    q.partition,
+                    q.offset,
+                    batch.country,
+                    q.event_id,
+                    q.record_ref,
+                    q.reasons,
+                    batch.load_id,
+                    batch.validation_run_id,
+                    now,
+                ],
+            )
         for partition, next_offset in batch.next_offsets.items():
             con.execute(
                 "INSERT OR REPLACE INTO kafka_offsets VALUES (?, ?, ?)",
@@ -165,16 +183,32 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> LoadResult:
         summary = batch.validation_summary
         con.execute(
             "INSERT OR REPLACE INTO validation_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [batch.validation_run_id, batch.country, batch.suite_name,
-             batch.events_read, len(batch.quarantined), summary.get("expectations", 0),
-             summary.get("expectations_failed", 0), now],
-        )  # fmt: skip
+            [
+                batch.validation_run_id,
+                batch.country,
+                batch.suite_name,
+                batch.events_read,
+                len(batch.quarantined),
+                summary.get("expectations", 0),
+                summary.get("expectations_failed", 0),
+                now,
+            ],
+        )
         duplicates = len(batch.accepted) - loaded
         con.execute(
             "INSERT INTO load_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [batch.load_id, batch.airflow_run_id, batch.topic, batch.validation_run_id,
-             batch.events_read, loaded, duplicates, len(batch.quarantined), now],
-        )  # fmt: skip
+            [
+                batch.load_id,
+                batch.airflow_run_id,
+                batch.topic,
+                batch.validation_run_id,
+                batch.events_read,
+                loaded,
+                duplicates,
+                len(batch.quarantined),
+                now,
+            ],
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -43,9 +43,7 @@ def parse_dimensions(text: str) -> list[str]:
         raise QueryError("--by needs at least one dimension")
     unknown = [d for d in dims if d not in DIMENSIONS]
     if unknown:
-        raise QueryError(
-            f"unknown dimension(s): {', '.join(unknown)}; choose from {', '.join(DIMENSIONS)}"
-        )
+        raise QueryError(f"unknown dimension(s): {', '.join(unknown)}; choose from {', '.join(DIMENSIONS)}")
     if len(set(dims)) != len(dims):
         raise QueryError("a dimension appears twice in --by")
     return dims
@@ -72,7 +70,8 @@ def victim_counts(
         raise QueryError("--min-cell must be at least 1 (1 turns suppression off)")
     selected = [f"{DIMENSIONS[d]} AS {d}" for d in by]
     join = " JOIN mart_victim_exploitation e USING (person_key)" if "exploitation" in by else ""
-    where, params = ["TRUE"], []
+    where: list[str] = ["TRUE"]
+    params: list[str | int] = []
     if country:
         where.append("v.country = ?")
         params.append(country)

@@ -7,7 +7,17 @@ from transforms.generalise import age_at, age_band, age_group
 
 @pytest.mark.parametrize(
     ("age", "band"),
-    [(0, "0-8"), (8, "0-8"), (9, "9-17"), (17, "9-17"), (18, "18-20"), (29, "27-29"), (47, "39-47"), (48, "48+"), (90, "48+")],
+    [
+        (0, "0-8"),
+        (8, "0-8"),
+        (9, "9-17"),
+        (17, "9-17"),
+        (18, "18-20"),
+        (29, "27-29"),
+        (47, "39-47"),
+        (48, "48+"),
+        (90, "48+"),
+    ],
 )
 def test_age_bands_are_ctdcs(age: int, band: str) -> None:
     assert age_band(age) == band

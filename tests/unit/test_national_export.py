@@ -19,7 +19,7 @@ def _export(tmp_path: Path, **changes: str) -> Path:
 
 
 def _check(path: Path, country: str = "RS"):  # type: ignore[no-untyped-def]
-    kind, header, rows = open_export(path)
+    _kind, header, rows = open_export(path)
     checker = VictimRowChecker(country, load_mapping(country))
     return [checker.check(n, header, f, TODAY) for n, f in rows]
 

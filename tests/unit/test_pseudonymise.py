@@ -1,7 +1,7 @@
 from datetime import date
 
-from producers.national_export import VictimRowChecker
 from producers.code_mapping import CodeMapping
+from producers.national_export import VictimRowChecker
 from producers.pseudonymise import Pseudonymiser, normalise_name
 from producers.synthetic import VictimProfile, victim_rows
 
@@ -20,7 +20,16 @@ def _event(key: bytes = KEY, **changes: str):  # type: ignore[no-untyped-def]
 def test_no_identifying_value_is_in_the_event() -> None:
     row, event = _event()
     payload = event.to_bytes().decode()
-    for column in ("given_name", "family_name", "date_of_birth", "document_number", "phone", "address", "notes", "record_id"):
+    for column in (
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "document_number",
+        "phone",
+        "address",
+        "notes",
+        "record_id",
+    ):
         assert row[column] not in payload, column
 
 

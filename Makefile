@@ -1,0 +1,46 @@
+# thbdb: everything installs into .venv from the pinned lock (uv.lock); nothing by hand.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+UV := .cache/uv/bin/uv
+THBDB := $(VENV)/bin/thbdb
+
+.PHONY: setup demo test lint typecheck unit kafka schema bench bench-quick clean down
+
+setup: $(VENV)/.synced kafka ## install Python deps and fetch the Kafka broker
+
+$(UV):
+	$(PYTHON) -m venv .cache/uv
+	.cache/uv/bin/pip install --quiet uv==0.13.9
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+kafka: ## fetch the Apache Kafka broker jars from Maven Central (cached in .cache/kafka)
+	@ls .cache/kafka/lib/kafka_2.13-*.jar >/dev/null 2>&1 || mvn -q -B -f infra/kafka/pom.xml package
+
+demo: setup ## start the stack, push six countries' synthetic exports, run, report
+	$(THBDB) demo
+
+test: setup lint typecheck ## every test: unit, integration (real Kafka, Airflow), end to end
+	$(VENV)/bin/pytest
+
+unit: setup
+	$(VENV)/bin/pytest tests/unit
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+schema: setup ## republish the event JSON Schema from the code
+	$(VENV)/bin/python -m transforms.events
+
+down:
+	$(THBDB) down
+
+clean: down
+	rm -rf .thbdb

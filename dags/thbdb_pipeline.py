@@ -1,0 +1,52 @@
+"""The regional pipeline DAG: drain each country's topic, validate, quarantine, load.
+
+Orchestration only: the work is in thbdb.pipeline, which tests and benchmarks call
+directly. Nothing heavy is imported at parse time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import dag, get_current_context, task
+
+COUNTRIES = ["AL", "BA", "ME", "MK", "RS", "XK"]
+
+
+@dag(
+    dag_id="thbdb_pipeline",
+    schedule=None,  # triggered by `thbdb run` (and by the event watcher, where enabled)
+    start_date=datetime(2024, 1, 1),
+    catchup=False,
+    max_active_runs=1,  # one writer for the warehouse at a time
+    tags=["thbdb"],
+    doc_md=__doc__,
+)
+def thbdb_pipeline() -> None:
+    # Two countries at a time: each batch is its own warehouse transaction, and a task
+    # waits for the other's write lock between batches.
+    @task(max_active_tis_per_dagrun=2, retries=2)
+    def drain_country(country: str) -> dict[str, object]:
+        """Validate and load everything the country published since the last run."""
+        from thbdb.logs import setup_logging
+        from thbdb.pipeline import drain_country as drain
+        from thbdb.settings import Settings
+
+        setup_logging()
+        run_id = get_current_context()["run_id"]
+        return drain(Settings.from_env(), country, airflow_run_id=run_id).as_dict()
+
+    @task
+    def refresh_marts(reports: list[dict[str, object]]) -> dict[str, int]:
+        """Rebuild the marts once every country is loaded; sum up the run."""
+        from thbdb.pipeline import refresh_warehouse
+        from thbdb.settings import Settings
+
+        refresh_warehouse(Settings.from_env())
+        keys = ("read", "loaded", "duplicates", "quarantined", "batches")
+        return {k: sum(int(r[k]) for r in reports) for k in keys}  # type: ignore[call-overload]
+
+    refresh_marts(drain_country.expand(country=COUNTRIES))  # type: ignore[arg-type]
+
+
+thbdb_pipeline()

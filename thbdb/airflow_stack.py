@@ -1,0 +1,212 @@
+"""The embedded Airflow 3: SQLite metadata database under $THBDB_HOME, LocalExecutor,
+and the three processes a triggered run needs (API server, scheduler, DAG processor).
+
+`thbdb run` triggers the pipeline DAG through Airflow's REST API and polls it.
+The API listens on loopback only and every caller is an admin there (Airflow's simple
+auth manager); the deployed form (docker-compose.yml) puts real authentication in front.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from thbdb.processes import running_pid, start_process, stop_process
+from thbdb.settings import Settings
+
+DAG_ID = "thbdb_pipeline"
+PROCESSES = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor")
+
+
+class AirflowError(RuntimeError):
+    pass
+
+
+def _airflow_bin() -> str:
+    return str(Path(sys.executable).with_name("airflow"))
+
+
+def _secret(path: Path) -> str:
+    """A secret shared by the Airflow processes of this home (JWT signing, sessions)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def airflow_env(settings: Settings) -> dict[str, str]:
+    home = settings.airflow_home
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))}
+    env.update(settings.to_env())
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{settings.airflow_url}/execution/",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(settings.airflow_port),
+            "AIRFLOW__API__BASE_URL": settings.airflow_url,
+            "AIRFLOW__API_AUTH__JWT_SECRET": _secret(home / "jwt_secret"),
+            "AIRFLOW__API__SECRET_KEY": _secret(home / "api_secret"),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            "GX_ANALYTICS_ENABLED": "False",
+            "NO_PROXY": "*",
+        }
+    )
+    return env
+
+
+def is_ready(settings: Settings) -> bool:
+    """True when the API answers and the scheduler and DAG processor are healthy."""
+    try:
+        health = httpx.get(f"{settings.airflow_url}/api/v2/monitor/health", timeout=3).json()
+    except (httpx.HTTPError, ValueError):
+        return False
+    return all((health.get(p) or {}).get("status") == "healthy" for p in ("metadatabase", "scheduler", "dag_processor"))
+
+
+def start_airflow(settings: Settings, timeout: float = 240.0) -> list[str]:
+    """Initialise the metadata database once and start what is not running."""
+    env = airflow_env(settings)
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    missing = [name for name in PROCESSES if running_pid(settings.run_dir, name) is None]
+    if not missing:
+        _wait_until_ready(settings, timeout)
+        return []
+    if not (settings.airflow_home / "airflow.db").exists() or "airflow-api-server" in missing:
+        result = subprocess.run([_airflow_bin(), "db", "migrate"], env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise AirflowError(f"`airflow db migrate` failed:\n{result.stderr[-2000:]}")
+    commands = {
+        "airflow-api-server": [
+            _airflow_bin(),
+            "api-server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(settings.airflow_port),
+        ],
+        "airflow-scheduler": [_airflow_bin(), "scheduler"],
+        "airflow-dag-processor": [_airflow_bin(), "dag-processor"],
+    }
+    for name in missing:
+        start_process(settings.run_dir, settings.logs_dir, name, commands[name], env, cwd=settings.airflow_home)
+    _wait_until_ready(settings, timeout)
+    return [n.replace("airflow-", "airflow ") for n in missing]
+
+
+def _wait_until_ready(settings: Settings, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if is_ready(settings) and _dag_registered(settings):
+            return
+        for name in PROCESSES:
+            if running_pid(settings.run_dir, name) is None:
+                raise AirflowError(f"{name} exited; see {settings.logs_dir / (name + '.log')}")
+        time.sleep(1)
+    raise AirflowError(f"Airflow at {settings.airflow_url} was not ready in {timeout:.0f} s")
+
+
+def stop_airflow(settings: Settings) -> list[str]:
+    return [name for name in reversed(PROCESSES) if stop_process(settings.run_dir, name)]
+
+
+class _Api:
+    def __init__(self, settings: Settings):
+        self.base = settings.airflow_url
+        token = httpx.get(f"{self.base}/auth/token", timeout=10).json()["access_token"]
+        self.client = httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    def get(self, path: str) -> Any:
+        response = self.client.get(path)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        response = self.client.post(path, json=body)
+        if response.status_code >= 400:
+            raise AirflowError(f"Airflow refused {path}: {response.status_code} {response.text[:300]}")
+        return response.json()
+
+
+def _dag_registered(settings: Settings) -> bool:
+    try:
+        _Api(settings).get(f"/api/v2/dags/{DAG_ID}")
+    except (httpx.HTTPError, KeyError, ValueError):
+        return False
+    return True
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    state: str
+    seconds: float
+    totals: dict[str, int] = field(default_factory=dict)
+    failed_tasks: list[str] = field(default_factory=list)
+    warehouse: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "success"
+
+    def summary_line(self) -> str:
+        if not self.succeeded:
+            tasks = ", ".join(self.failed_tasks) or "unknown task"
+            return (
+                f"pipeline run {self.run_id} {self.state} after {self.seconds:.0f} s (failed: {tasks});"
+                " the task logs are in the Airflow UI (thbdb status gives its address)"
+            )
+        t = self.totals
+        return (
+            f"pipeline run {self.run_id} succeeded in {self.seconds:.0f} s: {t.get('read', 0)} events read,"
+            f" {t.get('loaded', 0)} loaded, {t.get('duplicates', 0)} duplicates skipped,"
+            f" {t.get('quarantined', 0)} quarantined; warehouse {self.warehouse}"
+        )
+
+
+def run_pipeline(settings: Settings, timeout: float = 1800.0, poll: float = 1.0) -> RunResult:
+    """Trigger the pipeline DAG and wait until it ends."""
+    if not is_ready(settings):
+        raise AirflowError("Airflow is not running: start the stack with `thbdb up`")
+    api = _Api(settings)
+    started = time.monotonic()
+    run = api.post(f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": None})
+    run_id = run["dag_run_id"]
+    quoted = urllib.parse.quote(run_id, safe="")
+    state = run["state"]
+    while state not in ("success", "failed"):
+        if time.monotonic() - started > timeout:
+            raise AirflowError(f"pipeline run {run_id} still {state} after {timeout:.0f} s")
+        time.sleep(poll)
+        state = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{quoted}")["state"]
+    result = RunResult(run_id, state, time.monotonic() - started, warehouse=str(settings.warehouse))
+    if state == "success":
+        xcom = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{quoted}/taskInstances/refresh_marts/xcomEntries/return_value")
+        value = xcom.get("value")
+        result.totals = value if isinstance(value, dict) else {}
+    else:
+        instances = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{quoted}/taskInstances")["task_instances"]
+        result.failed_tasks = sorted(
+            f"{ti['task_id']}[{ti['map_index']}]" if ti.get("map_index", -1) >= 0 else ti["task_id"]
+            for ti in instances
+            if ti["state"] in ("failed", "upstream_failed")
+        )
+    return result

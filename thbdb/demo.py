@@ -1,0 +1,75 @@
+"""`thbdb demo`: the main job on a fresh machine, start to finish."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from producers.push import PushReport, push_export
+from producers.synthetic import write_demo_exports
+from thbdb import airflow_stack, stack
+from thbdb.reports import write_analysis_report, write_data_protection_report
+from thbdb.settings import Settings
+from warehouse.loader import connect
+from warehouse.queries import victim_counts
+
+
+def run_demo(settings: Settings, seed: int, out: Console, err: Console) -> None:
+    with err.status("starting the stack: Kafka broker (KRaft) and Airflow…"):
+        started = stack.up(settings)
+    err.print(f"stack up ({', '.join(started) or 'already running'}); home {settings.home}")
+
+    export_dir = settings.exports_dir / "demo"
+    files = write_demo_exports(export_dir, seed=seed)
+    total_files = sum(len(f) for f in files.values())
+    err.print(f"wrote {total_files} synthetic monthly exports for {len(files)} countries under {export_dir}")
+
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("national operators pushing their exports", total=total_files)
+
+        def push_country(country: str) -> list[PushReport]:
+            # Each country's operator pushes its months in order; countries push at once.
+            reports = []
+            for path in files[country]:
+                reports.append(push_export(settings, country, path, create_key=True))
+                progress.advance(task)
+            return reports
+
+        with ThreadPoolExecutor(max_workers=len(files)) as pool:
+            reports = [r for rs in pool.map(push_country, files) for r in rs]
+    for report in reports:
+        for refusal in report.refused:
+            err.print(f"  {report.country} {report.source}: {refusal}", markup=False, highlight=False)
+    published = sum(r.published for r in reports)
+    refused = sum(r.refused_rows for r in reports)
+    err.print(f"pushed: {published} rows published, {refused} rows refused")
+
+    with err.status("running the pipeline in Airflow…"):
+        result = airflow_stack.run_pipeline(settings)
+    out.print(result.summary_line())
+    if not result.succeeded:
+        raise RuntimeError("the pipeline failed; see the Airflow UI at " + settings.airflow_url)
+
+    with connect(settings.warehouse, read_only=True) as con:
+        by_year = victim_counts(con, ["year", "country"], min_cell=settings.min_cell)
+        forms = victim_counts(con, ["exploitation"], min_cell=settings.min_cell)
+        analysis = write_analysis_report(con, settings.reports_dir / "analysis.html", settings.min_cell)
+        dp_json, dp_html = write_data_protection_report(con, settings.reports_dir)
+
+    countries = sorted({str(c.key[1]) for c in by_year})
+    table = Table(
+        "year", *countries, title=f"Victims by year and reporting country (cells under {settings.min_cell} suppressed)"
+    )
+    for year in sorted({c.key[0] for c in by_year}):
+        row = {str(c.key[1]): ("<5" if c.suppressed else str(c.victims)) for c in by_year if c.key[0] == year}
+        table.add_row(str(year), *(row.get(c, "0") for c in countries))
+    out.print(table)
+    top = sorted((c for c in forms if not c.suppressed), key=lambda c: -(c.victims or 0))[:5]
+    out.print("Top exploitation forms: " + ", ".join(f"{c.key[0]} {c.victims}" for c in top))
+    out.print(f"Warehouse:              {settings.warehouse}")
+    out.print(f"Analyst report:         {analysis}")
+    out.print(f"Data-protection report: {dp_html} (and {dp_json.name})")
+    out.print(f"Airflow UI:             {settings.airflow_url}   (stop everything with `thbdb down`)")
