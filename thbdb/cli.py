@@ -213,13 +213,17 @@ def query_counts(
 @app.command()
 def demo(
     seed: Annotated[int, typer.Option(help="Seed of the synthetic exports.")] = 7,
+    exports_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep the synthetic national exports (they hold fake names) in this folder."),
+    ] = None,
 ) -> None:
     """The main job: start the stack, generate and push six countries' monthly exports,
     run the pipeline, print a trend summary and say where everything is."""
     from thbdb.demo import run_demo
 
     try:
-        run_demo(_settings(), seed=seed, out=out, err=err)
+        run_demo(_settings(), seed=seed, out=out, err=err, exports_dir=exports_dir)
     except RuntimeError as error:
         raise _fail(str(error), code=1) from None
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import Progress
@@ -17,12 +19,25 @@ from warehouse.loader import connect
 from warehouse.queries import victim_counts
 
 
-def run_demo(settings: Settings, seed: int, out: Console, err: Console) -> None:
+def run_demo(settings: Settings, seed: int, out: Console, err: Console, exports_dir: Path | None = None) -> None:
+    """Start the stack, push synthetic exports for six countries, run, report.
+
+    The synthetic national exports hold (fake) names, as real ones do; they are the
+    operators' input, not the hub's state, so they are written outside $THBDB_HOME: to
+    ``exports_dir`` if given, else to a temporary folder removed after the push.
+    """
+    if exports_dir is None:
+        with tempfile.TemporaryDirectory(prefix="thbdb-national-exports-") as temporary:
+            _run_demo(settings, seed, out, err, Path(temporary))
+    else:
+        _run_demo(settings, seed, out, err, exports_dir)
+
+
+def _run_demo(settings: Settings, seed: int, out: Console, err: Console, export_dir: Path) -> None:
     with err.status("starting the stack: Kafka broker (KRaft) and Airflow…"):
         started = stack.up(settings)
     err.print(f"stack up ({', '.join(started) or 'already running'}); home {settings.home}")
 
-    export_dir = settings.exports_dir / "demo"
     files = write_demo_exports(export_dir, seed=seed)
     total_files = sum(len(f) for f in files.values())
     err.print(f"wrote {total_files} synthetic monthly exports for {len(files)} countries under {export_dir}")

@@ -105,6 +105,7 @@ class Settings:
 
     @property
     def exports_dir(self) -> Path:
+        """Analysts' exports (CSV, Parquet): aggregates and generalised rows only."""
         return self.home / "exports"
 
 
