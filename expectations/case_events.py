@@ -4,24 +4,22 @@ Events of one micro-batch become one DataFrame (list fields joined with ';'), wh
 suite validates; each failing row is quarantined with the expectations it failed.
 
 Great Expectations' results carry sample failing values (``partial_unexpected_list`` and
-friends), which could be personal data typed in the wrong field. Only ``redact`` output
-is ever written anywhere: counts and row positions, never values.
+friends), which could be personal data typed in the wrong field. Only ``redact_result`` output
+is ever written anywhere: counts, expectation names and arguments, never row values.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from transforms.codelists import CodeLists, load_codelists
+from transforms.codelists import CodeLists, collected_since, load_codelists
 from transforms.events import VictimEvent
 
 SUITE_NAME = "case_events"
@@ -51,8 +49,9 @@ _LIST_FIELDS = {
 class ValidationOutcome:
     # row position in the batch -> readable reasons (expectation and column)
     failures: dict[int, list[str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # batch-level: no row is refused for them
     summary: dict[str, int] = field(default_factory=dict)
-    redacted: dict[str, Any] = field(default_factory=dict)
+    result: Any = None  # the redacted Great Expectations result object
 
 
 def events_frame(country: str, events: list[VictimEvent]) -> pd.DataFrame:
@@ -65,21 +64,34 @@ def events_frame(country: str, events: list[VictimEvent]) -> pd.DataFrame:
         row["topic_country"] = country
         row["identified_period"] = event.identified_year * 100 + event.identified_month
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame["updated_at"] = pd.to_datetime(frame["updated_at"], utc=True, format="ISO8601")
+    return frame
 
 
-def _codes_regex(codes: tuple[str, ...]) -> str:
-    one = "(" + "|".join(codes) + ")"
+def _codes_regex(codes: tuple[str, ...] | list[str]) -> str:
+    one = "(?:" + "|".join(codes) + ")"
     return f"^{one}(;{one})*$"
 
 
-def build_suite(codelists: CodeLists, today: datetime) -> Any:
-    """The suite, as code: every field of the event is checked."""
+def _row(reason: str) -> dict[str, str]:
+    """meta of a row-level expectation: a failing row is quarantined with ``reason``."""
+    return {"level": "row", "reason": reason}
+
+
+def _batch(reason: str) -> dict[str, str]:
+    """meta of a batch-level expectation: a warning about the batch, no row is refused."""
+    return {"level": "batch", "reason": reason}
+
+
+def build_suite(country: str, codelists: CodeLists, now: datetime) -> Any:
+    """The suite for one country's events, as code: every field of the event is checked."""
     import great_expectations as gx
     from great_expectations import expectations as gxe
 
-    period_now = today.year * 100 + today.month
-    suite = gx.ExpectationSuite(name=SUITE_NAME)
+    period_now = now.year * 100 + now.month
+    suite = gx.ExpectationSuite(name=f"{SUITE_NAME}_{country.lower()}")
+    add = suite.add_expectation
     for column in (
         "event_id",
         "country",
@@ -92,12 +104,22 @@ def build_suite(codelists: CodeLists, today: datetime) -> Any:
         "batch_id",
         "produced_at",
     ):
-        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column))
-    suite.add_expectation(gxe.ExpectColumnValuesToBeUnique(column="event_id"))
+        add(gxe.ExpectColumnValuesToNotBeNull(column=column, meta=_row(f"{column}: required, but missing")))
+    add(gxe.ExpectColumnValuesToBeUnique(column="event_id", meta=_row("event_id: duplicated in the batch")))
     # No country may write for another: the event's country must be its topic's.
-    suite.add_expectation(gxe.ExpectColumnPairValuesToBeEqual(column_A="country", column_B="topic_country"))
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeInSet(column="country", value_set=list(codelists.reporting_countries))
+    add(
+        gxe.ExpectColumnPairValuesToBeEqual(
+            column_A="country",
+            column_B="topic_country",
+            meta=_row("country: not the country of the topic it came from"),
+        )
+    )
+    add(
+        gxe.ExpectColumnValuesToBeInSet(
+            column="country",
+            value_set=list(codelists.reporting_countries),
+            meta=_row("country: not a reporting country"),
+        )
     )
     for column, codelist in (
         ("status", "status_victim"),
@@ -106,31 +128,102 @@ def build_suite(codelists: CodeLists, today: datetime) -> Any:
         ("identified_by", "identified_by"),
         ("recruitment_method", "recruitment"),
     ):
-        suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(codelists.codes(codelist))))
-    for column, codelist in _LIST_FIELDS.items():
-        suite.add_expectation(
-            gxe.ExpectColumnValuesToMatchRegex(column=column, regex=_codes_regex(codelists.codes(codelist)))
+        add(
+            gxe.ExpectColumnValuesToBeInSet(
+                column=column,
+                value_set=list(codelists.codes(codelist)),
+                meta=_row(f"{column}: not a code of the regional {codelist} list"),
+            )
         )
+    for column, codelist in _LIST_FIELDS.items():
+        codes = codelists.codes(codelist)
+        add(
+            gxe.ExpectColumnValuesToMatchRegex(
+                column=column,
+                regex=_codes_regex(codes),
+                meta=_row(f"{column}: holds a code not in the regional {codelist} list"),
+            )
+        )
+        # A category the country did not collect yet cannot be recorded for that year.
+        for since in sorted({y for c in codes if (y := collected_since(country, codelist, c)) is not None}):
+            allowed = [c for c in codes if (collected_since(country, codelist, c) or 0) < since]
+            add(
+                gxe.ExpectColumnValuesToMatchRegex(
+                    column=column,
+                    regex=_codes_regex(allowed),
+                    row_condition=f"identified_year < {since}",
+                    condition_parser="pandas",
+                    meta=_row(f"{column}: holds a category {country} did not collect before {since}"),
+                )
+            )
     for column in ("record_ref", "case_ref"):
-        suite.add_expectation(gxe.ExpectColumnValuesToMatchRegex(column=column, regex=r"^[0-9a-f]{64}$"))
+        add(
+            gxe.ExpectColumnValuesToMatchRegex(
+                column=column, regex=r"^[0-9a-f]{64}$", meta=_row(f"{column}: not a keyed pseudonym")
+            )
+        )
     for column in ("citizenship", "country_of_exploitation", "recruited_in"):
-        suite.add_expectation(gxe.ExpectColumnValuesToMatchRegex(column=column, regex=r"^[A-Z]{2}$"))
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToMatchRegex(column="transit_countries", regex=r"^[A-Z]{2}(;[A-Z]{2})*$")
+        add(
+            gxe.ExpectColumnValuesToMatchRegex(
+                column=column, regex=r"^[A-Z]{2}$", meta=_row(f"{column}: not an alpha-2 country code")
+            )
+        )
+    add(
+        gxe.ExpectColumnValuesToMatchRegex(
+            column="transit_countries",
+            regex=r"^[A-Z]{2}(?:;[A-Z]{2})*$",
+            meta=_row("transit_countries: not alpha-2 country codes"),
+        )
     )
-    suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(column="age_at_identification", min_value=0, max_value=120))
-    suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(column="identified_month", min_value=1, max_value=12))
+    add(
+        gxe.ExpectColumnValuesToBeBetween(
+            column="age_at_identification",
+            min_value=0,
+            max_value=120,
+            meta=_row("age_at_identification: out of range 0-120"),
+        )
+    )
+    add(
+        gxe.ExpectColumnValuesToBeBetween(
+            column="identified_month", min_value=1, max_value=12, meta=_row("identified_month: not a month")
+        )
+    )
     # Identified neither before the regional records begin nor in the future.
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeBetween(column="identified_period", min_value=199001, max_value=period_now)
+    add(
+        gxe.ExpectColumnValuesToBeBetween(
+            column="identified_period",
+            min_value=199001,
+            max_value=period_now,
+            meta=_row("identified_on: before 1990 or in the future"),
+        )
     )
-    suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column="codelist_version", value_set=[codelists.version]))
+    # A day of slack for clocks; a later updated_at would win every future correction.
+    add(
+        gxe.ExpectColumnValuesToBeBetween(
+            column="updated_at", max_value=now + timedelta(days=1), meta=_row("updated_at: in the future")
+        )
+    )
+    add(
+        gxe.ExpectColumnValuesToBeInSet(
+            column="codelist_version",
+            value_set=[codelists.version],
+            meta=_row("codelist_version: not a version this pipeline reads"),
+        )
+    )
+    # Batch level: a batch where most rows lack a field says the export lost a column.
+    for column in ("sex", "age_at_identification", "citizenship", "exploitation_types", "identified_by"):
+        add(
+            gxe.ExpectColumnValuesToNotBeNull(
+                column=column, mostly=0.5, meta=_batch(f"{column}: not recorded for more than half of the batch")
+            )
+        )
     return suite
 
 
-@lru_cache(maxsize=1)
-def _validation_definition(day: str) -> Any:
-    """A validation definition in an ephemeral context, built once per process and day."""
+@lru_cache(maxsize=8)
+def _validation_definition(country: str, day: str) -> Any:
+    """A validation definition in an ephemeral context, built once per process, country
+    and day. Ephemeral: nothing is stored; only the redacted copy is (``data_docs``)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no network here, and no telemetry
     import great_expectations as gx
 
@@ -139,18 +232,20 @@ def _validation_definition(day: str) -> Any:
     context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
     batch = context.data_sources.add_pandas("case_events").add_dataframe_asset("micro_batch")
     definition = batch.add_batch_definition_whole_dataframe("whole_batch")
-    suite = context.suites.add(build_suite(load_codelists(), datetime.fromisoformat(day)))
-    return context.validation_definitions.add(gx.ValidationDefinition(name=SUITE_NAME, data=definition, suite=suite))
+    now = datetime.combine(date.fromisoformat(day), datetime.max.time(), UTC)
+    suite = context.suites.add(build_suite(country, load_codelists(), now))
+    return context.validation_definitions.add(gx.ValidationDefinition(name=suite.name, data=definition, suite=suite))
 
 
-def validate_events(country: str, events: list[VictimEvent], run_id: str) -> ValidationOutcome:
-    """Validate one micro-batch of a country's events; which rows failed, and why."""
+def validate_events(country: str, events: list[VictimEvent]) -> ValidationOutcome:
+    """Validate one micro-batch of a country's events: which rows fail and why, which
+    batch-level warnings hold, and the result with every row value removed."""
     if not events:
         return ValidationOutcome(summary={"expectations": 0, "expectations_failed": 0})
     today = datetime.now(UTC).date().isoformat()
-    frame = events_frame(country, events)
-    result = _validation_definition(today).run(
-        batch_parameters={"dataframe": frame}, result_format={"result_format": "COMPLETE"}
+    result = _validation_definition(country, today).run(
+        batch_parameters={"dataframe": events_frame(country, events)},
+        result_format={"result_format": "COMPLETE"},
     )
     outcome = ValidationOutcome()
     failed = 0
@@ -158,45 +253,30 @@ def validate_events(country: str, events: list[VictimEvent], run_id: str) -> Val
         if item.success:
             continue
         failed += 1
-        config = item.expectation_config
-        kwargs = config.kwargs
-        column = kwargs.get("column") or f"{kwargs.get('column_A')}/{kwargs.get('column_B')}"
-        reason = f"{config.type}({column})"
+        meta = item.expectation_config.meta or {}
+        reason = str(meta.get("reason") or item.expectation_config.type)
+        if meta.get("level") == "batch":
+            outcome.warnings.append(reason)
+            continue
         for index in item.result.get("unexpected_index_list") or []:
             position = int(index) if not isinstance(index, dict) else int(next(iter(index.values())))
             outcome.failures.setdefault(position, []).append(reason)
     outcome.summary = {"expectations": len(result.results), "expectations_failed": failed}
-    outcome.redacted = redact(result.to_json_dict(), run_id, country)
+    outcome.result = redact_result(result)
     return outcome
 
 
-def redact(result: dict[str, Any], run_id: str, country: str) -> dict[str, Any]:
-    """A validation result with every row value removed: counts and reasons only."""
-    cleaned = []
-    for item in result.get("results", []):
-        config = item.get("expectation_config", {})
-        # The expectation's own arguments (column names, code lists) are not personal.
-        counts = {k: v for k, v in (item.get("result") or {}).items() if k not in _VALUE_KEYS}
-        cleaned.append(
-            {
-                "expectation": config.get("type"),
-                "kwargs": config.get("kwargs", {}),
-                "success": item.get("success"),
-                "result": counts,
+def redact_result(result: Any) -> Any:
+    """The Great Expectations result object itself, with every row value removed, so
+    Data Docs can be rendered from it (see expectations/data_docs.py)."""
+    for item in result.results:
+        item.result = {k: v for k, v in (item.result or {}).items() if k not in _VALUE_KEYS}
+        if item.exception_info and item.exception_info.get("raised_exception"):
+            # Exception messages can quote a value; keep only that one was raised.
+            item.exception_info = {
+                "raised_exception": True,
+                "exception_message": "redacted",
+                "exception_traceback": None,
             }
-        )
-    return {
-        "validation_run_id": run_id,
-        "country": country,
-        "suite": SUITE_NAME,
-        "success": result.get("success"),
-        "statistics": result.get("statistics", {}),
-        "results": cleaned,
-    }
-
-
-def write_redacted(result: dict[str, Any], directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{result['validation_run_id']}.json"
-    path.write_text(json.dumps(result, indent=1, default=str))
-    return path
+    result.meta = {k: v for k, v in result.meta.items() if k in ("great_expectations_version", "validation_time")}
+    return result

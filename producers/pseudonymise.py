@@ -70,8 +70,12 @@ class Pseudonymiser:
         # The purpose prefix keeps a record id and a case id with the same text apart.
         return hmac.new(self._key, f"{purpose}\x1f{value}".encode(), hashlib.sha256).hexdigest()
 
+    def record_ref(self, record_id: str) -> str:
+        """The pseudonym of a national record id."""
+        return self._keyed("record", record_id)
+
     def pseudonymise_victim(self, row: VictimRow, produced_at: datetime | None = None) -> VictimEvent:
-        record_ref = self._keyed("record", row.record_id)
+        record_ref = self.record_ref(row.record_id)
         updated = row.updated_at.astimezone(UTC).isoformat()
         event_id = hashlib.sha256(f"{self.country}|{record_ref}|{updated}".encode()).hexdigest()[:32]
         age = age_at(row.birth, row.identified_on) if row.birth else None
@@ -105,3 +109,21 @@ class Pseudonymiser:
 
 def today_utc() -> date:
     return datetime.now(UTC).date()
+
+
+def record_ids_by_pseudonym(key_dir: Path, country: str, export: Path) -> dict[str, str]:
+    """record_ref -> national record_id for the records of an export, computed on the
+    operator's machine with the country's key (the hub cannot do this)."""
+    from producers.national_export import open_export
+
+    key = load_or_create_country_key(key_dir, country, create=False)
+    pseudonymiser = Pseudonymiser(country, key, batch_id="")
+    _kind, header, rows = open_export(export)
+    if "record_id" not in header:
+        return {}
+    column = header.index("record_id")
+    return {
+        pseudonymiser.record_ref(fields[column].strip()): fields[column].strip()
+        for _number, fields in rows
+        if len(fields) > column
+    }

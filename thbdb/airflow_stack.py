@@ -178,7 +178,9 @@ class RunResult:
         return (
             f"pipeline run {self.run_id} succeeded in {self.seconds:.0f} s: {t.get('read', 0)} events read,"
             f" {t.get('loaded', 0)} loaded, {t.get('duplicates', 0)} duplicates skipped,"
-            f" {t.get('quarantined', 0)} quarantined; warehouse {self.warehouse}"
+            f" {t.get('quarantined', 0)} quarantined"
+            + (f" ({t['held_back']} held back with failing batches)" if t.get("held_back") else "")
+            + f"; warehouse {self.warehouse}"
         )
 
 

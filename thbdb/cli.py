@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 query_app = typer.Typer(help="Analysts' queries on the warehouse (read-only).", no_args_is_help=True)
 app.add_typer(query_app, name="query")
+report_app = typer.Typer(help="Reports for analysts and data-protection officers.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 
 out = Console()
 err = Console(stderr=True)
@@ -208,6 +210,118 @@ def query_counts(
         out.print(table)
         if any(c.suppressed for c in cells):
             err.print(f"cells under {threshold} victims are suppressed (--min-cell)")
+
+
+@app.command()
+def quarantine(
+    country: Annotated[str, typer.Option("--country", help="Your country: its refused events.")],
+    records: Annotated[
+        Path | None,
+        typer.Option(
+            "--records",
+            help="Your national export: record ids are matched to the pseudonyms with your key, on this machine.",
+        ),
+    ] = None,
+    show_resolved: Annotated[bool, typer.Option("--all", help="Also events a later version resolved.")] = False,
+    format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+) -> None:
+    """Events of a country that validation refused, with the reasons.
+
+    The hub knows records only by pseudonym. A national operator who passes --records
+    (an export holding the record ids) sees the national record_id of each refused event,
+    computed locally with the country's key: fix the record and push it again, and the
+    entry shows as resolved.
+    """
+    from producers.pseudonymise import KeyMissing, record_ids_by_pseudonym
+    from thbdb.validation_report import open_quarantine
+    from warehouse.loader import WarehouseBusy, connect
+
+    settings = _settings()
+    country = country.upper()
+    try:
+        with connect(settings.warehouse, read_only=True) as con:
+            entries = open_quarantine(con, country)
+        names = record_ids_by_pseudonym(settings.keys_dir, country, records) if records else {}
+    except (FileNotFoundError, WarehouseBusy, KeyMissing) as error:
+        raise _fail(str(error)) from None
+    if not show_resolved:
+        entries = [e for e in entries if not e["resolved"]]
+    columns = ["quarantined_at", "offset", "record", "reasons", "resolved"]
+    rows = []
+    for e in entries:
+        pseudonym = e["record_ref"] or ""
+        record = names.get(pseudonym, pseudonym[:12] or "unreadable")
+        position = f"{e['partition']}:{e['offset']}"
+        rows.append([str(e["quarantined_at"])[:19], position, record, e["reasons"], str(e["resolved"]).lower()])
+    _print_rows(columns, rows, format, title=f"{country}: {len(rows)} quarantined events")
+
+
+def _print_rows(columns: list[str], rows: list[list[str]], format: OutputFormat, title: str) -> None:
+    if format is OutputFormat.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif format is OutputFormat.json:
+        sys.stdout.write(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], indent=2, default=str) + "\n")
+    else:
+        table = Table(*columns, title=title)
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+
+
+@report_app.command("validation")
+def report_validation() -> None:
+    """Write the validation report (pass rates per country, quarantine by reason) and
+    say where it and the redacted Great Expectations Data Docs are."""
+    from expectations.data_docs import data_docs_index
+    from thbdb.validation_report import validation_history, write_validation_report
+    from warehouse.loader import WarehouseBusy, connect
+
+    settings = _settings()
+    try:
+        with connect(settings.warehouse, read_only=True) as con:
+            path = write_validation_report(con, settings)
+            history = validation_history(con)
+    except (FileNotFoundError, WarehouseBusy) as error:
+        raise _fail(str(error)) from None
+    table = Table(
+        "day", "country", "events", "failed", "pass rate", "held back", title="Validation per country and day"
+    )
+    for h in history[-30:]:
+        rate = "" if h["pass_rate"] is None else f"{h['pass_rate']:.1%}"
+        table.add_row(h["day"], h["country"], str(h["events"]), str(h["failed"]), rate, str(h["batches_held_back"]))
+    out.print(table)
+    out.print(f"Validation report: {path}")
+    out.print(f"Data Docs (redacted, no sample values): {data_docs_index(settings.gx_dir)}")
+
+
+@app.command("check-table")
+def check_table(
+    table: Annotated[Path, typer.Argument(help="A published table: country,year,dimension,category,victims.")],
+) -> None:
+    """Check a published aggregate table: rows whose parts do not add up to the total,
+    and cells the warehouse does not reproduce. Exit 1 if the warehouse differs."""
+    from thbdb.check_table import compare_with_warehouse
+    from transforms.published_tables import TableRejected, find_inconsistencies, read_published_table
+    from warehouse.loader import WarehouseBusy, connect
+
+    try:
+        cells = read_published_table(table)
+        with connect(_settings().warehouse, read_only=True) as con:
+            differences = compare_with_warehouse(con, cells)
+    except (TableRejected, FileNotFoundError, WarehouseBusy) as error:
+        raise _fail(f"{table.name}: {error}") from None
+    inconsistencies = find_inconsistencies(cells)
+    out.print(f"[bold]{table.name}[/]: {len(cells)} cells")
+    out.print(f"Rows that do not add up within the published table: {len(inconsistencies)}")
+    for item in inconsistencies:
+        out.print(f"  {item.severity}: {item}", highlight=False)
+    out.print(f"Cells the warehouse does not reproduce: {len(differences)}")
+    for difference in differences:
+        out.print(f"  {difference}", highlight=False)
+    if differences:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from expectations.case_events import validate_events, write_redacted
+from expectations.case_events import SUITE_NAME, ValidationOutcome, validate_events
+from expectations.data_docs import build_data_docs, store_redacted_result
 from thbdb.settings import Settings, country_topic
+from thbdb.validation_report import write_validation_report
 from transforms.events import EventRejected, VictimEvent, parse_event
 from transforms.rows import victim_row
 from warehouse.loader import (
@@ -43,6 +45,7 @@ class DrainReport:
     loaded: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    held_back: int = 0
     load_ids: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
@@ -70,7 +73,7 @@ def build_batch(
     country: str,
     messages: list[Message],
     airflow_run_id: str | None,
-) -> tuple[LoadBatch, dict[str, object]]:
+) -> tuple[LoadBatch, ValidationOutcome]:
     """Parse, de-duplicate and validate messages; accepted rows and quarantine entries."""
     topic = country_topic(country)
     batch = LoadBatch(
@@ -81,6 +84,7 @@ def build_batch(
         airflow_run_id=airflow_run_id,
     )
     parsed: list[tuple[Message, VictimEvent]] = []
+    seen: set[str] = set()
     for message in messages:
         try:
             event = parse_event(message.value() or b"")
@@ -89,9 +93,16 @@ def build_batch(
                 QuarantinedEvent(message.partition() or 0, message.offset() or 0, None, None, rejected.reason)
             )
             continue
+        # A file pushed twice before a run puts both copies in one batch: the second copy
+        # is a duplicate (counted at load), not a fault that should quarantine the first.
+        if event.event_id in seen:
+            batch.duplicates_in_batch += 1
+            continue
+        seen.add(event.event_id)
         parsed.append((message, event))
-    outcome = validate_events(country, [e for _, e in parsed], run_id=batch.validation_run_id)
+    outcome = validate_events(country, [e for _, e in parsed])
     batch.validation_summary = outcome.summary
+    batch.warnings = outcome.warnings
     for index, (message, event) in enumerate(parsed):
         reasons = outcome.failures.get(index)
         partition, offset = message.partition() or 0, message.offset() or 0
@@ -104,7 +115,35 @@ def build_batch(
     for message in messages:
         partition = message.partition() or 0
         batch.next_offsets[partition] = max(batch.next_offsets.get(partition, 0), (message.offset() or 0) + 1)
-    return batch, outcome.redacted
+    return batch, outcome
+
+
+# Below this many events a failure rate says little; such batches are never held back.
+HOLD_BACK_MIN_EVENTS = 20
+
+
+def hold_back_if_failing(batch: LoadBatch, max_failure_rate: float) -> None:
+    """Quarantine a whole batch whose failure rate passes the threshold.
+
+    So many failures at once usually mean a broken export (a shifted column, a new
+    national code list), not bad records: nothing of such a batch is counted. Its events
+    are kept in quarantine with the reason, and the operator fixes the export and pushes
+    it again (a re-push of the same rows then loads).
+    """
+    if batch.events_read < HOLD_BACK_MIN_EVENTS or not batch.quarantined:
+        return
+    rate = len(batch.quarantined) / batch.events_read
+    if rate <= max_failure_rate:
+        return
+    batch.held_back = (
+        f"{rate:.0%} of the batch's {batch.events_read} events failed validation"
+        f" (threshold {max_failure_rate:.0%}): the batch is held back as a whole"
+    )
+    for partition, offset, row in batch.accepted:
+        batch.quarantined.append(
+            QuarantinedEvent(partition, offset, str(row["event_id"]), str(row["record_ref"]), batch.held_back)
+        )
+    batch.accepted = []
 
 
 def drain_country(
@@ -155,11 +194,23 @@ def drain_country(
                         pending.pop(partition, None)
             if not messages:
                 break
-            batch, validation_report = build_batch(country, messages, airflow_run_id)
+            batch, outcome = build_batch(country, messages, airflow_run_id)
+            hold_back_if_failing(batch, settings.max_failure_rate)
             with connect(settings.warehouse) as con:
                 result = load_batch(con, batch)
-            if validation_report:
-                write_redacted(validation_report, settings.gx_dir / "validations")
+            if outcome.result is not None:
+                store_redacted_result(
+                    settings.gx_dir,
+                    outcome.result,
+                    SUITE_NAME,
+                    airflow_run_id or "manual",
+                    f"{country}-{batch.load_id}",
+                )
+            if batch.held_back:
+                report.held_back += batch.events_read
+                log.warning("%s: a batch of %d events was held back: %s", country, batch.events_read, batch.held_back)
+            for warning in batch.warnings:
+                log.warning("%s batch %d: %s", country, report.batches + 1, warning)
             report.batches += 1
             report.read += batch.events_read
             report.loaded += result.loaded
@@ -183,7 +234,10 @@ def drain_country(
 
 
 def refresh_warehouse(settings: Settings) -> None:
-    """Rebuild the marts from the raw layer (idempotent)."""
+    """Rebuild the marts from the raw layer and the validation reports (idempotent)."""
     with connect(settings.warehouse) as con:
         ensure_schema(con)
         refresh_marts(con)
+    build_data_docs(settings.gx_dir)
+    with connect(settings.warehouse, read_only=True) as con:
+        write_validation_report(con, settings)

@@ -45,6 +45,21 @@ class CodeLists:
 
 
 @cache
+def collection_calendar() -> dict[str, dict[str, dict[str, int]]]:
+    """country -> code list -> code -> first year the country collected it."""
+    raw = yaml.safe_load((CODELIST_DIR / "collection.yaml").read_text("utf-8")) or {}
+    return {
+        country: {lst: {code: int(year) for code, year in codes.items()} for lst, codes in lists.items()}
+        for country, lists in raw.items()
+    }
+
+
+def collected_since(country: str, codelist: str, code: str) -> int | None:
+    """The first year ``country`` collected ``code``; None if it always did."""
+    return collection_calendar().get(country, {}).get(codelist, {}).get(code)
+
+
+@cache
 def load_codelists(version: int = CURRENT_VERSION) -> CodeLists:
     """Load one version of the regional code lists."""
     raw = yaml.safe_load((CODELIST_DIR / f"regional-v{version}.yaml").read_text("utf-8"))

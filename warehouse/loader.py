@@ -103,10 +103,13 @@ class LoadBatch:
     next_offsets: dict[int, int] = field(default_factory=dict)
     validation_summary: dict[str, int] = field(default_factory=dict)
     suite_name: str = "case_events"
+    duplicates_in_batch: int = 0  # repeated event ids dropped before validation
+    warnings: list[str] = field(default_factory=list)  # batch-level validation warnings
+    held_back: str = ""  # why the whole batch was quarantined, if it was
 
     @property
     def events_read(self) -> int:
-        return len(self.accepted) + len(self.quarantined)
+        return len(self.accepted) + len(self.quarantined) + self.duplicates_in_batch
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> LoadResult:
             )
         summary = batch.validation_summary
         con.execute(
-            "INSERT OR REPLACE INTO validation_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO validation_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 batch.validation_run_id,
                 batch.country,
@@ -192,9 +195,11 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> LoadResult:
                 summary.get("expectations", 0),
                 summary.get("expectations_failed", 0),
                 now,
+                "; ".join(batch.warnings) or None,
+                batch.held_back or None,
             ],
         )
-        duplicates = len(batch.accepted) - loaded
+        duplicates = len(batch.accepted) - loaded + batch.duplicates_in_batch
         con.execute(
             "INSERT INTO load_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [

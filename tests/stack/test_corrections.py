@@ -55,3 +55,15 @@ def test_latest_updated_at_wins_and_withdrawn_counts_nowhere(stack: Stack, tmp_p
     )
     stack.thbdb("run")
     assert _by_sex(stack) == {"F": 2, "M": 1}
+
+
+def test_a_file_pushed_twice_before_a_run_counts_once(stack: Stack, tmp_path: Path) -> None:
+    profiles = [VictimProfile(f"MK-T{i}", date(2020, 3, 3), "F", 19, "MK", ["sexual"]) for i in range(6)]
+    export = write_victims_csv(tmp_path / "victims.csv", victim_rows("MK", profiles, 11))
+    for _ in range(2):
+        stack.thbdb("produce", "--country", "MK", "--input", str(export), "--create-key")
+    ran = stack.thbdb("run")
+    assert "0 quarantined" in ran.stdout
+    counted = stack.thbdb("query", "counts", "--country", "MK", "--by", "year", "--from", "2020", "--to", "2020",
+                          "--min-cell", "1", "--format", "csv")  # fmt: skip
+    assert counted.stdout.splitlines()[1:] == ["2020,6,false"]

@@ -79,3 +79,9 @@ def test_pushing_the_same_file_again_and_rerunning_changes_no_count(stack: Stack
     assert "0 loaded" in again.stdout and "442 duplicates skipped" in again.stdout
     stack.thbdb("run")
     assert _all_counts(stack) == before
+
+
+def test_check_table_reports_where_the_published_table_does_not_add_up(stack: Stack) -> None:
+    checked = stack.thbdb("check-table", str(TABLE))
+    assert "note: RS 2008 exploitation: forms add up to 37 of 55 victims" in checked.stdout
+    assert "Cells the warehouse does not reproduce: 0" in checked.stdout

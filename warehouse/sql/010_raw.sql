@@ -84,5 +84,7 @@ CREATE TABLE IF NOT EXISTS validation_runs (
     events_failed     INTEGER NOT NULL,
     expectations      INTEGER NOT NULL,
     expectations_failed INTEGER NOT NULL,
-    ran_at            TIMESTAMPTZ NOT NULL
+    ran_at            TIMESTAMPTZ NOT NULL,
+    warnings          VARCHAR,                     -- batch-level findings, '; '-separated
+    held_back         VARCHAR                      -- why the whole batch was quarantined
 );
