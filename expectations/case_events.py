@@ -71,7 +71,7 @@ def events_frame(country: str, events: list[VictimEvent]) -> pd.DataFrame:
 
 def _codes_regex(codes: tuple[str, ...] | list[str]) -> str:
     one = "(?:" + "|".join(codes) + ")"
-    return f"^{one}(;{one})*$"
+    return f"^{one}(?:;{one})*$"
 
 
 def _row(reason: str) -> dict[str, str]:
