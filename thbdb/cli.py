@@ -172,8 +172,14 @@ def query_counts(
         int | None, typer.Option("--min-cell", help="Smallest count shown (default 5); 1 turns suppression off.")
     ] = None,
     format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    totals: Annotated[
+        bool, typer.Option("--totals", help="Also show the totals of every dimension (the value 'total').")
+    ] = False,
 ) -> None:
     """Victim counts (distinct persons) grouped by dimensions, small cells suppressed.
+
+    Cells under --min-cell victims are withheld, and so are the cells that would let
+    a withheld one be recovered from a total (secondary suppression).
 
     Dimensions: year, month, country, citizenship, sex, age_group, age_band,
     exploitation, recruitment, case_category, identified_by, country_of_exploitation.
@@ -188,7 +194,7 @@ def query_counts(
     try:
         dims = parse_dimensions(by)
         with connect(settings.warehouse, read_only=True) as con:
-            cells = victim_counts(con, dims, country and country.upper(), year_from, year_to, threshold)
+            cells = victim_counts(con, dims, country and country.upper(), year_from, year_to, threshold, totals)
     except (QueryError, FileNotFoundError, WarehouseBusy) as error:
         raise _fail(str(error)) from None
     if format is OutputFormat.csv:
@@ -209,7 +215,10 @@ def query_counts(
             table.add_row(*(str(k) for k in cell.key), "<suppressed>" if cell.suppressed else str(cell.victims))
         out.print(table)
         if any(c.suppressed for c in cells):
-            err.print(f"cells under {threshold} victims are suppressed (--min-cell)")
+            err.print(
+                f"cells under {threshold} victims are suppressed (--min-cell), and"
+                f" {sum(c.secondary for c in cells)} more so that none can be recovered from the totals"
+            )
 
 
 @app.command()
@@ -294,6 +303,69 @@ def report_validation() -> None:
     out.print(table)
     out.print(f"Validation report: {path}")
     out.print(f"Data Docs (redacted, no sample values): {data_docs_index(settings.gx_dir)}")
+
+
+@report_app.command("privacy")
+def report_privacy(
+    full_check: Annotated[
+        bool, typer.Option("--full-check", help="Run the independent pycanon check whatever the size.")
+    ] = False,
+) -> None:
+    """Write the disclosure-risk report (k-anonymity and l-diversity checked with pycanon,
+    records at risk by country, cells suppressed, the public export) and say where it is."""
+    from thbdb.privacy_report import write_privacy_report
+    from warehouse.loader import WarehouseBusy, connect
+
+    settings = _settings()
+    try:
+        with connect(settings.warehouse, read_only=True) as con:
+            json_path, html_path, report = write_privacy_report(
+                con, settings.reports_dir, settings.min_cell, full_check
+            )
+    except (FileNotFoundError, WarehouseBusy) as error:
+        raise _fail(str(error)) from None
+    w, p, export = report["warehouse"], report["pycanon"], report["public_export"]
+    out.print(
+        f"Warehouse: {w['records']} victim records, k-anonymity {w['k_anonymity']}, l-diversity {w['l_diversity']}"
+    )
+    if p.get("checked"):
+        verdict = "agrees" if report["pycanon_agrees"] else "[bold red]DISAGREES[/]"
+        out.print(f"pycanon: k {p['k_anonymity']}, l {p['l_diversity']}: {verdict}")
+    else:
+        out.print(f"pycanon: not run ({p['why']})")
+    out.print(
+        f"Public export at k = {export['k_required']}: {export['records_exported']} of {export['records']} records kept"
+    )
+    out.print(f"Disclosure-risk report: {html_path} (JSON: {json_path})")
+
+
+class ExportFormat(StrEnum):
+    htcds = "htcds"
+
+
+@app.command()
+def export(
+    format: Annotated[ExportFormat, typer.Option("--format", help="htcds: public microdata, CTDC/HTCDS columns.")],
+    out_path: Annotated[Path, typer.Option("--out", help="File to write.")],
+    k: Annotated[int | None, typer.Option("--k", min=2, help="k-anonymity of the public export (default 11).")] = None,
+) -> None:
+    """Export for other tools. htcds: one row per victim in CTDC/HTCDS columns,
+    k-anonymous (k = 11 by default) by generalising first and suppressing what remains."""
+    from thbdb.htcds_export import write_htcds_export
+    from warehouse.loader import WarehouseBusy, connect
+
+    try:
+        with connect(_settings().warehouse, read_only=True) as con:
+            summary = write_htcds_export(con, out_path, k)
+    except (FileNotFoundError, WarehouseBusy) as error:
+        raise _fail(str(error)) from None
+    s = summary.as_dict()
+    out.print(
+        f"{s['records_exported']} of {s['records']} victim records exported to {out_path}"
+        f" (k = {s['k_required']}, smallest class {s['smallest_class']}; {s['records_suppressed']} suppressed)"
+    )
+    levels = ", ".join(f"{field} as {level}" for field, level in s["levels"].items())
+    out.print(f"Generalised: {levels}", highlight=False)
 
 
 @app.command("check-table")

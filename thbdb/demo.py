@@ -72,14 +72,16 @@ def _run_demo(settings: Settings, seed: int, out: Console, err: Console, export_
         by_year = victim_counts(con, ["year", "country"], min_cell=settings.min_cell)
         forms = victim_counts(con, ["exploitation"], min_cell=settings.min_cell)
         analysis = write_analysis_report(con, settings.reports_dir / "analysis.html", settings.min_cell)
-        dp_json, dp_html = write_data_protection_report(con, settings.reports_dir)
+        dp_json, dp_html = write_data_protection_report(con, settings.reports_dir, settings.min_cell)
 
     countries = sorted({str(c.key[1]) for c in by_year})
     table = Table(
-        "year", *countries, title=f"Victims by year and reporting country (cells under {settings.min_cell} suppressed)"
+        "year",
+        *countries,
+        title=f"Victims by year and reporting country (x: withheld, under {settings.min_cell} or to protect one)",
     )
     for year in sorted({c.key[0] for c in by_year}):
-        row = {str(c.key[1]): ("<5" if c.suppressed else str(c.victims)) for c in by_year if c.key[0] == year}
+        row = {str(c.key[1]): ("x" if c.suppressed else str(c.victims)) for c in by_year if c.key[0] == year}
         table.add_row(str(year), *(row.get(c, "0") for c in countries))
     out.print(table)
     top = sorted((c for c in forms if not c.suppressed), key=lambda c: -(c.victims or 0))[:5]
@@ -87,4 +89,5 @@ def _run_demo(settings: Settings, seed: int, out: Console, err: Console, export_
     out.print(f"Warehouse:              {settings.warehouse}")
     out.print(f"Analyst report:         {analysis}")
     out.print(f"Data-protection report: {dp_html} (and {dp_json.name})")
+    out.print(f"Disclosure-risk report: {settings.reports_dir / 'privacy.html'} (and privacy.json)")
     out.print(f"Airflow UI:             {settings.airflow_url}   (stop everything with `thbdb down`)")

@@ -16,6 +16,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from expectations.case_events import SUITE_NAME, ValidationOutcome, validate_events
 from expectations.data_docs import build_data_docs, store_redacted_result
+from thbdb.privacy_report import write_privacy_report
 from thbdb.settings import Settings, country_topic
 from thbdb.validation_report import write_validation_report
 from transforms.events import EventRejected, VictimEvent, parse_event
@@ -241,3 +242,4 @@ def refresh_warehouse(settings: Settings) -> None:
     build_data_docs(settings.gx_dir)
     with connect(settings.warehouse, read_only=True) as con:
         write_validation_report(con, settings)
+        write_privacy_report(con, settings.reports_dir, settings.min_cell)

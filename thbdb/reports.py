@@ -10,15 +10,14 @@ import html
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import plotly.graph_objects as go
 
+from thbdb.privacy_report import measured_risk
+from transforms.disclosure import load_policy
 from warehouse.queries import CountCell, victim_counts
 
-# Quasi-identifiers of a victim row in the warehouse, as generalised there.
-QUASI_IDENTIFIERS = ("country", "year", "month", "sex", "age_band", "citizenship")
 BANNER = (
     "Information for analysis, not evidence: it supports investigations and policy"
     " and never replaces evidence gathered under national law."
@@ -68,29 +67,9 @@ def write_analysis_report(con: duckdb.DuckDBPyConnection, path: Path, min_cell: 
     return path
 
 
-def disclosure_risk(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """k-anonymity of the warehouse's victim rows over the quasi-identifiers."""
-    qi = ", ".join(QUASI_IDENTIFIERS)
-    row = con.execute(
-        f"SELECT min(n), count(*) FILTER (WHERE n < 5), sum(n) FILTER (WHERE n < 5), count(*)"
-        f" FROM (SELECT count(*) AS n FROM mart_victims GROUP BY {qi})"
-    ).fetchone()
-    k, small_classes, records_at_risk, classes = row if row else (None, 0, 0, 0)
-    by_country = con.execute(
-        f"SELECT country, sum(n) FILTER (WHERE n < 5) FROM (SELECT country, count(*) AS n FROM mart_victims"
-        f" GROUP BY {qi}) GROUP BY country ORDER BY country"
-    ).fetchall()
-    return {
-        "quasi_identifiers": list(QUASI_IDENTIFIERS),
-        "k_anonymity": k,
-        "equivalence_classes": classes,
-        "classes_below_5": small_classes,
-        "records_in_classes_below_5": int(records_at_risk or 0),
-        "records_at_risk_by_country": {c: int(n or 0) for c, n in by_country},
-    }
-
-
-def write_data_protection_report(con: duckdb.DuckDBPyConnection, directory: Path) -> tuple[Path, Path]:
+def write_data_protection_report(
+    con: duckdb.DuckDBPyConnection, directory: Path, min_cell: int = 5
+) -> tuple[Path, Path]:
     """Validation results, quarantine reasons and disclosure risk: JSON and HTML."""
     validation = con.execute(
         "SELECT country, count(*), sum(events), sum(events_failed)"
@@ -111,7 +90,8 @@ def write_data_protection_report(con: duckdb.DuckDBPyConnection, directory: Path
             "events_loaded": int(loads[1] or 0) if loads else 0,
             "duplicates_skipped": int(loads[2] or 0) if loads else 0,
         },
-        "disclosure_risk": disclosure_risk(con),
+        # The full disclosure-risk report is privacy.html; its headline figures here.
+        "disclosure_risk": measured_risk(con, min_cell, load_policy()),
     }
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / "data-protection.json"

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from warehouse.suppression import TOTAL, Key, is_small, suppress
+
 # Dimension name -> SQL expression over mart_victims (v) or the exploitation bridge (e).
 DIMENSIONS: dict[str, str] = {
     "year": "v.year",
@@ -26,6 +28,9 @@ DIMENSIONS: dict[str, str] = {
 }
 
 
+NOT_RECORDED = "not_recorded"
+
+
 class QueryError(ValueError):
     """A query the user asked for cannot be run as asked."""
 
@@ -35,6 +40,11 @@ class CountCell:
     key: tuple[str | int, ...]
     victims: int | None  # None when suppressed
     suppressed: bool
+    secondary: bool = False  # withheld only so that another withheld cell cannot be recovered
+
+    @property
+    def is_total(self) -> bool:
+        return TOTAL in self.key
 
 
 def parse_dimensions(text: str) -> list[str]:
@@ -50,10 +60,37 @@ def parse_dimensions(text: str) -> list[str]:
 
 
 def suppress_small_cells(count: int, min_cell: int) -> tuple[int | None, bool]:
-    """A count as shown to analysts: counts below ``min_cell`` are withheld."""
-    if count < min_cell:
+    """Primary suppression of one count on its own: counts below ``min_cell`` are withheld.
+
+    Tables should go through ``protect_counts`` instead, which also withholds the cells
+    that would let a withheld one be recovered from totals."""
+    if is_small(count, min_cell):
         return None, True
     return count, False
+
+
+def _order(key: Key) -> tuple[tuple[bool, int, str], ...]:
+    """Rows as analysts read them: numbers in order, then names, totals last."""
+    return tuple((v == TOTAL, v if isinstance(v, int) else 0, str(v)) for v in key)
+
+
+def protect_counts(counts: dict[Key, int], min_cell: int, totals: bool = False) -> list[CountCell]:
+    """Cells of a table given with all its margins, primary and secondary suppression
+    applied; margin cells (a dimension equal to ``TOTAL``) only when ``totals``."""
+    table = suppress(counts, min_cell)
+    cells = []
+    for key in sorted(counts, key=_order):
+        if TOTAL in key and not totals:
+            continue
+        cells.append(
+            CountCell(
+                key=key,  # type: ignore[arg-type]
+                victims=table.shown(key),
+                suppressed=key in table.withheld,
+                secondary=key in table.secondary,
+            )
+        )
+    return cells
 
 
 def victim_counts(
@@ -63,9 +100,11 @@ def victim_counts(
     year_from: int | None = None,
     year_to: int | None = None,
     min_cell: int = 5,
+    totals: bool = False,
 ) -> list[CountCell]:
     """Distinct victims per combination of ``by``; a victim with several exploitation
-    forms counts once under each."""
+    forms counts once under each. Suppression works on the table with all its margins
+    (GROUP BY CUBE), so that a withheld cell cannot be recovered from a total."""
     if min_cell < 1:
         raise QueryError("--min-cell must be at least 1 (1 turns suppression off)")
     selected = [f"{DIMENSIONS[d]} AS {d}" for d in by]
@@ -81,14 +120,16 @@ def victim_counts(
     if year_to is not None:
         where.append("v.year <= ?")
         params.append(year_to)
-    group = ", ".join(str(i + 1) for i in range(len(by)))
+    grouping = ", ".join(f"grouping({d})" for d in by)
     sql = (
-        f"SELECT {', '.join(selected)}, count(DISTINCT v.person_key) AS victims"
+        f"SELECT {', '.join(selected)}, {grouping}, count(DISTINCT v.person_key) AS victims"
         f" FROM mart_victims v{join} WHERE {' AND '.join(where)}"
-        f" GROUP BY {group} ORDER BY {group}"
+        f" GROUP BY CUBE ({', '.join(by)})"
     )
-    cells = []
-    for *key, count in con.execute(sql, params).fetchall():
-        victims, suppressed = suppress_small_cells(int(count), min_cell)
-        cells.append(CountCell(tuple(key), victims, suppressed))
-    return cells
+    counts: dict[Key, int] = {}
+    for row in con.execute(sql, params).fetchall():
+        values, rolled_up, count = row[: len(by)], row[len(by) : 2 * len(by)], row[-1]
+        pairs = zip(values, rolled_up, strict=True)
+        key = tuple(TOTAL if up else (NOT_RECORDED if v is None else v) for v, up in pairs)
+        counts[key] = int(count)
+    return protect_counts(counts, min_cell, totals)

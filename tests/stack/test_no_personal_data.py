@@ -80,6 +80,10 @@ def test_canary_values_appear_nowhere_under_home(stack: Stack, tmp_path: Path) -
     # The record arrived: otherwise finding nothing would prove nothing.
     counted = stack.thbdb("query", "counts", "--country", "AL", "--by", "year", "--min-cell", "1", "--format", "csv")
     assert "2024,1,false" in counted.stdout or "2024," in counted.stdout
+    # Every report and export lands under home too, so the search below covers them.
+    stack.thbdb("report", "privacy")
+    stack.thbdb("report", "validation")
+    stack.thbdb("export", "--format", "htcds", "--out", str(stack.settings.home / "exports" / "htcds.csv"))
 
     needles = _needles()
     found = []

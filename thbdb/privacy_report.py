@@ -1,0 +1,225 @@
+"""The disclosure-risk report a data-protection officer signs: JSON and HTML.
+
+Written by the pipeline after every load and by `thbdb report privacy`. It measures the
+warehouse's k-anonymity and l-diversity over the declared quasi-identifiers with its own
+SQL and checks both figures independently with pycanon; it shows records at risk by
+country, the cells suppressed in the standard analyst tables, what the public export
+keeps, and what is generalised. It holds counts and code-list names only: never a
+record, a pseudonym or a personal value.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+from pycanon import anonymity
+
+from thbdb.htcds_export import public_microdata
+from transforms.disclosure import DisclosurePolicy, load_policy
+from warehouse.queries import victim_counts
+
+# Above this many records the independent pycanon check is left to `thbdb report privacy`
+# run by hand, so that a large re-load is not slowed after every batch.
+PYCANON_LIMIT = 300_000
+
+# The analyst tables shown in the demo summary and the analysis report.
+STANDARD_TABLES = (("year", "country"), ("year", "exploitation"), ("year", "age_group"), ("country", "sex"))
+
+GENERALISED = (
+    "Names, birth dates, document and phone numbers never reach the hub: keyed HMAC pseudonyms at source.",
+    "Free-text notes are dropped at source.",
+    "Birth date becomes age at identification, stored only as an age band and minor/adult.",
+    "Identification date is stored as year and month only, never the day.",
+)
+
+# The sensitive attribute as one value per victim: the sorted set of exploitation forms.
+_SA = "coalesce(array_to_string(list_sort(exploitation_types), ';'), 'not_recorded')"
+
+
+def _qi_table(con: duckdb.DuckDBPyConnection, policy: DisclosurePolicy) -> pd.DataFrame:
+    qi = ", ".join(policy.warehouse_quasi_identifiers)
+    frame: pd.DataFrame = con.execute(f"SELECT {qi}, {_SA} AS exploitation FROM mart_victims").df()
+    return frame.astype(str)
+
+
+def measured_risk(con: duckdb.DuckDBPyConnection, min_cell: int, policy: DisclosurePolicy) -> dict[str, Any]:
+    """k, l and records at risk, computed in SQL over the warehouse itself."""
+    qi = ", ".join(policy.warehouse_quasi_identifiers)
+    classes = f"SELECT country, count(*) AS n, count(DISTINCT {_SA}) AS l FROM mart_victims GROUP BY {qi}"
+    k, l_div, count, small, at_risk, records = con.execute(
+        f"SELECT min(n), min(l), count(*), count(*) FILTER (WHERE n < ?), coalesce(sum(n) FILTER (WHERE n < ?), 0),"
+        f" coalesce(sum(n), 0) FROM ({classes})",
+        [min_cell, min_cell],
+    ).fetchone() or (None, None, 0, 0, 0, 0)
+    by_country = con.execute(
+        f"SELECT country, sum(n), coalesce(sum(n) FILTER (WHERE n < ?), 0), count(*) FROM ({classes})"
+        " GROUP BY country ORDER BY country",
+        [min_cell],
+    ).fetchall()
+    return {
+        "records": int(records),
+        "k_anonymity": k,
+        "l_diversity": l_div,
+        "equivalence_classes": int(count),
+        f"classes_below_{min_cell}": int(small),
+        f"records_in_classes_below_{min_cell}": int(at_risk),
+        "by_country": [
+            {"country": c, "records": int(n), "records_at_risk": int(r), "share_at_risk": round(r / n, 4)}
+            for c, n, r, _ in by_country
+        ],
+    }
+
+
+def generalisation_steps(
+    con: duckdb.DuckDBPyConnection, min_cell: int, policy: DisclosurePolicy
+) -> list[dict[str, Any]]:
+    """What each further step up the hierarchies would buy: k and records at risk."""
+    frame = con.execute(
+        "SELECT country, year::VARCHAR AS year, month::VARCHAR AS month, sex, age_band, age_group, citizenship"
+        " FROM mart_victims"
+    ).df()
+    if frame.empty:
+        return []
+    qis = list(policy.warehouse_quasi_identifiers)
+    steps = []
+    for label, change in (
+        ("as stored", {}),
+        ("month to quarter", {"month": lambda f: ((f["month"].astype(int) - 1) // 3).astype(str)}),
+        ("month to year", {"month": lambda f: "-"}),
+        ("and age band to minor/adult", {"age_band": lambda f: f["age_group"]}),
+        ("and citizenship to region", {"citizenship": lambda f: f["citizenship"].map(policy.region)}),
+    ):
+        for column, how in change.items():
+            frame[column] = how(frame)
+        sizes = frame.groupby(qis, dropna=False)[qis[0]].transform("size")
+        steps.append(
+            {"generalisation": label, "k_anonymity": int(sizes.min()), "records_at_risk": int((sizes < min_cell).sum())}
+        )
+    return steps
+
+
+def pycanon_check(
+    con: duckdb.DuckDBPyConnection, policy: DisclosurePolicy, limit: int | None = PYCANON_LIMIT
+) -> dict[str, Any]:
+    """The same k and l, computed by pycanon on the same table."""
+    frame = _qi_table(con, policy)
+    if frame.empty:
+        return {"checked": False, "why": "the warehouse holds no victim yet"}
+    if limit is not None and len(frame) > limit:
+        return {"checked": False, "why": f"{len(frame)} records: run `thbdb report privacy` to check by hand"}
+    qis = list(policy.warehouse_quasi_identifiers)
+    return {
+        "checked": True,
+        "k_anonymity": int(anonymity.k_anonymity(frame, qis)),
+        "l_diversity": int(anonymity.l_diversity(frame, qis, ["exploitation"])),
+    }
+
+
+def suppressed_cells(con: duckdb.DuckDBPyConnection, min_cell: int) -> list[dict[str, Any]]:
+    """How many cells the standard analyst tables withhold, and why."""
+    tables = []
+    for dims in STANDARD_TABLES:
+        cells = victim_counts(con, list(dims), min_cell=min_cell, totals=True)
+        tables.append(
+            {
+                "table": " x ".join(dims),
+                "cells": len(cells),
+                "withheld_small": sum(c.suppressed and not c.secondary for c in cells),
+                "withheld_to_protect_others": sum(c.secondary for c in cells),
+            }
+        )
+    return tables
+
+
+def privacy_report(con: duckdb.DuckDBPyConnection, min_cell: int, full_check: bool = False) -> dict[str, Any]:
+    policy = load_policy()
+    measured = measured_risk(con, min_cell, policy)
+    independent = pycanon_check(con, policy, None if full_check else PYCANON_LIMIT)
+    agree = None
+    if independent.get("checked"):
+        agree = (independent["k_anonymity"], independent["l_diversity"]) == (
+            measured["k_anonymity"],
+            measured["l_diversity"],
+        )
+    _, export = public_microdata(con, policy=policy)
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quasi_identifiers": list(policy.warehouse_quasi_identifiers),
+        "sensitive_attribute": policy.sensitive_attribute,
+        "min_cell": min_cell,
+        "warehouse": measured,
+        "pycanon": independent,
+        "pycanon_agrees": agree,
+        "generalisation_steps": generalisation_steps(con, min_cell, policy),
+        "suppressed_cells": suppressed_cells(con, min_cell),
+        "public_export": export.as_dict(),
+        "generalised": list(GENERALISED),
+        "hierarchies": {name: list(levels) for name, levels in policy.hierarchies.items()},
+    }
+
+
+def _rows_html(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "<p>none</p>"
+    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _report_html(report: dict[str, Any]) -> str:
+    w, p = report["warehouse"], report["pycanon"]
+    check = (
+        f"pycanon finds k = {p['k_anonymity']}, l = {p['l_diversity']}:"
+        f" {'the same' if report['pycanon_agrees'] else 'DIFFERENT - investigate before any release'}."
+        if p.get("checked")
+        else f"Independent check not run: {p['why']}."
+    )
+    export = report["public_export"]
+    levels = [{"field": k, "level": v} for k, v in export["levels"].items()]
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>thbdb: disclosure-risk report</title>"
+        "<style>body{font-family:sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:.5em 0}"
+        "td,th{border:1px solid #ccc;padding:2px 8px}</style></head><body>"
+        "<h1>Disclosure-risk report</h1>"
+        f"<p>Generated {html.escape(report['generated_at'])}. Counts and code names only: this report holds no"
+        " record, pseudonym or personal value.</p>"
+        "<h2>The warehouse</h2>"
+        f"<p>{w['records']} victim records. Quasi-identifiers: {html.escape(', '.join(report['quasi_identifiers']))};"
+        f" sensitive attribute: {html.escape(report['sensitive_attribute'])}.</p>"
+        f"<p><b>k-anonymity {w['k_anonymity']}</b>, <b>l-diversity {w['l_diversity']}</b> over"
+        f" {w['equivalence_classes']} equivalence classes. {html.escape(check)}</p>"
+        f"<p>The warehouse is not released: only suppressed counts (cells under {report['min_cell']} withheld) and"
+        " the k-anonymous public export leave it. Records in classes smaller than the threshold, by country:</p>"
+        + _rows_html(w["by_country"])
+        + "<p>What coarser forms would buy (each step keeps the ones before it):</p>"
+        + _rows_html(report["generalisation_steps"])
+        + "<h2>Cells withheld in the standard analyst tables</h2>"
+        + _rows_html(report["suppressed_cells"])
+        + f"<h2>Public microdata export (k = {export['k_required']})</h2>"
+        f"<p>{export['records_exported']} of {export['records']} records survive; {export['records_suppressed']}"
+        f" are suppressed; smallest class {export['smallest_class']}. Levels chosen:</p>"
+        + _rows_html(levels)
+        + "<h2>What is generalised</h2><ul>"
+        + "".join(f"<li>{html.escape(g)}</li>" for g in report["generalised"])
+        + "</ul><p>Hierarchies (finest first):</p>"
+        + _rows_html([{"field": k, "levels": " → ".join(v)} for k, v in report["hierarchies"].items()])
+        + "</body></html>"
+    )
+
+
+def write_privacy_report(
+    con: duckdb.DuckDBPyConnection, directory: Path, min_cell: int, full_check: bool = False
+) -> tuple[Path, Path, dict[str, Any]]:
+    report = privacy_report(con, min_cell, full_check)
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path = directory / "privacy.json"
+    html_path = directory / "privacy.html"
+    json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    html_path.write_text(_report_html(report), encoding="utf-8")
+    return json_path, html_path, report
