@@ -341,21 +341,41 @@ def report_privacy(
 
 class ExportFormat(StrEnum):
     htcds = "htcds"
+    dp_synthetic = "dp-synthetic"
 
 
 @app.command()
 def export(
-    format: Annotated[ExportFormat, typer.Option("--format", help="htcds: public microdata, CTDC/HTCDS columns.")],
+    format: Annotated[ExportFormat, typer.Option("--format", help="htcds (k-anonymous microdata) or dp-synthetic.")],
     out_path: Annotated[Path, typer.Option("--out", help="File to write.")],
     k: Annotated[int | None, typer.Option("--k", min=2, help="k-anonymity of the public export (default 11).")] = None,
+    epsilon: Annotated[
+        float, typer.Option("--epsilon", min=0.01, help="Privacy loss of the dp-synthetic export (default 1.0).")
+    ] = 1.0,
 ) -> None:
-    """Export for other tools. htcds: one row per victim in CTDC/HTCDS columns,
-    k-anonymous (k = 11 by default) by generalising first and suppressing what remains."""
+    """Export for other tools.
+
+    htcds: one row per victim in CTDC/HTCDS columns, k-anonymous (k = 11 by default) by
+    generalising first and suppressing what remains.
+    dp-synthetic: synthetic records drawn from a differentially private histogram
+    (OpenDP Laplace mechanism) at the stated epsilon; no row is a real victim.
+    """
+    from thbdb.dp_synthetic import write_dp_synthetic
     from thbdb.htcds_export import write_htcds_export
     from warehouse.loader import WarehouseBusy, connect
 
     try:
         with connect(_settings().warehouse, read_only=True) as con:
+            if format is ExportFormat.dp_synthetic:
+                synthetic = write_dp_synthetic(con, out_path, epsilon)
+                out.print(
+                    f"{synthetic.synthetic_records} synthetic records (from {synthetic.true_records} victims) written"
+                    f" to {out_path} at epsilon {synthetic.epsilon}; noisy counts under {synthetic.dropped_below}"
+                    " dropped"
+                )
+                errors = ", ".join(f"{k} {v}" for k, v in synthetic.marginal_error.items())
+                out.print(f"Mean absolute error of one-way counts against the true ones: {errors}", highlight=False)
+                return
             summary = write_htcds_export(con, out_path, k)
     except (FileNotFoundError, WarehouseBusy) as error:
         raise _fail(str(error)) from None

@@ -149,3 +149,17 @@ def test_hierarchies_climb_to_coarser_values() -> None:
     assert disclosure.country("ZZ", "region") == "rest_of_world"
     assert disclosure.exploitation(["organ_removal", "sexual"], "form") == ("other", "sexual")
     assert disclosure.exploitation(["begging", "labour"], "broad") == ("labour", "other")
+
+
+def test_the_dp_synthetic_export_spends_the_stated_epsilon_and_invents_no_code(tmp_path: Path) -> None:
+    from thbdb.dp_synthetic import FIELDS, noisy_histogram, write_dp_synthetic
+
+    assert len(noisy_histogram([3, 0, 7], epsilon=0.5)) == 3  # raises if it spent more than 0.5
+    con = victims_warehouse(2000)
+    summary = write_dp_synthetic(con, tmp_path / "dp.csv", epsilon=1.0)
+    frame = pd.read_csv(tmp_path / "dp.csv", dtype=str, keep_default_na=False)
+    assert list(frame.columns) == list(FIELDS)
+    assert len(frame) == summary.synthetic_records
+    assert set(frame["reportingCountry"]) <= {"AL", "BA", "ME", "MK", "RS", "XK"}
+    assert set(frame["exploitationGroup"]) <= {"sexual", "labour", "other", "several", "not_recorded"}
+    assert summary.true_records == 2000 and set(summary.marginal_error) == set(FIELDS)
