@@ -25,7 +25,7 @@ import hmac
 import os
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -83,15 +83,19 @@ def load_or_create_linkage_key(key_dir: Path, create: bool) -> bytes | None:
     return key
 
 
+def to_gaj_latin(text: str) -> str:
+    """Serbian or Macedonian Cyrillic in Latin letters with diacritics (lower case)."""
+    text = unicodedata.normalize("NFC", text).lower()
+    return "".join(_CYRILLIC_TO_LATIN.get(ch, ch) for ch in text)
+
+
 def name_tokens(*names: str) -> list[str]:
     """The words of a person's names in one folded Latin form, sorted.
 
     Sorting makes the order of given and family name irrelevant: a country that writes
     the family name first, or puts it in the wrong column, produces the same tokens.
     """
-    text = unicodedata.normalize("NFC", " ".join(names)).lower()
-    text = "".join(_CYRILLIC_TO_LATIN.get(ch, ch) for ch in text)
-    text = anyascii(text).lower()
+    text = anyascii(to_gaj_latin(" ".join(names))).lower()
     text = "".join(ch if "a" <= ch <= "z" else " " for ch in text)
     tokens = []
     for word in text.split():
@@ -118,6 +122,8 @@ class LinkageEncoder:
     """Encodes identifying fields under the shared key; lives at the producer only."""
 
     key: bytes
+    # bigram -> its bit positions; a few hundred bigrams cover a region's names
+    _positions: dict[str, tuple[int, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def _mac(self, purpose: str, value: str) -> bytes:
         return hmac.new(self.key, f"{purpose}\x1f{value}".encode(), hashlib.sha256).digest()
@@ -131,14 +137,20 @@ class LinkageEncoder:
     def bloom_filter(self, given_name: str, family_name: str) -> bytes:
         bits = bytearray(FILTER_BITS // 8)
         for gram in bigrams(name_tokens(given_name, family_name)):
+            for position in self._bigram_positions(gram):
+                bits[position // 8] |= 1 << (position % 8)
+        return bytes(bits)
+
+    def _bigram_positions(self, gram: str) -> tuple[int, ...]:
+        positions = self._positions.get(gram)
+        if positions is None:
             digest = self._mac("bigram", gram)
             # Double hashing (Kirsch and Mitzenmacher): k positions from two hashes.
             first = int.from_bytes(digest[:8], "big")
             step = int.from_bytes(digest[8:16], "big") | 1
-            for i in range(HASHES_PER_BIGRAM):
-                position = (first + i * step) % FILTER_BITS
-                bits[position // 8] |= 1 << (position % 8)
-        return bytes(bits)
+            positions = tuple((first + i * step) % FILTER_BITS for i in range(HASHES_PER_BIGRAM))
+            self._positions[gram] = positions
+        return positions
 
     def birth_token(self, part: str) -> str:
         return self._mac("birth", part).hex()[:16]

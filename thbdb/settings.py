@@ -30,7 +30,7 @@ class Settings:
     batch_size: int = 5000  # events per validated, atomically loaded micro-batch
     min_cell: int = 5  # smallest count shown to analysts; smaller cells are suppressed
     max_failure_rate: float = 0.5  # a batch failing validation more than this is held back whole
-    link_threshold: float = 0.8  # Dice similarity from which two countries' records are one person
+    link_threshold: float = 0.85  # Dice similarity from which two countries' records are one person
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

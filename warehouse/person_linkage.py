@@ -27,7 +27,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-DEFAULT_THRESHOLD = 0.8
+DEFAULT_THRESHOLD = 0.85
+# Added to the names' similarity when both records know and agree on the birth date
+# (or on its month): a match score, not a similarity, so it may pass 1.
+FULL_DATE_BONUS = 0.1
+MONTH_BONUS = 0.03
+# How far the best candidate must lead the next one of the same country to be taken.
+AMBIGUITY_MARGIN = 0.05
 _WORDS = 16  # 1024 bits as 64-bit words
 
 
@@ -64,6 +70,16 @@ def compatible(a: LinkRecord, b: LinkRecord) -> bool:
     return True
 
 
+def date_bonus(a: LinkRecord, b: LinkRecord) -> float:
+    """Evidence beyond the names: two countries that both know the full birth date and
+    agree on it make a spelling difference in the names far less worrying."""
+    if a.birth_day is not None and a.birth_day == b.birth_day:
+        return FULL_DATE_BONUS
+    if a.birth_month is not None and a.birth_month == b.birth_month:
+        return MONTH_BONUS
+    return 0.0
+
+
 @dataclass
 class _Block:
     records: list[LinkRecord] = field(default_factory=list)
@@ -90,41 +106,72 @@ class PersonIndex:
         yield from (b.records for b in self._blocks.values())
 
     def candidates(self, record: LinkRecord, threshold: float) -> list[tuple[float, LinkRecord]]:
-        """Known records of other countries at least ``threshold`` alike and compatible."""
+        """Known records of other countries scoring at least ``threshold``, compatible."""
         block = self._blocks.get((record.key_id, record.birth_year))
         if block is None:
             return []
         words = clk_words(record.clk)
         common = np.bitwise_count(block.words & words).sum(axis=1)
-        scores = 2 * common / (block.ones + int(np.bitwise_count(words).sum()))
+        similarity = 2 * common / (block.ones + int(np.bitwise_count(words).sum()))
         found = []
-        for i in np.flatnonzero(scores >= threshold):
+        for i in np.flatnonzero(similarity >= threshold - FULL_DATE_BONUS):
             other = block.records[int(i)]
             if other.country != record.country and compatible(record, other):
-                found.append((float(scores[i]), other))
+                score = float(similarity[i]) + date_bonus(record, other)
+                if score >= threshold:
+                    found.append((round(score, 6), other))
         return found
 
 
-def link_persons(records: Iterable[LinkRecord], threshold: float = DEFAULT_THRESHOLD) -> dict[str, tuple[str, float]]:
-    """record key -> (regional person key, similarity of its link) for linked records.
+def link_persons(
+    records: Iterable[LinkRecord],
+    threshold: float = DEFAULT_THRESHOLD,
+    margin: float = AMBIGUITY_MARGIN,
+) -> dict[str, tuple[str, float]]:
+    """record key -> (regional person key, score of its link) for linked records.
 
-    The person key of a group is its smallest record key, so it is stable whichever
-    order the records arrived in.
+    A link needs both records to be each other's best candidate in the other's country,
+    and no rival within ``margin`` of that best that cannot be the same person as it:
+    when two records fit a Serbian one about equally (namesakes, a birth date known only
+    to the year), guessing would merge two victims into one, so nothing is linked. The person key of
+    a group is its smallest record key, whatever order the records arrived in.
     """
     index = PersonIndex(records)
-    edges: list[tuple[float, str, str]] = []
     countries: dict[str, str] = {}
-    for members in index.blocks():
-        for record in members:
+    found: dict[str, list[tuple[float, str, str]]] = {}  # record -> (score, candidate, its country), best first
+    alike: set[tuple[str, str]] = set()  # every pair of records that could be one person
+    for block in index.blocks():
+        for record in block:
             countries[record.key] = record.country
-            for score, other in index.candidates(record, threshold):
-                if record.key < other.key:
-                    edges.append((score, record.key, other.key))
+            candidates = [(score, c.key, c.country) for score, c in index.candidates(record, threshold)]
+            found[record.key] = sorted(candidates, key=lambda c: (-c[0], c[1]))
+            alike.update((record.key, key) for _score, key, _country in candidates)
+    best: dict[tuple[str, str], tuple[float, str] | None] = {}  # (record, other country) -> its match
+    for key, candidates in found.items():
+        for score, candidate, country in candidates:
+            if (key, country) in best:
+                continue  # not the best of its country
+            # A rival as good (within the margin) that cannot be the same person as this
+            # candidate (same country, another birth day, ...) makes the choice a guess.
+            rivals = [
+                other
+                for other_score, other, _ in candidates
+                if other != candidate and other_score > score - margin and (candidate, other) not in alike
+            ]
+            best[(key, country)] = None if rivals else (score, candidate)
+    edges = []
+    for (key, _country), match in best.items():
+        if match is None:
+            continue
+        score, other = match
+        back = best.get((other, countries[key]))
+        if key < other and back is not None and back[1] == key:
+            edges.append((score, key, other))
     # Most similar first; ties broken by the keys, so the result never depends on order.
     edges.sort(key=lambda e: (-e[0], e[1], e[2]))
     parent: dict[str, str] = {}
-    group_countries: dict[str, set[str]] = {}
-    best: dict[str, float] = {}
+    members: dict[str, list[str]] = {}
+    scores: dict[str, float] = {}
 
     def root(key: str) -> str:
         while parent.get(key, key) != key:
@@ -135,19 +182,17 @@ def link_persons(records: Iterable[LinkRecord], threshold: float = DEFAULT_THRES
         ra, rb = root(a), root(b)
         if ra == rb:
             continue
-        ca = group_countries.get(ra, {countries[a]})
-        cb = group_countries.get(rb, {countries[b]})
-        if ca & cb:  # would put two records of one country in one person
-            continue
+        ga, gb = members.get(ra, [ra]), members.get(rb, [rb])
+        if {countries[k] for k in ga} & {countries[k] for k in gb}:
+            continue  # would put two records of one country in one person
+        if any((x, y) not in alike for x in ga for y in gb):
+            continue  # every two records of a person must look alike, not just a chain of them
         keep, merged = min(ra, rb), max(ra, rb)
         parent[merged] = keep
-        group_countries[keep] = ca | cb
-        best.setdefault(a, score)
-        best.setdefault(b, score)
-    linked = {}
-    for key in best:
-        linked[key] = (root(key), best[key])
-    return linked
+        members[keep] = ga + gb
+        scores.setdefault(a, score)
+        scores.setdefault(b, score)
+    return {key: (root(key), score) for key, score in scores.items()}
 
 
 def current_link_records(con: duckdb.DuckDBPyConnection) -> list[LinkRecord]:
@@ -173,6 +218,6 @@ def refresh_person_links(con: duckdb.DuckDBPyConnection, threshold: float = DEFA
     con.execute("DELETE FROM person_links")
     if linked:
         rows = [(*key.split(":", 1), person, score) for key, (person, score) in sorted(linked.items())]
-        links = pd.DataFrame(rows, columns=["country", "record_ref", "person_key", "similarity"])  # noqa: F841
-        con.execute("INSERT INTO person_links SELECT country, record_ref, person_key, similarity FROM links")
+        links = pd.DataFrame(rows, columns=["country", "record_ref", "person_key", "score"])  # noqa: F841
+        con.execute("INSERT INTO person_links SELECT country, record_ref, person_key, score FROM links")
     return len(linked)

@@ -14,6 +14,6 @@ CREATE TABLE IF NOT EXISTS person_links (
     country     VARCHAR NOT NULL,
     record_ref  VARCHAR NOT NULL,
     person_key  VARCHAR NOT NULL,   -- the smallest country:record_ref of the linked group
-    similarity  DOUBLE NOT NULL,    -- Dice similarity of the link that joined the record
+    score       DOUBLE NOT NULL,    -- match score of the link that joined the record (Dice + date)
     PRIMARY KEY (country, record_ref)
 );
