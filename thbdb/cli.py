@@ -140,6 +140,8 @@ def produce(
     out.print(
         f"{country}: {report.published} rows published, {report.refused_rows} rows refused (batch {report.batch_id})"
     )
+    if not report.linkage:
+        err.print(f"no shared linkage key under {_settings().keys_dir}: records published without linkage encodings")
     if report.refused:
         raise typer.Exit(1)
 
