@@ -79,7 +79,12 @@ class Pseudonymiser:
     def pseudonymise_victim(self, row: VictimRow, produced_at: datetime | None = None) -> VictimEvent:
         record_ref = self.record_ref(row.record_id)
         updated = row.updated_at.astimezone(UTC).isoformat()
-        event_id = hashlib.sha256(f"{self.country}|{record_ref}|{updated}".encode()).hexdigest()[:32]
+        identity = f"{self.country}|{record_ref}|{updated}"
+        if self._linkage:
+            # A re-push under a rotated linkage key is a new event (same record version,
+            # new encodings); under the same key it is the same event, skipped as before.
+            identity += f"|linkage:{self._linkage.key_id}"
+        event_id = hashlib.sha256(identity.encode()).hexdigest()[:32]
         age = age_at(row.birth, row.identified_on) if row.birth else None
         return VictimEvent(
             event_id=event_id,

@@ -196,13 +196,21 @@ def link_persons(
 
 
 def current_link_records(con: duckdb.DuckDBPyConnection) -> list[LinkRecord]:
-    """Current, counted records that carry a linkage encoding with a birth year."""
+    """Current, counted records that carry a linkage encoding with a birth year.
+
+    The encoding is the one loaded last for the record's current version: after a
+    rotation of the linkage key, the re-pushed version (same updated_at, new encoding)
+    replaces the old encoding without changing anything else about the record.
+    """
     rows = con.execute(
         """
-        SELECT country || ':' || record_ref, country, linkage_key_id, linkage_clk, linkage_birth_year,
-               linkage_birth_month, linkage_birth_day, sex
-        FROM stg_victim_current
-        WHERE status <> 'withdrawn' AND linkage_clk IS NOT NULL AND linkage_birth_year IS NOT NULL
+        SELECT c.country || ':' || c.record_ref, c.country, e.linkage_key_id, e.linkage_clk, e.linkage_birth_year,
+               e.linkage_birth_month, e.linkage_birth_day, c.sex
+        FROM stg_victim_current c
+        JOIN raw_victim_events e USING (country, record_ref, updated_at)
+        WHERE c.status <> 'withdrawn' AND e.linkage_clk IS NOT NULL AND e.linkage_birth_year IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY c.country, c.record_ref ORDER BY e.loaded_at DESC,
+                                   e.kafka_offset DESC) = 1
         ORDER BY 1
         """
     ).fetchall()
