@@ -5,12 +5,15 @@ key: it compares Bloom filters by their Dice similarity, 2|A∩B| / (|A| + |B|),
 blocks of equal keyed birth year, so a record is compared with a few thousand others
 even among 200,000 known persons.
 
-Two records are linked when they come from different countries, their filters are at
-least ``threshold`` alike, and nothing known contradicts it (a different birth month or
-day where both countries have one, a different recorded sex). Links are accepted from
-the most similar down, and a group never takes two records of one country: within a
-country the national record_id decides who is one person, and a chain A(RS)~B(MK)~C(RS)
-must not merge two Serbian records through Macedonia.
+Two records are linked when they come from different countries, their score (the Dice
+similarity, plus a bonus when both know the full birth date and agree on it) reaches
+``threshold``, nothing known contradicts it (a different birth month or day where both
+countries have one, a different recorded sex), each is the other's best match, and no
+rival about as good could be someone else: a false merge hides a victim, so a guess
+links nothing. Links are accepted from the best down; a group never takes two records
+of one country (within a country the national record_id decides who is one person),
+and every two records of a group must look alike, so a chain A(RS)~B(MK)~C(BA) of
+different persons does not become one. Records without a birth year are not linked.
 
 Everything is recomputed from the current records at every refresh, so a correction
 (a name fixed, a birth date added) or a withdrawal re-evaluates every link it touched,
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -32,9 +35,8 @@ DEFAULT_THRESHOLD = 0.85
 # (or on its month): a match score, not a similarity, so it may pass 1.
 FULL_DATE_BONUS = 0.1
 MONTH_BONUS = 0.03
-# How far the best candidate must lead the next one of the same country to be taken.
+# How far the best candidate must lead any rival that cannot be the same person as it.
 AMBIGUITY_MARGIN = 0.05
-_WORDS = 16  # 1024 bits as 64-bit words
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,11 @@ def date_bonus(a: LinkRecord, b: LinkRecord) -> float:
     return 0.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Block:
-    records: list[LinkRecord] = field(default_factory=list)
-    words: np.ndarray = field(default_factory=lambda: np.zeros((0, _WORDS), dtype=np.uint64))
-    ones: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    records: list[LinkRecord]
+    words: np.ndarray  # one row of 16 64-bit words per record
+    ones: np.ndarray  # bits set per record
 
 
 class PersonIndex:
