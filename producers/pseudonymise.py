@@ -16,6 +16,7 @@ from pathlib import Path
 
 from anyascii import anyascii
 
+from producers.linkage import LinkageEncoder
 from producers.national_export import VictimRow
 from transforms.codelists import CURRENT_VERSION
 from transforms.events import VictimEvent
@@ -61,10 +62,11 @@ def normalise_name(text: str) -> str:
 class Pseudonymiser:
     """Turns checked national rows into events, under one country's key."""
 
-    def __init__(self, country: str, key: bytes, batch_id: str):
+    def __init__(self, country: str, key: bytes, batch_id: str, linkage: LinkageEncoder | None = None):
         self.country = country
         self._key = key
         self.batch_id = batch_id
+        self._linkage = linkage  # None: this producer has no shared linkage key
 
     def _keyed(self, purpose: str, value: str) -> str:
         # The purpose prefix keeps a record id and a case id with the same text apart.
@@ -77,7 +79,12 @@ class Pseudonymiser:
     def pseudonymise_victim(self, row: VictimRow, produced_at: datetime | None = None) -> VictimEvent:
         record_ref = self.record_ref(row.record_id)
         updated = row.updated_at.astimezone(UTC).isoformat()
-        event_id = hashlib.sha256(f"{self.country}|{record_ref}|{updated}".encode()).hexdigest()[:32]
+        identity = f"{self.country}|{record_ref}|{updated}"
+        if self._linkage:
+            # A re-push under a rotated linkage key is a new event (same record version,
+            # new encodings); under the same key it is the same event, skipped as before.
+            identity += f"|linkage:{self._linkage.key_id}"
+        event_id = hashlib.sha256(identity.encode()).hexdigest()[:32]
         age = age_at(row.birth, row.identified_on) if row.birth else None
         return VictimEvent(
             event_id=event_id,
@@ -104,6 +111,7 @@ class Pseudonymiser:
             means_of_control=list(row.means_of_control) if row.means_of_control else None,
             means_of_travel=list(row.means_of_travel) if row.means_of_travel else None,
             means_of_communication=(list(row.means_of_communication) if row.means_of_communication else None),
+            linkage=self._linkage.encode(row.given_name, row.family_name, row.birth) if self._linkage else None,
         )
 
 

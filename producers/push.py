@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from producers.code_mapping import load_mapping
+from producers.linkage import LinkageEncoder, load_or_create_linkage_key
 from producers.national_export import ExportRejected, Refusal, VictimRowChecker, open_export
 from producers.pseudonymise import Pseudonymiser, load_or_create_country_key, today_utc
 from producers.publisher import EventPublisher
@@ -22,6 +23,7 @@ class PushReport:
     batch_id: str
     source: str
     published: int = 0
+    linkage: bool = False  # whether the events carry linkage encodings
     refused: list[Refusal] = field(default_factory=list)
 
     @property
@@ -47,9 +49,11 @@ def push_export(
         raise ExportRejected("perpetrators.csv is recognised but not yet published by this version; push victims.csv")
     key = load_or_create_country_key(settings.keys_dir, country, create=create_key)
     batch_id = uuid.uuid4().hex
-    report = PushReport(country=country, kind=kind, batch_id=batch_id, source=path.name)
+    # Without the region's shared linkage key the push still goes out, unlinked.
+    linkage_key = load_or_create_linkage_key(settings.keys_dir, create=create_key)
+    report = PushReport(country=country, kind=kind, batch_id=batch_id, source=path.name, linkage=bool(linkage_key))
     checker = VictimRowChecker(country, load_mapping(country))
-    pseudonymiser = Pseudonymiser(country, key, batch_id)
+    pseudonymiser = Pseudonymiser(country, key, batch_id, LinkageEncoder(linkage_key) if linkage_key else None)
     today = today_utc()
 
     def events() -> Iterator[VictimEvent]:

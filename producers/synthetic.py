@@ -285,12 +285,17 @@ def write_demo_exports(out_dir: Path, seed: int = 7) -> dict[str, list[Path]]:
     """Monthly victims.csv exports per country; returns the files in push order.
 
     Each month's file holds the records identified that month, corrections of records
-    from two months before (a newer updated_at) and the odd withdrawal.
+    from two months before (a newer updated_at) and the odd withdrawal. Some persons
+    are identified in two countries (producers/synthetic_crossborder.py).
     """
+    from producers.synthetic_crossborder import cross_border_records
+
     files: dict[str, list[Path]] = {}
+    cross_border = cross_border_records(seed)  # persons identified in two countries
     for country in sorted(DEMO_VOLUME):
         rng = random.Random(f"{seed}-{country}-months")
-        profiles = demo_profiles(country, seed)
+        profiles = demo_profiles(country, seed) + [p for p, _ in cross_border.get(country, [])]
+        identities = {p.record_id: names for p, names in cross_border.get(country, [])}
         by_month: dict[tuple[int, int], list[VictimProfile]] = {}
         for p in profiles:
             by_month.setdefault((p.identified_on.year, p.identified_on.month), []).append(p)
@@ -320,6 +325,7 @@ def write_demo_exports(out_dir: Path, seed: int = 7) -> dict[str, list[Path]]:
             rows = []
             for p in month_profiles:
                 (row,) = victim_rows(country, [p], seed=hash_seed(country, p.record_id))
+                row.update(identities.get(p.record_id, {}))
                 rows.append(row)
             if country == "ME" and (year, month) == max(by_month):
                 # One row typed with a national word where a code belongs: the demo shows

@@ -140,6 +140,8 @@ def produce(
     out.print(
         f"{country}: {report.published} rows published, {report.refused_rows} rows refused (batch {report.batch_id})"
     )
+    if not report.linkage:
+        err.print(f"no shared linkage key under {_settings().keys_dir}: records published without linkage encodings")
     if report.refused:
         raise typer.Exit(1)
 
@@ -219,6 +221,55 @@ def query_counts(
                 f"cells under {threshold} victims are suppressed (--min-cell), and"
                 f" {sum(c.secondary for c in cells)} more so that none can be recovered from the totals"
             )
+
+
+@query_app.command("links")
+def query_links(
+    by: Annotated[str, typer.Option("--by", help="Comma-separated: pair, year, country.")] = "pair,year",
+    country: Annotated[str | None, typer.Option("--country", help="Only persons found in this country.")] = None,
+    year_from: Annotated[int | None, typer.Option("--from", help="First year (first identification).")] = None,
+    year_to: Annotated[int | None, typer.Option("--to", help="Last year.")] = None,
+    min_cell: Annotated[
+        int | None, typer.Option("--min-cell", help="Smallest count shown (default 5); 1 turns suppression off.")
+    ] = None,
+    format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+) -> None:
+    """Cross-border persons: victims that privacy-preserving linkage found in two or more
+    countries, by country pair (e.g. MK-RS), year of first identification in the region,
+    or country. A person in three countries counts under each of its pairs. Small cells
+    are suppressed as in `query counts`; the total comes last (CSV and JSON: a row with
+    every dimension set to `total`).
+    """
+    from warehouse.link_queries import link_counts, parse_link_dimensions
+    from warehouse.loader import WarehouseBusy, connect
+    from warehouse.queries import QueryError
+
+    settings = _settings()
+    threshold = settings.min_cell if min_cell is None else min_cell
+    try:
+        dims = parse_link_dimensions(by)
+        with connect(settings.warehouse, read_only=True) as con:
+            cells, total = link_counts(con, dims, country and country.upper(), year_from, year_to, threshold)
+    except (QueryError, FileNotFoundError, WarehouseBusy) as error:
+        raise _fail(str(error)) from None
+    rows = [(list(c.key), c) for c in cells] + [(["total"] * len(dims), total)]
+    if format is OutputFormat.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow([*dims, "victims", "suppressed"])
+        for key, cell in rows:
+            writer.writerow([*key, "" if cell.victims is None else cell.victims, str(cell.suppressed).lower()])
+    elif format is OutputFormat.json:
+        document = [
+            {**dict(zip(dims, key, strict=True)), "victims": c.victims, "suppressed": c.suppressed} for key, c in rows
+        ]
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    else:
+        table = Table(*dims, "victims", title=f"Cross-border persons by {', '.join(dims)}")
+        for key, cell in rows:
+            table.add_row(*(str(k) for k in key), "<suppressed>" if cell.suppressed else str(cell.victims))
+        out.print(table)
+        if any(c.suppressed for _, c in rows):
+            err.print(f"cells under {threshold} persons are suppressed (--min-cell)")
 
 
 @app.command()

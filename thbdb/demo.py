@@ -15,6 +15,7 @@ from producers.synthetic import write_demo_exports
 from thbdb import airflow_stack, stack
 from thbdb.reports import write_analysis_report, write_data_protection_report
 from thbdb.settings import Settings
+from warehouse.link_queries import link_counts
 from warehouse.loader import connect
 from warehouse.queries import victim_counts
 
@@ -71,6 +72,7 @@ def _run_demo(settings: Settings, seed: int, out: Console, err: Console, export_
     with connect(settings.warehouse, read_only=True) as con:
         by_year = victim_counts(con, ["year", "country"], min_cell=settings.min_cell)
         forms = victim_counts(con, ["exploitation"], min_cell=settings.min_cell)
+        _pairs, cross_border = link_counts(con, ["pair"], min_cell=settings.min_cell)
         analysis = write_analysis_report(con, settings.reports_dir / "analysis.html", settings.min_cell)
         dp_json, dp_html = write_data_protection_report(con, settings.reports_dir, settings.min_cell)
 
@@ -86,6 +88,8 @@ def _run_demo(settings: Settings, seed: int, out: Console, err: Console, export_
     out.print(table)
     top = sorted((c for c in forms if not c.suppressed), key=lambda c: -(c.victims or 0))[:5]
     out.print("Top exploitation forms: " + ", ".join(f"{c.key[0]} {c.victims}" for c in top))
+    shown = f"<{settings.min_cell}" if cross_border.suppressed else str(cross_border.victims)
+    out.print(f"Persons identified in two countries or more (linkage): {shown}; see `thbdb query links`")
     out.print(f"Warehouse:              {settings.warehouse}")
     out.print(f"Analyst report:         {analysis}")
     out.print(f"Data-protection report: {dp_html} (and {dp_json.name})")

@@ -238,7 +238,7 @@ def refresh_warehouse(settings: Settings) -> None:
     """Rebuild the marts from the raw layer and the validation reports (idempotent)."""
     with connect(settings.warehouse) as con:
         ensure_schema(con)
-        refresh_marts(con)
+        refresh_marts(con, settings.link_threshold)
     build_data_docs(settings.gx_dir)
     with connect(settings.warehouse, read_only=True) as con:
         write_validation_report(con, settings)

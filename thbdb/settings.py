@@ -30,6 +30,7 @@ class Settings:
     batch_size: int = 5000  # events per validated, atomically loaded micro-batch
     min_cell: int = 5  # smallest count shown to analysts; smaller cells are suppressed
     max_failure_rate: float = 0.5  # a batch failing validation more than this is held back whole
+    link_threshold: float = 0.85  # Dice similarity from which two countries' records are one person
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -45,6 +46,8 @@ class Settings:
         changes: dict[str, object] = {k: int(env[v]) for k, v in ints.items() if env.get(v)}
         if env.get("THBDB_MAX_FAILURE_RATE"):
             changes["max_failure_rate"] = float(env["THBDB_MAX_FAILURE_RATE"])
+        if env.get("THBDB_LINK_THRESHOLD"):
+            changes["link_threshold"] = float(env["THBDB_LINK_THRESHOLD"])
         if env.get("THBDB_KAFKA_BOOTSTRAP"):
             changes["external_kafka"] = env["THBDB_KAFKA_BOOTSTRAP"]
         if env.get("THBDB_KAFKA_LIB"):
@@ -61,6 +64,7 @@ class Settings:
             "THBDB_BATCH_SIZE": str(self.batch_size),
             "THBDB_MIN_CELL": str(self.min_cell),
             "THBDB_MAX_FAILURE_RATE": str(self.max_failure_rate),
+            "THBDB_LINK_THRESHOLD": str(self.link_threshold),
             "THBDB_KAFKA_LIB": str(self.kafka_lib),
         }
         if self.external_kafka:

@@ -27,6 +27,26 @@ MAX_EVENT_BYTES = 64 * 1024
 Pseudonym = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 Code = Annotated[str, Field(pattern=r"^[a-z_]{1,40}$|^[A-Z]$")]
+BirthToken = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+
+
+class LinkageEncoding(BaseModel):
+    """What the hub needs to find the same person in another country, and nothing it
+    could read: a keyed Bloom filter of the name's letter pairs and keyed tokens of the
+    birth date at the precision the country has (see producers/linkage.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scheme: Literal["clk-bigram-1024-k20-v1"] = Field(description="How the filter was built.")
+    key_id: Annotated[str, Field(pattern=r"^[0-9a-f]{8}$")] = Field(
+        description="Fingerprint of the shared linkage key: only encodings under the same key are compared."
+    )
+    clk: Annotated[str, Field(pattern=r"^[A-Za-z0-9+/]{171}=$")] = Field(
+        description="Base64 of the 1024-bit Bloom filter of the normalised names' bigrams (HMAC-keyed)."
+    )
+    birth_year: BirthToken | None = Field(default=None, description="Keyed token of the birth year (blocking).")
+    birth_month: BirthToken | None = Field(default=None, description="Keyed token of year and month, if known.")
+    birth_day: BirthToken | None = Field(default=None, description="Keyed token of the full birth date, if known.")
 
 
 class VictimEvent(BaseModel):
@@ -65,6 +85,8 @@ class VictimEvent(BaseModel):
     means_of_control: list[Code] | None = None
     means_of_travel: list[Code] | None = None
     means_of_communication: list[Code] | None = None
+    # Optional: producers without the region's linkage key, and older events, have none.
+    linkage: LinkageEncoding | None = None
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode("utf-8")

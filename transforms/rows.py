@@ -7,6 +7,14 @@ from typing import Any
 from transforms.events import VictimEvent
 from transforms.generalise import age_band, age_group
 
+# The linkage encoding, flattened (warehouse/sql/015_linkage.sql); all NULL without one.
+LINKAGE_COLUMNS = (
+    "linkage_key_id",
+    "linkage_clk",
+    "linkage_birth_year",
+    "linkage_birth_month",
+    "linkage_birth_day",
+)
 # Columns of raw_victim_events that come from the event (the rest are load metadata).
 EVENT_COLUMNS = (
     "event_id",
@@ -34,6 +42,7 @@ EVENT_COLUMNS = (
     "codelist_version",
     "producer_batch_id",
     "produced_at",
+    *LINKAGE_COLUMNS,
 )
 
 
@@ -43,8 +52,14 @@ def victim_row(event: VictimEvent) -> dict[str, Any]:
     The exact age becomes an age band and minor/adult: the warehouse keeps only the
     generalised quasi-identifiers.
     """
-    fields = event.model_dump(exclude={"schema_version", "kind", "age_at_identification", "batch_id"})
+    fields = event.model_dump(exclude={"schema_version", "kind", "age_at_identification", "batch_id", "linkage"})
     fields["age_band"] = age_band(event.age_at_identification)
     fields["age_group"] = age_group(event.age_at_identification)
     fields["producer_batch_id"] = event.batch_id
+    linkage = event.linkage
+    fields["linkage_key_id"] = linkage.key_id if linkage else None
+    fields["linkage_clk"] = linkage.clk if linkage else None
+    fields["linkage_birth_year"] = linkage.birth_year if linkage else None
+    fields["linkage_birth_month"] = linkage.birth_month if linkage else None
+    fields["linkage_birth_day"] = linkage.birth_day if linkage else None
     return {column: fields[column] for column in EVENT_COLUMNS}

@@ -19,9 +19,11 @@ import duckdb
 import pandas as pd
 
 from transforms.rows import EVENT_COLUMNS
+from warehouse.person_linkage import DEFAULT_THRESHOLD as DEFAULT_LINK_THRESHOLD
+from warehouse.person_linkage import refresh_person_links
 
 SQL_DIR = Path(__file__).with_name("sql")
-RAW_SQL = ("010_raw.sql",)
+RAW_SQL = ("010_raw.sql", "015_linkage.sql")
 DERIVED_SQL = ("020_staging.sql", "030_marts.sql")
 
 
@@ -62,11 +64,13 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         run_sql_file(con, name)
 
 
-def refresh_marts(con: duckdb.DuckDBPyConnection) -> None:
+def refresh_marts(con: duckdb.DuckDBPyConnection, link_threshold: float = DEFAULT_LINK_THRESHOLD) -> None:
     """Rebuild staging views and marts from the raw layer, in one transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
         for name in DERIVED_SQL:
+            if name == "030_marts.sql":  # the marts count regional persons: link first
+                refresh_person_links(con, link_threshold)
             run_sql_file(con, name)
         con.execute("COMMIT")
     except BaseException:

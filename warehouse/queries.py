@@ -108,7 +108,7 @@ def victim_counts(
     if min_cell < 1:
         raise QueryError("--min-cell must be at least 1 (1 turns suppression off)")
     selected = [f"{DIMENSIONS[d]} AS {d}" for d in by]
-    join = " JOIN mart_victim_exploitation e USING (person_key)" if "exploitation" in by else ""
+    join = " JOIN mart_victim_exploitation e USING (record_key)" if "exploitation" in by else ""
     where: list[str] = ["TRUE"]
     params: list[str | int] = []
     if country:

@@ -18,8 +18,8 @@ def victims_warehouse(n: int, seed: int = 7) -> duckdb.DuckDBPyConnection:
     rng = random.Random(seed)
     con = duckdb.connect()
     con.execute(
-        "CREATE TABLE mart_victims (person_key VARCHAR, country VARCHAR, record_ref VARCHAR, year INTEGER,"
-        " month INTEGER, sex VARCHAR, age_band VARCHAR, age_group VARCHAR, citizenship VARCHAR,"
+        "CREATE TABLE mart_victims (person_key VARCHAR, record_key VARCHAR, country VARCHAR, record_ref VARCHAR,"
+        " year INTEGER, month INTEGER, sex VARCHAR, age_band VARCHAR, age_group VARCHAR, citizenship VARCHAR,"
         " country_of_exploitation VARCHAR, exploitation_types VARCHAR[])"
     )
     rows = []
@@ -31,12 +31,13 @@ def victims_warehouse(n: int, seed: int = 7) -> duckdb.DuckDBPyConnection:
         forms = rng.sample(FORMS, 2) if rng.random() < 0.1 else rng.choices(FORMS, weights=[50, 30, 8, 5, 4, 1])
         rows.append(
             (
-                f"{country}:{i:040x}", country, f"{i:040x}", rng.randint(2015, 2024), rng.randint(1, 12),
+                f"{country}:{i:040x}", f"{country}:{i:040x}", country, f"{i:040x}",
+                rng.randint(2015, 2024), rng.randint(1, 12),
                 rng.choices(["F", "M", "X"], weights=[70, 29, 1])[0], band, group, citizenship,
                 country if rng.random() < 0.6 else rng.choice(["DE", "IT", "AT", "AL"]), forms,
             )
         )  # fmt: skip
-    con.executemany("INSERT INTO mart_victims VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+    con.executemany("INSERT INTO mart_victims VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
     # The exploitation bridge exactly as the warehouse builds it.
     text = (SQL_DIR / "030_marts.sql").read_text("utf-8")
     marts = "\n".join(line for line in text.splitlines() if not line.startswith("--")).split(";")

@@ -1,10 +1,14 @@
 -- Marts: what analysts count. Rebuilt in the same transaction as every load.
 
 -- One row per counted victim: the current version of each record, withdrawn ones out.
--- person_key is the person a count counts once (within a country: the national record).
+-- person_key is the person a count counts once: within a country the national record;
+-- across countries the regional person that linkage found (person_links), so a person
+-- identified in RS and MK counts once regionally and once in each country.
+-- record_key is the national record, one row each.
 CREATE OR REPLACE TABLE mart_victims AS
 SELECT
-    country || ':' || record_ref                       AS person_key,
+    coalesce(l.person_key, country || ':' || record_ref) AS person_key,
+    country || ':' || record_ref                       AS record_key,
     country,
     record_ref,
     status,
@@ -27,15 +31,17 @@ SELECT
     load_id,
     validation_run_id
 FROM stg_victim_current
+LEFT JOIN person_links l USING (country, record_ref)
 WHERE status <> 'withdrawn';
 
 -- One row per victim and exploitation form; a victim with none recorded has one row
 -- 'not_recorded', so counts by form count every victim at least once.
+-- Keyed by record: a linked person's two records may record different forms.
 CREATE OR REPLACE TABLE mart_victim_exploitation AS
-SELECT person_key, unnest(exploitation_types) AS exploitation
+SELECT person_key, record_key, unnest(exploitation_types) AS exploitation
 FROM mart_victims
 WHERE exploitation_types IS NOT NULL AND len(exploitation_types) > 0
 UNION ALL
-SELECT person_key, 'not_recorded' AS exploitation
+SELECT person_key, record_key, 'not_recorded' AS exploitation
 FROM mart_victims
 WHERE exploitation_types IS NULL OR len(exploitation_types) = 0;

@@ -1,0 +1,80 @@
+"""Cross-border persons: victims that linkage found in more than one country.
+
+A person identified in RS and MK is one regional person (mart_victims.person_key) with
+records in two countries; it counts once under the pair MK-RS. A person in three
+countries counts once under each of its pairs, so pairs do not add up to the total.
+The year is the year the person was first identified in the region. Small cells are
+suppressed with the rule of every count (``suppress_small_cells``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import combinations
+
+import duckdb
+
+from warehouse.queries import CountCell, QueryError, suppress_small_cells
+
+LINK_DIMENSIONS = ("pair", "year", "country")
+
+
+def parse_link_dimensions(text: str) -> list[str]:
+    dims = [d.strip() for d in text.split(",") if d.strip()]
+    if not dims:
+        raise QueryError("--by needs at least one dimension")
+    unknown = [d for d in dims if d not in LINK_DIMENSIONS]
+    if unknown:
+        raise QueryError(f"unknown dimension(s): {', '.join(unknown)}; choose from {', '.join(LINK_DIMENSIONS)}")
+    if len(set(dims)) != len(dims):
+        raise QueryError("a dimension appears twice in --by")
+    return dims
+
+
+def cross_border_persons(con: duckdb.DuckDBPyConnection) -> list[tuple[str, list[str], int]]:
+    """(person key, its countries sorted, first year) of every person in two countries or more."""
+    rows = con.execute(
+        """
+        SELECT person_key, list(DISTINCT country ORDER BY country), min(year)
+        FROM mart_victims
+        GROUP BY person_key
+        HAVING count(DISTINCT country) > 1
+        ORDER BY person_key
+        """
+    ).fetchall()
+    return [(str(key), [str(c) for c in countries], int(year)) for key, countries, year in rows]
+
+
+def link_counts(
+    con: duckdb.DuckDBPyConnection,
+    by: list[str],
+    country: str | None = None,
+    year_from: int | None = None,
+    year_to: int | None = None,
+    min_cell: int = 5,
+) -> tuple[list[CountCell], CountCell]:
+    """Cross-border persons per combination of ``by`` and in total, small cells suppressed."""
+    if min_cell < 1:
+        raise QueryError("--min-cell must be at least 1 (1 turns suppression off)")
+    cells: Counter[tuple[str | int, ...]] = Counter()
+    total = 0
+    for _key, countries, year in cross_border_persons(con):
+        if country and country not in countries:
+            continue
+        if (year_from is not None and year < year_from) or (year_to is not None and year > year_to):
+            continue
+        total += 1
+        # Each person counts once per cell, whatever the number of its pairs in it.
+        keys: set[tuple[str | int, ...]] = set()
+        for a, b in combinations(countries, 2):
+            for member in (a, b):
+                values: dict[str, str | int] = {"pair": f"{a}-{b}", "year": year, "country": member}
+                keys.add(tuple(values[d] for d in by))
+        cells.update(keys)
+    shown = []
+    for key in sorted(cells, key=lambda k: tuple(str(v) for v in k)):
+        victims, suppressed = suppress_small_cells(cells[key], min_cell)
+        shown.append(CountCell(key, victims, suppressed))
+    # No cross-border person at all discloses nobody: a zero total is shown as zero.
+    victims, suppressed = suppress_small_cells(total, min_cell) if total else (0, False)
+    return shown, CountCell(("total",), victims, suppressed)

@@ -1,0 +1,233 @@
+"""Regional persons: which national records, in different countries, are one person.
+
+Runs at the hub on the encodings producers computed (producers/linkage.py) and holds no
+key: it compares Bloom filters by their Dice similarity, 2|A∩B| / (|A| + |B|), within
+blocks of equal keyed birth year, so a record is compared with a few thousand others
+even among 200,000 known persons.
+
+Two records are linked when they come from different countries, their score (the Dice
+similarity, plus a bonus when both know the full birth date and agree on it) reaches
+``threshold``, nothing known contradicts it (a different birth month or day where both
+countries have one, a different recorded sex), each is the other's best match, and no
+rival about as good could be someone else: a false merge hides a victim, so a guess
+links nothing. Links are accepted from the best down; a group never takes two records
+of one country (within a country the national record_id decides who is one person),
+and every two records of a group must look alike, so a chain A(RS)~B(MK)~C(BA) of
+different persons does not become one. Records without a birth year are not linked.
+
+Everything is recomputed from the current records at every refresh, so a correction
+(a name fixed, a birth date added) or a withdrawal re-evaluates every link it touched,
+and the same records always give the same persons.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+DEFAULT_THRESHOLD = 0.85
+# Added to the names' similarity when both records know and agree on the birth date
+# (or on its month): a match score, not a similarity, so it may pass 1.
+FULL_DATE_BONUS = 0.1
+MONTH_BONUS = 0.03
+# How far the best candidate must lead any rival that cannot be the same person as it.
+AMBIGUITY_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    """One current national record as the matcher sees it: pseudonyms and encodings."""
+
+    key: str  # country:record_ref, the record's person key within its country
+    country: str
+    key_id: str
+    clk: str  # base64 Bloom filter
+    birth_year: str
+    birth_month: str | None = None
+    birth_day: str | None = None
+    sex: str | None = None
+
+
+def clk_words(clk: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(clk), dtype=np.uint64)
+
+
+def dice(a: str, b: str) -> float:
+    """Dice similarity of two base64 Bloom filters."""
+    x, y = clk_words(a), clk_words(b)
+    total = int(np.bitwise_count(x).sum() + np.bitwise_count(y).sum())
+    return 2 * int(np.bitwise_count(x & y).sum()) / total if total else 0.0
+
+
+def compatible(a: LinkRecord, b: LinkRecord) -> bool:
+    """Nothing both records know disagrees (beyond the names and the birth year)."""
+    for mine, theirs in ((a.birth_month, b.birth_month), (a.birth_day, b.birth_day), (a.sex, b.sex)):
+        if mine is not None and theirs is not None and mine != theirs:
+            return False
+    return True
+
+
+def date_bonus(a: LinkRecord, b: LinkRecord) -> float:
+    """Evidence beyond the names: two countries that both know the full birth date and
+    agree on it make a spelling difference in the names far less worrying."""
+    if a.birth_day is not None and a.birth_day == b.birth_day:
+        return FULL_DATE_BONUS
+    if a.birth_month is not None and a.birth_month == b.birth_month:
+        return MONTH_BONUS
+    return 0.0
+
+
+@dataclass(frozen=True)
+class _Block:
+    records: list[LinkRecord]
+    words: np.ndarray  # one row of 16 64-bit words per record
+    ones: np.ndarray  # bits set per record
+
+
+class PersonIndex:
+    """Known persons' encodings, blocked by (key fingerprint, keyed birth year)."""
+
+    def __init__(self, records: Iterable[LinkRecord] = ()):
+        grouped: dict[tuple[str, str], list[LinkRecord]] = {}
+        for record in records:
+            grouped.setdefault((record.key_id, record.birth_year), []).append(record)
+        self._blocks: dict[tuple[str, str], _Block] = {}
+        for block_key, members in grouped.items():
+            words = np.stack([clk_words(r.clk) for r in members])
+            self._blocks[block_key] = _Block(members, words, np.bitwise_count(words).sum(axis=1).astype(np.int64))
+
+    def __len__(self) -> int:
+        return sum(len(b.records) for b in self._blocks.values())
+
+    def blocks(self) -> Iterator[list[LinkRecord]]:
+        yield from (b.records for b in self._blocks.values())
+
+    def candidates(self, record: LinkRecord, threshold: float) -> list[tuple[float, LinkRecord]]:
+        """Known records of other countries scoring at least ``threshold``, compatible."""
+        block = self._blocks.get((record.key_id, record.birth_year))
+        if block is None:
+            return []
+        words = clk_words(record.clk)
+        common = np.bitwise_count(block.words & words).sum(axis=1)
+        similarity = 2 * common / (block.ones + int(np.bitwise_count(words).sum()))
+        found = []
+        for i in np.flatnonzero(similarity >= threshold - FULL_DATE_BONUS):
+            other = block.records[int(i)]
+            if other.country != record.country and compatible(record, other):
+                score = float(similarity[i]) + date_bonus(record, other)
+                if score >= threshold:
+                    found.append((round(score, 6), other))
+        return found
+
+
+def link_persons(
+    records: Iterable[LinkRecord],
+    threshold: float = DEFAULT_THRESHOLD,
+    margin: float = AMBIGUITY_MARGIN,
+) -> dict[str, tuple[str, float]]:
+    """record key -> (regional person key, score of its link) for linked records.
+
+    A link needs both records to be each other's best candidate in the other's country,
+    and no rival within ``margin`` of that best that cannot be the same person as it:
+    when two records fit a Serbian one about equally (namesakes, a birth date known only
+    to the year), guessing would merge two victims into one, so nothing is linked. The person key of
+    a group is its smallest record key, whatever order the records arrived in.
+    """
+    index = PersonIndex(records)
+    countries: dict[str, str] = {}
+    found: dict[str, list[tuple[float, str, str]]] = {}  # record -> (score, candidate, its country), best first
+    alike: set[tuple[str, str]] = set()  # every pair of records that could be one person
+    for block in index.blocks():
+        for record in block:
+            countries[record.key] = record.country
+            candidates = [(score, c.key, c.country) for score, c in index.candidates(record, threshold)]
+            found[record.key] = sorted(candidates, key=lambda c: (-c[0], c[1]))
+            alike.update((record.key, key) for _score, key, _country in candidates)
+    best: dict[tuple[str, str], tuple[float, str] | None] = {}  # (record, other country) -> its match
+    for key, candidates in found.items():
+        for score, candidate, country in candidates:
+            if (key, country) in best:
+                continue  # not the best of its country
+            # A rival as good (within the margin) that cannot be the same person as this
+            # candidate (same country, another birth day, ...) makes the choice a guess.
+            rivals = [
+                other
+                for other_score, other, _ in candidates
+                if other != candidate and other_score > score - margin and (candidate, other) not in alike
+            ]
+            best[(key, country)] = None if rivals else (score, candidate)
+    edges = []
+    for (key, _country), match in best.items():
+        if match is None:
+            continue
+        score, other = match
+        back = best.get((other, countries[key]))
+        if key < other and back is not None and back[1] == key:
+            edges.append((score, key, other))
+    # Most similar first; ties broken by the keys, so the result never depends on order.
+    edges.sort(key=lambda e: (-e[0], e[1], e[2]))
+    parent: dict[str, str] = {}
+    members: dict[str, list[str]] = {}
+    scores: dict[str, float] = {}
+
+    def root(key: str) -> str:
+        while parent.get(key, key) != key:
+            key = parent[key]
+        return key
+
+    for score, a, b in edges:
+        ra, rb = root(a), root(b)
+        if ra == rb:
+            continue
+        ga, gb = members.get(ra, [ra]), members.get(rb, [rb])
+        if {countries[k] for k in ga} & {countries[k] for k in gb}:
+            continue  # would put two records of one country in one person
+        if any((x, y) not in alike for x in ga for y in gb):
+            continue  # every two records of a person must look alike, not just a chain of them
+        keep, merged = min(ra, rb), max(ra, rb)
+        parent[merged] = keep
+        members[keep] = ga + gb
+        scores.setdefault(a, score)
+        scores.setdefault(b, score)
+    return {key: (root(key), score) for key, score in scores.items()}
+
+
+def current_link_records(con: duckdb.DuckDBPyConnection) -> list[LinkRecord]:
+    """Current, counted records that carry a linkage encoding with a birth year.
+
+    The encoding is the one loaded last for the record's current version: after a
+    rotation of the linkage key, the re-pushed version (same updated_at, new encoding)
+    replaces the old encoding without changing anything else about the record.
+    """
+    rows = con.execute(
+        """
+        SELECT c.country || ':' || c.record_ref, c.country, e.linkage_key_id, e.linkage_clk, e.linkage_birth_year,
+               e.linkage_birth_month, e.linkage_birth_day, c.sex
+        FROM stg_victim_current c
+        JOIN raw_victim_events e USING (country, record_ref, updated_at)
+        WHERE c.status <> 'withdrawn' AND e.linkage_clk IS NOT NULL AND e.linkage_birth_year IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY c.country, c.record_ref ORDER BY e.loaded_at DESC,
+                                   e.kafka_offset DESC) = 1
+        ORDER BY 1
+        """
+    ).fetchall()
+    return [LinkRecord(*row) for row in rows]
+
+
+def refresh_person_links(con: duckdb.DuckDBPyConnection, threshold: float = DEFAULT_THRESHOLD) -> int:
+    """Recompute ``person_links`` from the current records; returns the linked records.
+
+    Called inside the marts' transaction, before the marts read it.
+    """
+    linked = link_persons(current_link_records(con), threshold)
+    con.execute("DELETE FROM person_links")
+    if linked:
+        rows = [(*key.split(":", 1), person, score) for key, (person, score) in sorted(linked.items())]
+        links = pd.DataFrame(rows, columns=["country", "record_ref", "person_key", "score"])  # noqa: F841
+        con.execute("INSERT INTO person_links SELECT country, record_ref, person_key, score FROM links")
+    return len(linked)
