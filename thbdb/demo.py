@@ -13,7 +13,8 @@ from rich.table import Table
 from producers.push import PushReport, push_export
 from producers.synthetic import write_demo_exports
 from thbdb import airflow_stack, stack
-from thbdb.reports import write_analysis_report, write_data_protection_report
+from thbdb.analysis_report import write_analysis_report
+from thbdb.reports import write_data_protection_report
 from thbdb.settings import Settings
 from warehouse.loader import connect
 from warehouse.queries import victim_counts
