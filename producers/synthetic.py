@@ -360,7 +360,12 @@ def write_demo_exports(out_dir: Path, seed: int = 7) -> dict[str, list[Path]]:
             (row,) = perpetrator_rows(country, [perpetrator], seed=hash_seed(country, perpetrator.record_id))
             perpetrators_by_month.setdefault(month_key, []).append(row)
         files[country] = []
-        for (year, month), month_profiles in sorted(by_month.items()):
+        for year, month in sorted(by_month.keys() | perpetrators_by_month.keys()):
+            if (year, month) in perpetrators_by_month and (year, month) not in by_month:
+                perpetrators_file = out_dir / country / f"perpetrators-{year}-{month:02d}.csv"
+                files[country].append(write_perpetrators_csv(perpetrators_file, perpetrators_by_month[(year, month)]))
+                continue
+            month_profiles = by_month[(year, month)]
             # Names are drawn per record, so a correction keeps its person's name.
             rows = []
             for p in month_profiles:
