@@ -18,6 +18,7 @@ from thbdb.reports import write_data_protection_report
 from thbdb.settings import Settings
 from warehouse.loader import connect
 from warehouse.queries import victim_counts
+from warehouse.trends import trend_cells
 
 
 def run_demo(settings: Settings, seed: int, out: Console, err: Console, exports_dir: Path | None = None) -> None:
@@ -73,6 +74,7 @@ def _run_demo(settings: Settings, seed: int, out: Console, err: Console, export_
         by_year = victim_counts(con, ["year", "country"], min_cell=settings.min_cell)
         forms = victim_counts(con, ["exploitation"], min_cell=settings.min_cell)
         analysis = write_analysis_report(con, settings.reports_dir / "analysis.html", settings.min_cell)
+        minors = trend_cells(con, "exploitation", min_cell=settings.min_cell, filters={"age_group": "minor"})
         dp_json, dp_html = write_data_protection_report(con, settings.reports_dir)
 
     countries = sorted({str(c.key[1]) for c in by_year})
@@ -85,6 +87,11 @@ def _run_demo(settings: Settings, seed: int, out: Console, err: Console, export_
     out.print(table)
     top = sorted((c for c in forms if not c.suppressed), key=lambda c: -(c.victims or 0))[:5]
     out.print("Top exploitation forms: " + ", ".join(f"{c.key[0]} {c.victims}" for c in top))
+    shifts = [c for c in minors if c.flagged and not c.suppressed and c.country != "ALL"]
+    out.print(
+        "Flagged shifts in exploitation of minors (thbdb query trends): "
+        + (", ".join(f"{c.country} {c.category} {c.direction} in {c.period} to {c.victims}" for c in shifts) or "none")
+    )
     out.print(f"Warehouse:              {settings.warehouse}")
     out.print(f"Analyst report:         {analysis}")
     out.print(f"Data-protection report: {dp_html} (and {dp_json.name})")
