@@ -5,9 +5,9 @@ VENV := .venv
 UV := .cache/uv/bin/uv
 THBDB := $(VENV)/bin/thbdb
 
-.PHONY: setup demo test lint typecheck unit kafka schema bench bench-quick clean down
+.PHONY: setup demo test lint typecheck unit kafka chromium schema bench bench-quick clean down
 
-setup: $(VENV)/.synced kafka ## install Python deps and fetch the Kafka broker
+setup: $(VENV)/.synced kafka chromium ## install Python deps, fetch the Kafka broker, Chromium for the report test
 
 $(UV):
 	$(PYTHON) -m venv .cache/uv
@@ -19,6 +19,13 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 kafka: ## fetch the Apache Kafka broker jars from Maven Central (cached in .cache/kafka)
 	@ls .cache/kafka/lib/kafka_2.13-*.jar >/dev/null 2>&1 || mvn -q -B -f infra/kafka/pom.xml package
+
+# Debian's Chromium renders the analyst report in a test; Playwright only drives it and
+# never downloads a browser of its own. Installed only if absent (as root, or with sudo).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium; }
 
 demo: setup ## start the stack, push six countries' synthetic exports, run, report
 	$(THBDB) demo

@@ -64,6 +64,7 @@ PERPETRATOR_COLUMNS = (
     "relation_to_victim",
     "registered_on",
 )
+PERPETRATOR_REQUIRED = ("record_id", "updated_at", "status", "given_name", "family_name", "registered_on")
 
 # Single-code columns and the code list each takes.
 _SINGLE_CODES = {
@@ -168,7 +169,7 @@ def open_export(path: Path) -> tuple[str, list[str], Iterator[tuple[int, list[st
     duplicated = sorted({n for n in header if header.count(n) > 1})
     if duplicated:
         raise ExportRejected(f"column(s) appear twice in the header: {', '.join(duplicated)}")
-    required = VICTIM_REQUIRED if kind == "victims" else ("record_id", "updated_at", "status")
+    required = VICTIM_REQUIRED if kind == "victims" else PERPETRATOR_REQUIRED
     missing = [n for n in required if n not in header]
     if missing:
         raise ExportRejected(f"required column(s) missing from the header: {', '.join(missing)}")

@@ -18,8 +18,9 @@ from anyascii import anyascii
 
 from producers.linkage import LinkageEncoder
 from producers.national_export import VictimRow
+from producers.perpetrator_export import PerpetratorRow
 from transforms.codelists import CURRENT_VERSION
-from transforms.events import VictimEvent
+from transforms.events import PerpetratorEvent, VictimEvent
 from transforms.generalise import age_at
 
 KEY_BYTES = 32
@@ -114,6 +115,35 @@ class Pseudonymiser:
             linkage=self._linkage.encode(row.given_name, row.family_name, row.birth) if self._linkage else None,
         )
 
+    def perpetrator_ref(self, record_id: str) -> str:
+        """The pseudonym of a national perpetrator record id (apart from victims' ids)."""
+        return self._keyed("perpetrator", record_id)
+
+    def pseudonymise_perpetrator(self, row: PerpetratorRow, produced_at: datetime | None = None) -> PerpetratorEvent:
+        record_ref = self.perpetrator_ref(row.record_id)
+        updated = row.updated_at.astimezone(UTC).isoformat()
+        event_id = hashlib.sha256(f"{self.country}|perpetrator|{record_ref}|{updated}".encode()).hexdigest()[:32]
+        return PerpetratorEvent(
+            event_id=event_id,
+            country=self.country,
+            batch_id=self.batch_id,
+            produced_at=produced_at or datetime.now(UTC),
+            codelist_version=CURRENT_VERSION,
+            record_ref=record_ref,
+            # Keyed as a victim's case reference, so victims and perpetrators of a case meet.
+            case_ref=self._keyed("case", row.case_ref) if row.case_ref else None,
+            updated_at=row.updated_at.astimezone(UTC),
+            status=row.status,
+            sex=row.sex,
+            citizenship=row.citizenship,
+            age_at_registration=age_at(row.birth, row.registered_on) if row.birth else None,
+            registered_year=row.registered_on.year,
+            registered_month=row.registered_on.month,
+            roles=list(row.roles) if row.roles else None,
+            structure=row.structure,
+            relation_to_victim=row.relation_to_victim,
+        )
+
 
 def today_utc() -> date:
     return datetime.now(UTC).date()
@@ -126,12 +156,9 @@ def record_ids_by_pseudonym(key_dir: Path, country: str, export: Path) -> dict[s
 
     key = load_or_create_country_key(key_dir, country, create=False)
     pseudonymiser = Pseudonymiser(country, key, batch_id="")
-    _kind, header, rows = open_export(export)
+    kind, header, rows = open_export(export)
     if "record_id" not in header:
         return {}
     column = header.index("record_id")
-    return {
-        pseudonymiser.record_ref(fields[column].strip()): fields[column].strip()
-        for _number, fields in rows
-        if len(fields) > column
-    }
+    keyed = pseudonymiser.record_ref if kind == "victims" else pseudonymiser.perpetrator_ref
+    return {keyed(fields[column].strip()): fields[column].strip() for _number, fields in rows if len(fields) > column}

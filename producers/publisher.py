@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from transforms.events import VictimEvent
+from transforms.events import CaseEvent
 
 
 class PublishFailed(RuntimeError):
@@ -41,7 +41,7 @@ class EventPublisher:
         else:
             self.failed.append(error.str())
 
-    def publish(self, events: Iterable[VictimEvent]) -> int:
+    def publish(self, events: Iterable[CaseEvent]) -> int:
         """Send the events and wait until every one is acknowledged or has failed."""
         sent = 0
         for event in events:

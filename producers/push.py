@@ -10,10 +10,11 @@ from pathlib import Path
 from producers.code_mapping import load_mapping
 from producers.linkage import LinkageEncoder, load_or_create_linkage_key
 from producers.national_export import ExportRejected, Refusal, VictimRowChecker, open_export
+from producers.perpetrator_export import PerpetratorRow, PerpetratorRowChecker
 from producers.pseudonymise import Pseudonymiser, load_or_create_country_key, today_utc
 from producers.publisher import EventPublisher
 from thbdb.settings import COUNTRIES, Settings, country_topic
-from transforms.events import VictimEvent
+from transforms.events import CaseEvent
 
 
 @dataclass
@@ -45,18 +46,17 @@ def push_export(
     if country not in COUNTRIES:
         raise ExportRejected(f"unknown reporting country {country!r}; one of {', '.join(COUNTRIES)}")
     kind, header, rows = open_export(path)
-    if kind != "victims":
-        raise ExportRejected("perpetrators.csv is recognised but not yet published by this version; push victims.csv")
     key = load_or_create_country_key(settings.keys_dir, country, create=create_key)
     batch_id = uuid.uuid4().hex
     # Without the region's shared linkage key the push still goes out, unlinked.
-    linkage_key = load_or_create_linkage_key(settings.keys_dir, create=create_key)
+    linkage_key = load_or_create_linkage_key(settings.keys_dir, create=create_key) if kind == "victims" else None
     report = PushReport(country=country, kind=kind, batch_id=batch_id, source=path.name, linkage=bool(linkage_key))
-    checker = VictimRowChecker(country, load_mapping(country))
+    mapping = load_mapping(country)
+    checker = VictimRowChecker(country, mapping) if kind == "victims" else PerpetratorRowChecker(country, mapping)
     pseudonymiser = Pseudonymiser(country, key, batch_id, LinkageEncoder(linkage_key) if linkage_key else None)
     today = today_utc()
 
-    def events() -> Iterator[VictimEvent]:
+    def events() -> Iterator[CaseEvent]:
         # A generator, so a whole archive streams through without being held in memory.
         accepted = 0
         for number, fields in rows:
@@ -64,7 +64,10 @@ def push_export(
             if isinstance(checked, list):
                 report.refused.extend(checked)
                 continue
-            yield pseudonymiser.pseudonymise_victim(checked)
+            if isinstance(checked, PerpetratorRow):
+                yield pseudonymiser.pseudonymise_perpetrator(checked)
+            else:
+                yield pseudonymiser.pseudonymise_victim(checked)
             accepted += 1
             if on_progress and accepted % 1000 == 0:
                 on_progress(accepted)

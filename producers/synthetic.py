@@ -110,6 +110,11 @@ class VictimProfile:
     recruitment_method: str | None = None
     means_of_travel: Sequence[str] | None = None
     country_of_exploitation: str | None = None
+    recruited_in: str | None = None
+    transit_countries: Sequence[str] | None = None
+    means_of_control: Sequence[str] | None = None
+    means_of_communication: Sequence[str] | None = None
+    case_ref: str | None = None  # default: a case of its own, {country}-C-{record_id}
 
 
 def birth_date_for(age: int, identified_on: date, rng: random.Random) -> date:
@@ -134,7 +139,7 @@ def victim_rows(country: str, profiles: Iterable[VictimProfile], seed: int) -> l
                 "updated_at": updated.isoformat(),
                 "status": p.status,
                 "case_category": p.case_category,
-                "case_ref": f"{country}-C-{p.record_id}",
+                "case_ref": p.case_ref or f"{country}-C-{p.record_id}",
                 "given_name": given,
                 "family_name": family,
                 "date_of_birth": birth,
@@ -144,12 +149,12 @@ def victim_rows(country: str, profiles: Iterable[VictimProfile], seed: int) -> l
                 "identified_by": p.identified_by or "",
                 "exploitation_types": ";".join(p.exploitation or []),
                 "country_of_exploitation": p.country_of_exploitation or "",
-                "recruited_in": "",
-                "transit_countries": "",
+                "recruited_in": p.recruited_in or "",
+                "transit_countries": ";".join(p.transit_countries or []),
                 "recruitment_method": p.recruitment_method or "",
-                "means_of_control": "",
+                "means_of_control": ";".join(p.means_of_control or []),
                 "means_of_travel": ";".join(p.means_of_travel or []),
-                "means_of_communication": "",
+                "means_of_communication": ";".join(p.means_of_communication or []),
                 "document_number": names.document(),
                 "phone": names.phone(),
                 "address": names.address(),
@@ -243,13 +248,17 @@ _RECRUITMENT = [
     "marriage_offer",
 ]
 _FOREIGN = ["MD", "UA", "RO", "BG", "RU", "TR", "AL", "BA", "RS", "MK", "XK", "ME"]
+# The known shift of the demo: the chance that a Kosovar minor is exploited in forced begging.
+XK_MINOR_BEGGING = {2021: 0.0, 2022: 0.05, 2023: 0.15, 2024: 0.85}
 
 
 def demo_profiles(country: str, seed: int) -> list[VictimProfile]:
     """A country's victims over the demo years, with corrections and withdrawals.
 
     Kosovo's data carry a known shift for trend analysis: forced begging among minors
-    rises year on year.
+    jumps in the last year (``XK_MINOR_BEGGING``). Modus operandi drift everywhere as the
+    field research describes: emotional manipulation and social networks grow, physical
+    violence and taking documents fall.
     """
     rng = random.Random(f"{seed}-{country}")
     profiles: list[VictimProfile] = []
@@ -259,36 +268,66 @@ def demo_profiles(country: str, seed: int) -> list[VictimProfile]:
             minor = rng.random() < 0.35
             age = rng.randint(6, 17) if minor else rng.randint(18, 50)
             forms = sorted(set(rng.choices(_FORMS, _FORM_WEIGHTS, k=rng.choice([1, 1, 1, 2]))))
-            if country == "XK" and minor and rng.random() < 0.15 * (year - DEMO_YEARS[0] + 1):
+            if country == "XK" and minor and rng.random() < XK_MINOR_BEGGING[year]:
                 forms = ["begging"]
             domestic = rng.random() < 0.5
+            citizenship = country if domestic else rng.choice([c for c in _FOREIGN if c != country])
+            exploited_in = country if domestic else rng.choice(["IT", "DE", "GR", "TR", country])
+            mo = random.Random(f"{seed}-{country}-{year}-{i}-mo")  # apart, so the draws above stay as they were
+            late = (year - DEMO_YEARS[0]) / (len(DEMO_YEARS) - 1)  # 0 in the first year, 1 in the last
             profiles.append(
                 VictimProfile(
                     record_id=f"{country}-{year}-{i + 1:04d}",
                     identified_on=identified_on,
                     sex="M" if rng.random() < (0.35 if minor else 0.15) else "F",
                     age=age if rng.random() > 0.05 else None,
-                    citizenship=country if domestic else rng.choice([c for c in _FOREIGN if c != country]),
+                    citizenship=citizenship,
                     exploitation=forms if rng.random() > 0.08 else None,
                     identified_by=rng.choice(
                         ["police", "border_police", "social_services", "ngo", "labour_inspection"]
                     ),
                     recruitment_method=rng.choice(_RECRUITMENT) if rng.random() > 0.2 else None,
                     means_of_travel=["none"] if domestic else [rng.choice(["car", "bus", "air"])],
-                    country_of_exploitation=country if domestic else rng.choice(["IT", "DE", "GR", "TR", country]),
+                    country_of_exploitation=exploited_in,
+                    recruited_in=citizenship if mo.random() > 0.1 else None,
+                    transit_countries=None
+                    if domestic or mo.random() < 0.5
+                    else [mo.choice([c for c in ("RS", "MK", "ME", "BA") if c not in (citizenship, exploited_in)])],
+                    means_of_control=_drift(
+                        mo,
+                        late,
+                        ["physical_violence", "documents_withheld", "threats"],
+                        ["emotional_dependence", "threats", "debt_bondage"],
+                    ),
+                    means_of_communication=_drift(
+                        mo, late, ["in_person", "phone"], ["social_network", "messaging_app"]
+                    ),
                 )
             )
     return profiles
 
 
-def write_demo_exports(out_dir: Path, seed: int = 7) -> dict[str, list[Path]]:
-    """Monthly victims.csv exports per country; returns the files in push order.
+def _drift(rng: random.Random, late: float, early_codes: list[str], late_codes: list[str]) -> list[str] | None:
+    """One or two codes, drawn from the late list more often as ``late`` goes 0 -> 1."""
+    if rng.random() < 0.1:
+        return None
+    codes = {
+        rng.choice(late_codes if rng.random() < 0.2 + 0.6 * late else early_codes) for _ in range(rng.choice([1, 2]))
+    }
+    return sorted(codes)
 
-    Each month's file holds the records identified that month, corrections of records
-    from two months before (a newer updated_at) and the odd withdrawal. Some persons
-    are identified in two countries (producers/synthetic_crossborder.py).
+
+def write_demo_exports(out_dir: Path, seed: int = 7) -> dict[str, list[Path]]:
+    """Monthly victims.csv and perpetrators.csv exports per country; returns the files in
+    push order.
+
+    Each month's victims file holds the records identified that month, corrections of
+    records from two months before (a newer updated_at) and the odd withdrawal; its
+    perpetrators file, the perpetrators of those cases registered that month. Some
+    persons are identified in two countries (producers/synthetic_crossborder.py).
     """
     from producers.synthetic_crossborder import cross_border_records
+    from producers.synthetic_perpetrators import demo_perpetrators, perpetrator_rows, write_perpetrators_csv
 
     files: dict[str, list[Path]] = {}
     cross_border = cross_border_records(seed)  # persons identified in two countries
@@ -319,19 +358,28 @@ def write_demo_exports(out_dir: Path, seed: int = 7) -> dict[str, list[Path]]:
                     }
                 )
                 by_month.setdefault((late.year, late.month), []).append(gone)
+        perpetrators_by_month: dict[tuple[int, int], list[dict[str, str]]] = {}
+        for perpetrator in demo_perpetrators(country, profiles, seed):
+            month_key = (perpetrator.registered_on.year, perpetrator.registered_on.month)
+            (row,) = perpetrator_rows(country, [perpetrator], seed=hash_seed(country, perpetrator.record_id))
+            perpetrators_by_month.setdefault(month_key, []).append(row)
         files[country] = []
-        for (year, month), month_profiles in sorted(by_month.items()):
-            # Names are drawn per record, so a correction keeps its person's name.
-            rows = []
-            for p in month_profiles:
-                (row,) = victim_rows(country, [p], seed=hash_seed(country, p.record_id))
-                row.update(identities.get(p.record_id, {}))
-                rows.append(row)
-            if country == "ME" and (year, month) == max(by_month):
-                # One row typed with a national word where a code belongs: the demo shows
-                # how a refusal reads (row, column, reason, and never the value).
-                rows.append({**rows[0], "record_id": "ME-2024-TYPO", "sex": "zensko"})
-            files[country].append(write_victims_csv(out_dir / country / f"victims-{year}-{month:02d}.csv", rows))
+        for year, month in sorted(by_month.keys() | perpetrators_by_month.keys()):
+            perpetrators_file = out_dir / country / f"perpetrators-{year}-{month:02d}.csv"
+            if (year, month) in by_month:
+                # Names are drawn per record, so a correction keeps its person's name.
+                rows = []
+                for p in by_month[(year, month)]:
+                    (row,) = victim_rows(country, [p], seed=hash_seed(country, p.record_id))
+                    row.update(identities.get(p.record_id, {}))
+                    rows.append(row)
+                if country == "ME" and (year, month) == max(by_month):
+                    # One row typed with a national word where a code belongs: the demo shows
+                    # how a refusal reads (row, column, reason, and never the value).
+                    rows.append({**rows[0], "record_id": "ME-2024-TYPO", "sex": "zensko"})
+                files[country].append(write_victims_csv(out_dir / country / f"victims-{year}-{month:02d}.csv", rows))
+            if (year, month) in perpetrators_by_month:
+                files[country].append(write_perpetrators_csv(perpetrators_file, perpetrators_by_month[(year, month)]))
     return files
 
 

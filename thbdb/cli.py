@@ -105,7 +105,9 @@ def _print_status(settings: Settings, format: StatusFormat) -> None:
 @app.command()
 def produce(
     country: Annotated[str, typer.Option("--country", help=f"Reporting country: {', '.join(COUNTRIES)}.")],
-    input: Annotated[Path, typer.Option("--input", help="The national export: victims.csv (format v1).")],
+    input: Annotated[
+        Path, typer.Option("--input", help="The national export: victims.csv or perpetrators.csv (format v1).")
+    ],
     create_key: Annotated[
         bool,
         typer.Option(help="Create the country's pseudonymisation key if it has none (local demo only)."),
@@ -184,8 +186,12 @@ def query_counts(
     a withheld one be recovered from a total (secondary suppression).
 
     Dimensions: year, month, country, citizenship, sex, age_group, age_band,
-    exploitation, recruitment, case_category, identified_by, country_of_exploitation.
-    A victim with several exploitation forms counts once under each; one with none
+    exploitation, recruitment, case_category, identified_by, country_of_exploitation;
+    modus operandi: means_of_control, means_of_travel, means_of_communication,
+    recruited_in, trafficking_scope (domestic, cross_border), route (recruited in >
+    transit > exploited in), perpetrator_structure, perpetrator_relation (of the
+    perpetrators linked to the victim's case). A victim with several codes of a list
+    (exploitation, means of ..., perpetrators) counts once under each; one with none
     recorded counts under not_recorded.
     """
     from warehouse.loader import WarehouseBusy, connect
@@ -270,6 +276,126 @@ def query_links(
         out.print(table)
         if any(c.suppressed for _, c in rows):
             err.print(f"cells under {threshold} persons are suppressed (--min-cell)")
+
+
+class TrendPeriod(StrEnum):
+    year = "year"
+    quarter = "quarter"
+
+
+@query_app.command("trends")
+def query_trends(
+    dimension: Annotated[str, typer.Option("--dimension", help="The dimension, e.g. exploitation, means_of_control.")],
+    country: Annotated[
+        str | None, typer.Option("--country", help="Only this reporting country (default: each, and ALL).")
+    ] = None,
+    period: Annotated[TrendPeriod, typer.Option("--period", help="year or quarter.")] = TrendPeriod.year,
+    filter: Annotated[
+        str | None,
+        typer.Option("--filter", help="Only victims with DIM=VALUE, comma-separated, e.g. age_group=minor."),
+    ] = None,
+    year_from: Annotated[int | None, typer.Option("--from", help="First year.")] = None,
+    year_to: Annotated[int | None, typer.Option("--to", help="Last year.")] = None,
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level of the flag.")] = 0.05,
+    flagged_only: Annotated[bool, typer.Option("--flagged-only", help="Only rows whose change is flagged.")] = False,
+    min_cell: Annotated[
+        int | None, typer.Option("--min-cell", help="Smallest count shown (default 5); 1 turns suppression off.")
+    ] = None,
+    format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+) -> None:
+    """Share of each category of a dimension per period and country, its change against
+    the previous period, and a flag where Fisher's exact test finds the change unlikely
+    to be chance (p < --alpha).
+
+    Without --country, rows for each reporting country and for the region (ALL). A
+    suppressed cell has empty victims and share; a change is shown only when neither
+    period's cell is suppressed. CSV columns: period, country, category, victims, share,
+    change, flagged, then p_value, direction, period_victims, suppressed.
+    """
+    from warehouse.loader import WarehouseBusy, connect
+    from warehouse.queries import QueryError
+    from warehouse.trends import parse_filters, trend_cells
+
+    settings = _settings()
+    threshold = settings.min_cell if min_cell is None else min_cell
+    try:
+        filters = parse_filters(filter)
+        with connect(settings.warehouse, read_only=True) as con:
+            cells = trend_cells(
+                con, dimension, country and country.upper(), period.value, threshold, filters, alpha, year_from, year_to
+            )
+    except (QueryError, FileNotFoundError, WarehouseBusy) as error:
+        raise _fail(str(error)) from None
+    if flagged_only:
+        cells = [c for c in cells if c.flagged]
+    columns = ["period", "country", "category", "victims", "share", "change", "flagged", "p_value", "direction",
+               "period_victims", "suppressed"]  # fmt: skip
+
+    def number(value: float | None, digits: int) -> str:
+        return "" if value is None else f"{value:.{digits}f}"
+
+    if format is OutputFormat.json:
+        rows = [{k: getattr(c, k) for k in columns} for c in cells]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    text_rows = [
+        [c.period, c.country, c.category, "" if c.victims is None else str(c.victims), number(c.share, 4),
+         number(c.change, 4), str(c.flagged).lower(), number(c.p_value, 4), c.direction,
+         "" if c.period_victims is None else str(c.period_victims), str(c.suppressed).lower()]
+        for c in cells
+    ]  # fmt: skip
+    if format is OutputFormat.table:
+        for row in text_rows:
+            row[3] = row[3] or "<suppressed>"
+            row[6] = "FLAGGED" if row[6] == "true" else ""
+    _print_rows(columns, text_rows, format, title=f"Trends of {dimension} by {period.value}")
+
+
+@query_app.command("perpetrators")
+def query_perpetrators(
+    by: Annotated[str, typer.Option("--by", help="Comma-separated dimensions, e.g. year,role.")],
+    country: Annotated[str | None, typer.Option("--country", help="Only this reporting country.")] = None,
+    year_from: Annotated[int | None, typer.Option("--from", help="First year (registration).")] = None,
+    year_to: Annotated[int | None, typer.Option("--to", help="Last year.")] = None,
+    min_cell: Annotated[
+        int | None, typer.Option("--min-cell", help="Smallest count shown (default 5); 1 turns suppression off.")
+    ] = None,
+    format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+) -> None:
+    """Perpetrator profiles: distinct perpetrators by dimensions, small cells suppressed.
+
+    Dimensions: year, country, status, sex, citizenship, age_group, age_band, role,
+    structure, relation_to_victim, linked_to_victim. One with several roles counts once
+    under each. CSV: one column per dimension, then perpetrators, then suppressed.
+    """
+    from warehouse.loader import WarehouseBusy, connect
+    from warehouse.perpetrators import parse_perpetrator_dimensions, perpetrator_counts
+    from warehouse.queries import QueryError
+
+    settings = _settings()
+    threshold = settings.min_cell if min_cell is None else min_cell
+    try:
+        dims = parse_perpetrator_dimensions(by)
+        with connect(settings.warehouse, read_only=True) as con:
+            cells = perpetrator_counts(con, dims, country and country.upper(), year_from, year_to, threshold)
+    except (QueryError, FileNotFoundError, WarehouseBusy) as error:
+        raise _fail(str(error)) from None
+    if format is OutputFormat.json:
+        rows = [
+            {**dict(zip(dims, c.key, strict=True)), "perpetrators": c.victims, "suppressed": c.suppressed}
+            for c in cells
+        ]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    text_rows = [
+        [*(str(k) for k in c.key), "" if c.victims is None else str(c.victims), str(c.suppressed).lower()]
+        for c in cells
+    ]
+    if format is OutputFormat.table:
+        text_rows = [[*r[:-2], r[-2] or "<suppressed>"] for r in text_rows]
+        _print_rows([*dims, "perpetrators"], text_rows, format, title=f"Perpetrators by {', '.join(dims)}")
+    else:
+        _print_rows([*dims, "perpetrators", "suppressed"], text_rows, format, title="")
 
 
 @app.command()
@@ -391,32 +517,54 @@ def report_privacy(
 
 
 class ExportFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
     htcds = "htcds"
     dp_synthetic = "dp-synthetic"
 
 
-@app.command()
+@app.command("export")
 def export(
-    format: Annotated[ExportFormat, typer.Option("--format", help="htcds (k-anonymous microdata) or dp-synthetic.")],
-    out_path: Annotated[Path, typer.Option("--out", help="File to write.")],
-    k: Annotated[int | None, typer.Option("--k", min=2, help="k-anonymity of the public export (default 11).")] = None,
+    format: Annotated[
+        ExportFormat,
+        typer.Option("--format", help="csv or parquet (aggregate counts), htcds (microdata), dp-synthetic."),
+    ],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="csv, parquet: the folder to write into; htcds, dp-synthetic: the file.")
+    ],
+    min_cell: Annotated[
+        int | None, typer.Option("--min-cell", help="csv, parquet: smallest count shown (default 5); 1: all.")
+    ] = None,
+    k: Annotated[int | None, typer.Option("--k", min=2, help="htcds: k-anonymity (default 11).")] = None,
     epsilon: Annotated[
-        float, typer.Option("--epsilon", min=0.01, help="Privacy loss of the dp-synthetic export (default 1.0).")
+        float, typer.Option("--epsilon", min=0.01, help="dp-synthetic: privacy loss (default 1.0).")
     ] = 1.0,
 ) -> None:
-    """Export for other tools.
+    """Export for other tools; nothing exported can single out a victim.
 
-    htcds: one row per victim in CTDC/HTCDS columns, k-anonymous (k = 11 by default) by
-    generalising first and suppressing what remains.
+    csv, parquet: the marts' aggregate counts, one file per table (victims by year,
+    country and each dimension; perpetrators by year, country and each profile
+    dimension) plus manifest.json, small cells suppressed. Never record-level rows.
+    htcds: public microdata, one row per victim in CTDC/HTCDS columns, k-anonymous
+    (k = 11 by default) by generalising first and suppressing what remains.
     dp-synthetic: synthetic records drawn from a differentially private histogram
     (OpenDP Laplace mechanism) at the stated epsilon; no row is a real victim.
     """
     from thbdb.dp_synthetic import write_dp_synthetic
     from thbdb.htcds_export import write_htcds_export
+    from warehouse.exports import export_counts
     from warehouse.loader import WarehouseBusy, connect
 
+    settings = _settings()
+    threshold = settings.min_cell if min_cell is None else min_cell
+    if threshold < 1:
+        raise _fail("--min-cell must be at least 1 (1 turns suppression off)")
     try:
-        with connect(_settings().warehouse, read_only=True) as con:
+        with connect(settings.warehouse, read_only=True) as con:
+            if format in (ExportFormat.csv, ExportFormat.parquet):
+                written = export_counts(con, format.value, out_path, threshold)
+                out.print(f"{len(written) - 1} {format.value} tables and manifest.json written to {out_path}")
+                return
             if format is ExportFormat.dp_synthetic:
                 synthetic = write_dp_synthetic(con, out_path, epsilon)
                 out.print(
@@ -437,6 +585,33 @@ def export(
     )
     levels = ", ".join(f"{field} as {level}" for field, level in s["levels"].items())
     out.print(f"Generalised: {levels}", highlight=False)
+
+
+@report_app.command("analysis")
+def report_analysis(
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="The HTML file (default: $THBDB_HOME/reports/analysis.html).")
+    ] = None,
+    min_cell: Annotated[
+        int | None, typer.Option("--min-cell", help="Smallest count shown (default 5); 1 turns suppression off.")
+    ] = None,
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level of the trend flags.")] = 0.05,
+) -> None:
+    """Write the analyst report: one self-contained HTML file (charts inlined, no network
+    needed) with the regional picture over time, by country, flagged shifts in trends and
+    modus operandi, routes and perpetrator profiles, each chart with its table."""
+    from thbdb.analysis_report import write_analysis_report
+    from warehouse.loader import WarehouseBusy, connect
+
+    settings = _settings()
+    threshold = settings.min_cell if min_cell is None else min_cell
+    path = out_path or settings.reports_dir / "analysis.html"
+    try:
+        with connect(settings.warehouse, read_only=True) as con:
+            write_analysis_report(con, path, threshold, alpha)
+    except (FileNotFoundError, WarehouseBusy) as error:
+        raise _fail(str(error)) from None
+    out.print(f"Analyst report: {path}")
 
 
 @app.command("check-table")

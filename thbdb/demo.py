@@ -13,11 +13,13 @@ from rich.table import Table
 from producers.push import PushReport, push_export
 from producers.synthetic import write_demo_exports
 from thbdb import airflow_stack, stack
-from thbdb.reports import write_analysis_report, write_data_protection_report
+from thbdb.analysis_report import write_analysis_report
+from thbdb.reports import write_data_protection_report
 from thbdb.settings import Settings
 from warehouse.link_queries import link_counts
 from warehouse.loader import connect
 from warehouse.queries import victim_counts
+from warehouse.trends import trend_cells
 
 
 def run_demo(settings: Settings, seed: int, out: Console, err: Console, exports_dir: Path | None = None) -> None:
@@ -74,6 +76,7 @@ def _run_demo(settings: Settings, seed: int, out: Console, err: Console, export_
         forms = victim_counts(con, ["exploitation"], min_cell=settings.min_cell)
         _pairs, cross_border = link_counts(con, ["pair"], min_cell=settings.min_cell)
         analysis = write_analysis_report(con, settings.reports_dir / "analysis.html", settings.min_cell)
+        minors = trend_cells(con, "exploitation", min_cell=settings.min_cell, filters={"age_group": "minor"})
         dp_json, dp_html = write_data_protection_report(con, settings.reports_dir, settings.min_cell)
 
     countries = sorted({str(c.key[1]) for c in by_year})
@@ -90,6 +93,11 @@ def _run_demo(settings: Settings, seed: int, out: Console, err: Console, export_
     out.print("Top exploitation forms: " + ", ".join(f"{c.key[0]} {c.victims}" for c in top))
     shown = f"<{settings.min_cell}" if cross_border.suppressed else str(cross_border.victims)
     out.print(f"Persons identified in two countries or more (linkage): {shown}; see `thbdb query links`")
+    shifts = [c for c in minors if c.flagged and not c.suppressed and c.country != "ALL"]
+    out.print(
+        "Flagged shifts in exploitation of minors (thbdb query trends): "
+        + (", ".join(f"{c.country} {c.category} {c.direction} in {c.period} to {c.victims}" for c in shifts) or "none")
+    )
     out.print(f"Warehouse:              {settings.warehouse}")
     out.print(f"Analyst report:         {analysis}")
     out.print(f"Data-protection report: {dp_html} (and {dp_json.name})")

@@ -16,10 +16,13 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from expectations.case_events import SUITE_NAME, ValidationOutcome, validate_events
 from expectations.data_docs import build_data_docs, store_redacted_result
+from expectations.perpetrator_events import SUITE_NAME as PERPETRATOR_SUITE
+from expectations.perpetrator_events import validate_perpetrator_events
 from thbdb.privacy_report import write_privacy_report
 from thbdb.settings import Settings, country_topic
 from thbdb.validation_report import write_validation_report
-from transforms.events import EventRejected, VictimEvent, parse_event
+from transforms.events import EventRejected, PerpetratorEvent, VictimEvent, parse_event
+from transforms.perpetrator_rows import perpetrator_row
 from transforms.rows import victim_row
 from warehouse.loader import (
     LoadBatch,
@@ -74,8 +77,11 @@ def build_batch(
     country: str,
     messages: list[Message],
     airflow_run_id: str | None,
-) -> tuple[LoadBatch, ValidationOutcome]:
-    """Parse, de-duplicate and validate messages; accepted rows and quarantine entries."""
+) -> tuple[LoadBatch, list[tuple[str, ValidationOutcome]]]:
+    """Parse, de-duplicate and validate messages; accepted rows and quarantine entries.
+
+    Victim and perpetrator events share the topic; each kind has its suite. Returns the
+    batch and each suite's outcome."""
     topic = country_topic(country)
     batch = LoadBatch(
         topic=topic,
@@ -85,6 +91,7 @@ def build_batch(
         airflow_run_id=airflow_run_id,
     )
     parsed: list[tuple[Message, VictimEvent]] = []
+    perpetrators: list[tuple[Message, PerpetratorEvent]] = []
     seen: set[str] = set()
     for message in messages:
         try:
@@ -100,7 +107,10 @@ def build_batch(
             batch.duplicates_in_batch += 1
             continue
         seen.add(event.event_id)
-        parsed.append((message, event))
+        if isinstance(event, PerpetratorEvent):
+            perpetrators.append((message, event))
+        else:
+            parsed.append((message, event))
     outcome = validate_events(country, [e for _, e in parsed])
     batch.validation_summary = outcome.summary
     batch.warnings = outcome.warnings
@@ -113,10 +123,22 @@ def build_batch(
             )
         else:
             batch.accepted.append((partition, offset, victim_row(event)))
+    perpetrator_outcome = validate_perpetrator_events(country, [e for _, e in perpetrators])
+    for key in ("expectations", "expectations_failed"):
+        batch.validation_summary[key] = outcome.summary.get(key, 0) + perpetrator_outcome.summary.get(key, 0)
+    for index, (message, perpetrator) in enumerate(perpetrators):
+        reasons = perpetrator_outcome.failures.get(index)
+        partition, offset = message.partition() or 0, message.offset() or 0
+        if reasons:
+            batch.quarantined.append(
+                QuarantinedEvent(partition, offset, perpetrator.event_id, perpetrator.record_ref, "; ".join(reasons))
+            )
+        else:
+            batch.accepted_perpetrators.append((partition, offset, perpetrator_row(perpetrator)))
     for message in messages:
         partition = message.partition() or 0
         batch.next_offsets[partition] = max(batch.next_offsets.get(partition, 0), (message.offset() or 0) + 1)
-    return batch, outcome
+    return batch, [(SUITE_NAME, outcome), (PERPETRATOR_SUITE, perpetrator_outcome)]
 
 
 # Below this many events a failure rate says little; such batches are never held back.
@@ -140,11 +162,12 @@ def hold_back_if_failing(batch: LoadBatch, max_failure_rate: float) -> None:
         f"{rate:.0%} of the batch's {batch.events_read} events failed validation"
         f" (threshold {max_failure_rate:.0%}): the batch is held back as a whole"
     )
-    for partition, offset, row in batch.accepted:
+    for partition, offset, row in [*batch.accepted, *batch.accepted_perpetrators]:
         batch.quarantined.append(
             QuarantinedEvent(partition, offset, str(row["event_id"]), str(row["record_ref"]), batch.held_back)
         )
     batch.accepted = []
+    batch.accepted_perpetrators = []
 
 
 def drain_country(
@@ -195,18 +218,19 @@ def drain_country(
                         pending.pop(partition, None)
             if not messages:
                 break
-            batch, outcome = build_batch(country, messages, airflow_run_id)
+            batch, outcomes = build_batch(country, messages, airflow_run_id)
             hold_back_if_failing(batch, settings.max_failure_rate)
             with connect(settings.warehouse) as con:
                 result = load_batch(con, batch)
-            if outcome.result is not None:
-                store_redacted_result(
-                    settings.gx_dir,
-                    outcome.result,
-                    SUITE_NAME,
-                    airflow_run_id or "manual",
-                    f"{country}-{batch.load_id}",
-                )
+            for suite_name, outcome in outcomes:
+                if outcome.result is not None:
+                    store_redacted_result(
+                        settings.gx_dir,
+                        outcome.result,
+                        suite_name,
+                        airflow_run_id or "manual",
+                        f"{country}-{batch.load_id}",
+                    )
             if batch.held_back:
                 report.held_back += batch.events_read
                 log.warning("%s: a batch of %d events was held back: %s", country, batch.events_read, batch.held_back)

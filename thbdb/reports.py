@@ -1,4 +1,5 @@
-"""Reports: the analyst's trend report and the data-protection officer's report.
+"""Reports: the data-protection officer's report (the analyst's report is in
+``analysis_report.py``, re-exported here).
 
 Both read the warehouse read-only and show aggregates only; every count an analyst sees
 has small cells suppressed; the data-protection report holds no personal value at all.
@@ -12,59 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import plotly.graph_objects as go
 
+from thbdb.analysis_report import BANNER, write_analysis_report
 from thbdb.privacy_report import measured_risk
 from transforms.disclosure import load_policy
-from warehouse.queries import CountCell, victim_counts
 
-BANNER = (
-    "Information for analysis, not evidence: it supports investigations and policy"
-    " and never replaces evidence gathered under national law."
-)
-
-
-def _table_html(dims: list[str], cells: list[CountCell]) -> str:
-    head = "".join(f"<th>{html.escape(d)}</th>" for d in dims) + "<th>victims</th>"
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td>{html.escape(str(k))}</td>" for k in c.key)
-        + f"<td>{'&lt;suppressed&gt;' if c.suppressed else c.victims}</td></tr>"
-        for c in cells
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def write_analysis_report(con: duckdb.DuckDBPyConnection, path: Path, min_cell: int) -> Path:
-    """One self-contained HTML file: charts embedded, no network needed to view it."""
-    sections = []
-    include_js: bool | str = True  # plotly.js inlined once, in the first chart
-    for title, dims in (
-        ("Victims by year and reporting country", ["year", "country"]),
-        ("Victims by year and exploitation form", ["year", "exploitation"]),
-        ("Victims by year and age group", ["year", "age_group"]),
-    ):
-        cells = victim_counts(con, dims, min_cell=min_cell)
-        figure = go.Figure()
-        for series in sorted({str(c.key[1]) for c in cells}):
-            shown = [c for c in cells if str(c.key[1]) == series]
-            figure.add_bar(name=series, x=[c.key[0] for c in shown], y=[c.victims or 0 for c in shown])
-        figure.update_layout(title=title, barmode="group", height=420)
-        chart = figure.to_html(full_html=False, include_plotlyjs=include_js)
-        include_js = False
-        sections.append(f"<section><h2>{html.escape(title)}</h2>{chart}{_table_html(dims, cells)}</section>")
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>thbdb: regional trend report</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:2px 8px}.banner{background:#fff3cd;padding:1em}</style></head><body>"
-        f"<h1>Trafficking in human beings: regional trends</h1><p class='banner'>{html.escape(BANNER)}</p>"
-        f"<p>Cells under {min_cell} victims are suppressed. Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>"
-        + "".join(sections)
-        + "</body></html>"
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
-    return path
+__all__ = ["BANNER", "write_analysis_report", "write_data_protection_report"]
 
 
 def write_data_protection_report(

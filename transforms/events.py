@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION: Literal[1] = 1
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "case-event-v1.schema.json"
+PERPETRATOR_SCHEMA_PATH = Path(__file__).with_name("schemas") / "perpetrator-event-v1.schema.json"
 # Larger messages are refused before parsing: a real event is well under 4 KiB.
 MAX_EVENT_BYTES = 64 * 1024
 
@@ -92,6 +93,44 @@ class VictimEvent(BaseModel):
         return self.model_dump_json().encode("utf-8")
 
 
+class PerpetratorEvent(BaseModel):
+    """One version of one national perpetrator record, pseudonymised at source.
+
+    It travels on the country's topic beside victim events; ``kind`` tells them apart.
+    The case pseudonym is keyed as a victim's, so the hub links the two by case.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["perpetrator"] = "perpetrator"
+    event_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] = Field(
+        description="Deterministic id of (country, perpetrator record, updated_at): a re-push has the same id."
+    )
+    country: CountryCode = Field(description="Reporting country; must equal the topic's.")
+    batch_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    produced_at: datetime
+    codelist_version: int = Field(ge=1)
+    record_ref: Pseudonym = Field(description="Keyed pseudonym of the national perpetrator record_id.")
+    case_ref: Pseudonym | None = Field(default=None, description="Keyed pseudonym of the case, as on victims.")
+    updated_at: datetime
+    status: Code
+    sex: Code | None = None
+    citizenship: CountryCode | None = None
+    age_at_registration: int | None = Field(default=None, ge=0, le=120)
+    registered_year: int = Field(ge=1990, le=2100)
+    registered_month: int = Field(ge=1, le=12)
+    roles: list[Code] | None = None  # null: not recorded
+    structure: Code | None = None
+    relation_to_victim: Code | None = None
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode("utf-8")
+
+
+CaseEvent = VictimEvent | PerpetratorEvent
+
+
 class EventRejected(ValueError):
     """A message that is not a valid event; ``reason`` names fields, never values."""
 
@@ -100,7 +139,7 @@ class EventRejected(ValueError):
         self.reason = reason
 
 
-def parse_event(payload: bytes) -> VictimEvent:
+def parse_event(payload: bytes) -> CaseEvent:
     """Parse a Kafka message value into an event, or raise ``EventRejected``.
 
     The reason says which field failed and how, never the value: pydantic's own
@@ -117,19 +156,23 @@ def parse_event(payload: bytes) -> VictimEvent:
     if raw.get("schema_version") != SCHEMA_VERSION:
         raise EventRejected("unsupported schema_version (this pipeline reads version 1)")
     try:
+        if raw.get("kind") == "perpetrator":
+            return PerpetratorEvent.model_validate(raw)
         return VictimEvent.model_validate(raw)
     except ValidationError as error:
         problems = sorted({f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['type']}" for e in error.errors()})
         raise EventRejected("schema: " + "; ".join(problems)) from None
 
 
-def json_schema() -> dict[str, object]:
-    """The JSON Schema of the event, as published in ``schemas/``."""
-    schema = VictimEvent.model_json_schema()
-    schema["$id"] = "https://thbdb.example/schemas/case-event-v1.schema.json"
+def json_schema(model: type[BaseModel] = VictimEvent) -> dict[str, object]:
+    """The JSON Schema of an event kind, as published in ``schemas/``."""
+    schema = model.model_json_schema()
+    path = SCHEMA_PATH if model is VictimEvent else PERPETRATOR_SCHEMA_PATH
+    schema["$id"] = f"https://thbdb.example/schemas/{path.name}"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
 
 
-if __name__ == "__main__":  # `make schema`: publish the JSON Schema beside the code
+if __name__ == "__main__":  # `make schema`: publish the JSON Schemas beside the code
     SCHEMA_PATH.write_text(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n")
+    PERPETRATOR_SCHEMA_PATH.write_text(json.dumps(json_schema(PerpetratorEvent), indent=2, sort_keys=True) + "\n")

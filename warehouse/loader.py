@@ -18,13 +18,15 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from transforms.perpetrator_rows import PERPETRATOR_EVENT_COLUMNS
 from transforms.rows import EVENT_COLUMNS
 from warehouse.person_linkage import DEFAULT_THRESHOLD as DEFAULT_LINK_THRESHOLD
 from warehouse.person_linkage import refresh_person_links
 
 SQL_DIR = Path(__file__).with_name("sql")
-RAW_SQL = ("010_raw.sql", "015_linkage.sql")
-DERIVED_SQL = ("020_staging.sql", "030_marts.sql")
+RAW_SQL = ("010_raw.sql", "015_linkage.sql", "040_perpetrators.sql")
+DERIVED_SQL = ("020_staging.sql", "030_marts.sql", "035_modus_operandi.sql", "045_perpetrator_marts.sql")
+_LOAD_COLUMNS = ("topic", "kafka_partition", "kafka_offset", "load_id", "validation_run_id", "loaded_at")
 
 
 class WarehouseBusy(RuntimeError):
@@ -110,10 +112,12 @@ class LoadBatch:
     duplicates_in_batch: int = 0  # repeated event ids dropped before validation
     warnings: list[str] = field(default_factory=list)  # batch-level validation warnings
     held_back: str = ""  # why the whole batch was quarantined, if it was
+    # (partition, offset, warehouse row) of each accepted perpetrator event
+    accepted_perpetrators: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def events_read(self) -> int:
-        return len(self.accepted) + len(self.quarantined) + self.duplicates_in_batch
+        return len(self.accepted) + len(self.accepted_perpetrators) + len(self.quarantined) + self.duplicates_in_batch
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> LoadResult:
                 " WHERE event_id NOT IN (SELECT event_id FROM raw_victim_events)"
             )
             loaded = _count(con, "raw_victim_events") - before
+        loaded += _insert_perpetrators(con, batch, now)
         for q in batch.quarantined:
             con.execute(
                 "INSERT OR IGNORE INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -203,7 +208,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> LoadResult:
                 batch.held_back or None,
             ],
         )
-        duplicates = len(batch.accepted) - loaded + batch.duplicates_in_batch
+        duplicates = len(batch.accepted) + len(batch.accepted_perpetrators) - loaded + batch.duplicates_in_batch
         con.execute(
             "INSERT INTO load_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -223,6 +228,27 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> LoadResult:
         con.execute("ROLLBACK")
         raise
     return LoadResult(loaded=loaded, duplicates=duplicates, quarantined=len(batch.quarantined))
+
+
+def _insert_perpetrators(con: duckdb.DuckDBPyConnection, batch: LoadBatch, now: datetime) -> int:
+    """Insert a batch's perpetrator rows (inside the caller's transaction); how many were new."""
+    rows, seen = [], set()
+    for partition, offset, row in batch.accepted_perpetrators:
+        if row["event_id"] in seen:
+            continue
+        seen.add(row["event_id"])
+        load = (batch.topic, partition, offset, batch.load_id, batch.validation_run_id, now)
+        rows.append({**row, **dict(zip(_LOAD_COLUMNS, load, strict=True))})
+    if not rows:
+        return 0
+    frame = pd.DataFrame(rows)  # noqa: F841 - read by DuckDB by name below
+    columns = ", ".join((*PERPETRATOR_EVENT_COLUMNS, *_LOAD_COLUMNS))
+    before = _count(con, "raw_perpetrator_events")
+    con.execute(
+        f"INSERT INTO raw_perpetrator_events ({columns}) SELECT {columns} FROM frame"
+        " WHERE event_id NOT IN (SELECT event_id FROM raw_perpetrator_events)"
+    )
+    return _count(con, "raw_perpetrator_events") - before
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:

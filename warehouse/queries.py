@@ -5,6 +5,7 @@ Queries run on a read-only connection to the marts; nothing here can change the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import duckdb
@@ -25,7 +26,33 @@ DIMENSIONS: dict[str, str] = {
     "case_category": "v.case_category",
     "identified_by": "v.identified_by",
     "country_of_exploitation": "v.country_of_exploitation",
+    # Modus operandi (marts in 035_modus_operandi.sql and 045_perpetrator_marts.sql).
+    "means_of_control": "mc.means_of_control",
+    "means_of_travel": "mt.means_of_travel",
+    "means_of_communication": "mm.means_of_communication",
+    "recruited_in": "mo.recruited_in",
+    "trafficking_scope": "mo.trafficking_scope",
+    "route": "mo.route",
+    "perpetrator_structure": "coalesce(p.structure, 'no_perpetrator_linked')",
+    "perpetrator_relation": "coalesce(p.relation_to_victim, 'no_perpetrator_linked')",
 }
+# The join each table alias of DIMENSIONS needs; list-valued ones count a victim once
+# under each of their codes, as exploitation does.
+JOINS: dict[str, str] = {
+    "e": "JOIN mart_victim_exploitation e USING (record_key)",
+    "mc": "JOIN mart_victim_control mc USING (record_key)",
+    "mt": "JOIN mart_victim_travel mt USING (record_key)",
+    "mm": "JOIN mart_victim_communication mm USING (record_key)",
+    "mo": "JOIN mart_victim_modus_operandi mo USING (record_key)",
+    "p": "LEFT JOIN mart_case_links vp USING (record_key)"
+    " LEFT JOIN mart_perpetrators p ON p.perpetrator_key = vp.perpetrator_key",
+}
+
+
+def joins_for(dimensions: list[str]) -> str:
+    """The joins onto mart_victims v that the dimensions' expressions need."""
+    aliases = {a for d in dimensions for a in re.findall(r"\b([a-z]+)\.", DIMENSIONS[d])}
+    return "".join(f" {JOINS[a]}" for a in JOINS if a in aliases)
 
 
 NOT_RECORDED = "not_recorded"
@@ -108,7 +135,7 @@ def victim_counts(
     if min_cell < 1:
         raise QueryError("--min-cell must be at least 1 (1 turns suppression off)")
     selected = [f"{DIMENSIONS[d]} AS {d}" for d in by]
-    join = " JOIN mart_victim_exploitation e USING (record_key)" if "exploitation" in by else ""
+    join = joins_for(by)
     where: list[str] = ["TRUE"]
     params: list[str | int] = []
     if country:
@@ -120,11 +147,13 @@ def victim_counts(
     if year_to is not None:
         where.append("v.year <= ?")
         params.append(year_to)
-    grouping = ", ".join(f"grouping({d})" for d in by)
+    # Grouped by the expressions, not the aliases: an alias may also name a column.
+    expressions = [DIMENSIONS[d] for d in by]
+    grouping = ", ".join(f"grouping({e})" for e in expressions)
     sql = (
         f"SELECT {', '.join(selected)}, {grouping}, count(DISTINCT v.person_key) AS victims"
         f" FROM mart_victims v{join} WHERE {' AND '.join(where)}"
-        f" GROUP BY CUBE ({', '.join(by)})"
+        f" GROUP BY CUBE ({', '.join(expressions)})"
     )
     counts: dict[Key, int] = {}
     for row in con.execute(sql, params).fetchall():

@@ -1,0 +1,107 @@
+"""Trends: shares per period, change, and a flag from an exact test fit for small counts."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
+from tests.warehouse_builder import load_exports
+from warehouse.loader import connect
+from warehouse.queries import QueryError
+from warehouse.trends import TrendCell, change_test, parse_filters, previous_period, trend_cells
+
+
+def test_the_exact_test_flags_2_to_9_of_20_and_not_5_to_6() -> None:
+    assert change_test(2, 20, 9, 20) < 0.05
+    assert change_test(5, 20, 6, 20) > 0.5
+
+
+def test_previous_periods() -> None:
+    assert previous_period("2024") == "2023"
+    assert previous_period("2024-Q1") == "2023-Q4"
+    assert previous_period("2024-Q3") == "2024-Q2"
+
+
+def _minors(year: int, begging: int, labour: int, n: int = 20) -> list[VictimProfile]:
+    """n minors in XK in ``year``: the first ``begging`` begged, the next ``labour`` worked."""
+    out = []
+    for i in range(n):
+        forms = ["begging"] if i < begging else ["labour"] if i < begging + labour else ["sexual"]
+        out.append(VictimProfile(f"XK-{year}-{i}", date(year, 1 + i % 12, 3), "M", 12, "XK", forms))
+    return out
+
+
+@pytest.fixture(scope="module")
+def shifted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Forced begging among 20 minors a year in XK goes 2 -> 9; labour 5 -> 6."""
+    base = tmp_path_factory.mktemp("trends")
+    profiles = _minors(2023, 2, 5) + _minors(2024, 9, 6)
+    export = write_victims_csv(base / "victims.csv", victim_rows("XK", profiles, seed=3))
+    return load_exports(base / "w.duckdb", [("XK", export)])
+
+
+def _cell(cells: list[TrendCell], period: str, category: str, country: str = "XK") -> TrendCell:
+    (cell,) = [c for c in cells if (c.period, c.category, c.country) == (period, category, country)]
+    return cell
+
+
+def test_a_rise_from_2_to_9_is_flagged_and_5_to_6_is_not(shifted: Path) -> None:
+    with connect(shifted, read_only=True) as con:
+        cells = trend_cells(con, "exploitation", country="XK", min_cell=1)
+    begging = _cell(cells, "2024", "begging")
+    assert (begging.victims, begging.share, begging.flagged, begging.direction) == (9, 0.45, True, "up")
+    assert begging.change == pytest.approx(0.35)
+    assert begging.p_value is not None and begging.p_value < 0.05
+    labour = _cell(cells, "2024", "labour")
+    assert (labour.victims, labour.flagged) == (6, False)
+    assert labour.change == pytest.approx(0.05)
+    first = _cell(cells, "2023", "begging")
+    assert first.change is None and not first.flagged  # no period before it
+
+
+def test_small_cells_are_suppressed_and_reveal_nothing_through_the_change(shifted: Path) -> None:
+    with connect(shifted, read_only=True) as con:
+        cells = trend_cells(con, "exploitation", country="XK", min_cell=5)
+    earlier = _cell(cells, "2023", "begging")
+    assert (earlier.victims, earlier.share, earlier.suppressed) == (None, None, True)
+    later = _cell(cells, "2024", "begging")
+    # 9 is shown, but its change would give away the suppressed 2: left empty; the flag stays.
+    assert (later.victims, later.change, later.p_value, later.flagged) == (9, None, None, True)
+
+
+def test_one_suppressed_cell_of_a_dimension_that_adds_up_hides_a_second(tmp_path: Path) -> None:
+    profiles = [VictimProfile(f"XK-{i}", date(2024, 2, 2), "F" if i < 15 else "M", 30, "XK", ["sexual"])
+                for i in range(18)]  # fmt: skip
+    profiles += [VictimProfile("XK-X", date(2024, 2, 2), None, 30, "XK", ["sexual"])]
+    export = write_victims_csv(tmp_path / "victims.csv", victim_rows("XK", profiles, seed=4))
+    with connect(load_exports(tmp_path / "w.duckdb", [("XK", export)]), read_only=True) as con:
+        cells = {c.category: c for c in trend_cells(con, "sex", country="XK", min_cell=5)}
+    # M (3) is under 5; F (15) could give it away from the total 19, so not_recorded (1)
+    # is hidden too -- it is under 5 itself -- and F stays; with two hidden, neither is known.
+    assert cells["M"].suppressed and cells["not_recorded"].suppressed
+    assert cells["F"].victims == 15
+
+
+def test_quarters_and_the_region(shifted: Path) -> None:
+    with connect(shifted, read_only=True) as con:
+        cells = trend_cells(con, "exploitation", period="quarter", min_cell=1)
+    assert {c.period for c in cells} >= {"2023-Q1", "2024-Q4"}
+    assert {c.country for c in cells} == {"XK", "ALL"}
+
+
+def test_filters_and_bad_input() -> None:
+    assert parse_filters("age_group=minor, sex=M") == {"age_group": "minor", "sex": "M"}
+    with pytest.raises(QueryError):
+        parse_filters("shoe_size=42")
+
+
+def test_the_demo_shift_is_flagged(demo_warehouse: Path) -> None:
+    """The demo data carry a rise of forced begging among minors in XK in 2024."""
+    with connect(demo_warehouse, read_only=True) as con:
+        cells = trend_cells(con, "exploitation", country="XK", filters={"age_group": "minor"})
+    begging = _cell(cells, "2024", "begging")
+    assert begging.flagged and begging.direction == "up"
+    assert not any(c.flagged for c in cells if c.category == "begging" and c.period != "2024")

@@ -1,0 +1,288 @@
+"""The analyst's report: one self-contained HTML page of trends and modus operandi.
+
+Charts are drawn by plotly.js, inlined once in the page, so it opens with no network.
+Every chart has its table beside it; every count has small cells suppressed (shown as
+"<N"); shares are of the period's victims in that country, and a change is flagged only
+where Fisher's exact test finds it unlikely to be chance (see warehouse/trends.py).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import plotly.graph_objects as go
+
+from warehouse.perpetrators import perpetrator_counts
+from warehouse.queries import CountCell, victim_counts
+from warehouse.trends import REGION, TrendCell, trend_cells
+
+BANNER = (
+    "Information for analysis, not evidence: it supports investigations and policy"
+    " and never replaces evidence gathered under national law."
+)
+# The trends the field research asks about: (title, dimension, filters).
+TREND_QUERIES: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("exploitation", "exploitation", {}),
+    ("exploitation of minors", "exploitation", {"age_group": "minor"}),
+    ("age group", "age_group", {}),
+    ("sex", "sex", {}),
+    ("recruitment", "recruitment", {}),
+    ("means of control", "means_of_control", {}),
+    ("means of travel", "means_of_travel", {}),
+    ("means of communication", "means_of_communication", {}),
+    ("trafficking scope", "trafficking_scope", {}),
+    ("perpetrator structure", "perpetrator_structure", {}),
+)
+MODUS_OPERANDI = ("means_of_control", "means_of_communication", "means_of_travel", "recruitment", "trafficking_scope")
+PERPETRATOR_PROFILES = ("role", "structure", "sex", "citizenship", "relation_to_victim")
+MAX_FLAGGED_SERIES = 12
+MAX_ROUTES = 20
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}"
+    "table{border-collapse:collapse;font-size:90%;margin:0.5em 0 2em}"
+    "td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}"
+    ".banner{background:#fff3cd;border:1px solid #e0c060;padding:1em;font-weight:bold}"
+    "details{margin-bottom:2em}section{margin-bottom:3em}.flag{color:#b00;font-weight:bold}"
+)
+
+
+@dataclass
+class _Page:
+    """The page being written: plotly.js goes into the first chart only."""
+
+    min_cell: int
+    sections: list[str] = field(default_factory=list)
+    charts: int = 0
+
+    def chart(self, figure: go.Figure) -> str:
+        self.charts += 1
+        figure.update_layout(height=420, margin={"t": 50, "b": 40}, template="plotly_white")
+        return str(
+            figure.to_html(
+                full_html=False,
+                include_plotlyjs=self.charts == 1,
+                div_id=f"chart-{self.charts}",
+                config={"displaylogo": False, "responsive": True},
+            )
+        )
+
+    def count(self, value: int | None) -> str:
+        return f"&lt;{self.min_cell}" if value is None else str(value)
+
+    def section(self, title: str, intro: str, *parts: str) -> None:
+        self.sections.append(
+            f"<section><h2>{html.escape(title)}</h2><p>{html.escape(intro)}</p>{''.join(parts)}</section>"
+        )
+
+
+def _table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<details open><summary>table</summary>{table}</details>"
+
+
+def _count_table(page: _Page, dims: Sequence[str], cells: Sequence[CountCell], counted: str = "victims") -> str:
+    rows = [[*(html.escape(str(k)) for k in c.key), page.count(c.victims)] for c in cells]
+    return _table([*dims, counted], rows)
+
+
+def _bars(title: str, cells: Sequence[CountCell], x_axis: str, series_name: str) -> go.Figure:
+    """Grouped bars: x from the first key, one series per value of the second."""
+    figure = go.Figure()
+    for series in sorted({str(c.key[1]) for c in cells}):
+        shown = [c for c in cells if str(c.key[1]) == series]
+        figure.add_bar(name=series, x=[str(c.key[0]) for c in shown], y=[c.victims for c in shown])
+    figure.update_layout(title=title, barmode="group", xaxis_title=x_axis, legend_title=series_name)
+    figure.update_xaxes(type="category")
+    return figure
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{value:.1%}"
+
+
+def _regional_picture(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
+    by_year = victim_counts(con, ["year", "country"], min_cell=page.min_cell)
+    forms = victim_counts(con, ["year", "exploitation"], min_cell=page.min_cell)
+    ages = victim_counts(con, ["year", "age_group"], min_cell=page.min_cell)
+    page.section(
+        "The regional picture over time",
+        "Victims (distinct persons) by year of identification. A victim with several forms of "
+        "exploitation counts once under each, so forms do not add up to the total.",
+        page.chart(_bars("Victims by year and reporting country", by_year, "year", "country")),
+        _count_table(page, ["year", "country"], by_year),
+        page.chart(_bars("Victims by year and form of exploitation", forms, "year", "exploitation")),
+        _count_table(page, ["year", "exploitation"], forms),
+        page.chart(_bars("Victims by year and age group", ages, "year", "age group")),
+        _count_table(page, ["year", "age_group"], ages),
+    )
+
+
+def _by_country(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
+    forms = victim_counts(con, ["country", "exploitation"], min_cell=page.min_cell)
+    sexes = victim_counts(con, ["country", "sex"], min_cell=page.min_cell)
+    scope = victim_counts(con, ["country", "trafficking_scope"], min_cell=page.min_cell)
+    page.section(
+        "By country",
+        "All years together, by reporting country.",
+        page.chart(_bars("Victims by reporting country and form of exploitation", forms, "country", "exploitation")),
+        _count_table(page, ["country", "exploitation"], forms),
+        page.chart(_bars("Victims by reporting country and sex", sexes, "country", "sex")),
+        _count_table(page, ["country", "sex"], sexes),
+        page.chart(_bars("Domestic and cross-border trafficking by country", scope, "country", "scope")),
+        _count_table(page, ["country", "trafficking_scope"], scope),
+    )
+
+
+def _flagged_shifts(page: _Page, con: duckdb.DuckDBPyConnection, alpha: float) -> None:
+    flagged: list[tuple[str, TrendCell]] = []
+    series: dict[tuple[str, str, str], list[TrendCell]] = {}
+    for title, dimension, filters in TREND_QUERIES:
+        cells = trend_cells(con, dimension, min_cell=page.min_cell, filters=filters, alpha=alpha)
+        for cell in cells:
+            series.setdefault((title, cell.country, cell.category), []).append(cell)
+            if cell.flagged and not cell.suppressed:
+                flagged.append((title, cell))
+    flagged.sort(key=lambda item: (item[1].p_value if item[1].p_value is not None else 1.0, item[1].period))
+    figure = go.Figure()
+    drawn: list[tuple[str, str, str]] = []
+    for title, cell in flagged:
+        key = (title, cell.country, cell.category)
+        if key in drawn or len(drawn) >= MAX_FLAGGED_SERIES:
+            continue
+        drawn.append(key)
+        points = series[key]
+        figure.add_scatter(
+            name=f"{cell.country}: {cell.category} ({title})",
+            x=[p.period for p in points],
+            y=[p.share for p in points],
+            mode="lines+markers",
+        )
+    figure.update_layout(
+        title="Shares that moved significantly (flagged), over time", yaxis_tickformat=".0%", xaxis_title="year"
+    )
+    figure.update_xaxes(type="category")
+    rows = [
+        [
+            html.escape(cell.period),
+            html.escape(cell.country),
+            html.escape(title),
+            html.escape(cell.category),
+            page.count(cell.victims),
+            _share(cell.share),
+            "" if cell.change is None else f"{cell.change:+.1%}",
+            f"<span class='flag'>{cell.direction}</span>",
+            "" if cell.p_value is None else f"{cell.p_value:.3f}",
+        ]
+        for title, cell in flagged
+    ]
+    page.section(
+        "Shifts in trends and modus operandi",
+        f"Each category's share of the period's victims, per country and for the region ({REGION}), against the "
+        f"year before; flagged where Fisher's exact test gives p < {alpha} (an empty change means the year "
+        "before is a suppressed cell). Many cells are tested: about one unchanged category in twenty is flagged "
+        "by chance, so a flag is a lead to look into, not a finding.",
+        page.chart(figure),
+        _table(
+            ["year", "country", "dimension", "category", "victims", "share", "change", "direction", "p"],
+            rows,
+        ),
+    )
+
+
+def _modus_operandi(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
+    parts = []
+    for dimension in MODUS_OPERANDI:
+        cells = [c for c in trend_cells(con, dimension, min_cell=page.min_cell) if c.country == REGION]
+        figure = go.Figure()
+        for category in sorted({c.category for c in cells}):
+            points = [c for c in cells if c.category == category]
+            figure.add_scatter(
+                name=category, x=[c.period for c in points], y=[c.share for c in points], mode="lines+markers"
+            )
+        label = dimension.replace("_", " ")
+        figure.update_layout(title=f"Region: share of victims by {label}", yaxis_tickformat=".0%")
+        figure.update_xaxes(type="category")
+        rows = [
+            [c.period, html.escape(c.category), page.count(c.victims), _share(c.share),
+             "" if c.change is None else f"{c.change:+.1%}", "yes" if c.flagged else ""]
+            for c in cells
+        ]  # fmt: skip
+        parts += [page.chart(figure), _table(["year", label, "victims", "share", "change", "flagged"], rows)]
+    page.section(
+        "Modus operandi over time (region)",
+        "Shares of the region's victims each year. List dimensions (means of control, travel, "
+        "communication) count a victim under each code recorded, so shares add up to more than 100%.",
+        *parts,
+    )
+
+
+def _routes(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
+    cells = victim_counts(con, ["route"], min_cell=page.min_cell)
+    shown = sorted(
+        (c for c in cells if not c.suppressed and c.key[0] != "not_recorded"), key=lambda c: -(c.victims or 0)
+    )
+    top = shown[:MAX_ROUTES]
+    figure = go.Figure()
+    figure.add_bar(
+        x=[c.victims for c in reversed(top)], y=[str(c.key[0]) for c in reversed(top)], orientation="h", name="victims"
+    )
+    figure.update_layout(title="Most frequent routes (recruited in > transit > exploited in)", xaxis_title="victims")
+    hidden = sum(1 for c in cells if c.suppressed)
+    page.section(
+        "Routes between countries",
+        f"Where victims were recruited, passed through and were exploited, all years. {hidden} routes with fewer "
+        f"than {page.min_cell} victims are suppressed; a route whose two ends are the same country is domestic.",
+        page.chart(figure),
+        _count_table(page, ["route"], sorted(cells, key=lambda c: (c.suppressed, -(c.victims or 0), str(c.key[0])))),
+    )
+
+
+def _perpetrators(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
+    parts = []
+    for dimension in PERPETRATOR_PROFILES:
+        cells = perpetrator_counts(con, ["year", dimension], min_cell=page.min_cell)
+        label = dimension.replace("_", " ")
+        parts += [
+            page.chart(_bars(f"Perpetrators by year of registration and {label}", cells, "year", label)),
+            _count_table(page, ["year", dimension], cells, counted="perpetrators"),
+        ]
+    linked = perpetrator_counts(con, ["linked_to_victim"], min_cell=page.min_cell)
+    page.section(
+        "Perpetrator profiles",
+        "Distinct perpetrators (suspected, charged, convicted or acquitted) by year of registration. A perpetrator "
+        "with several roles counts once under each. Perpetrators are linked to victims of the same case by the "
+        "pseudonymised case reference: " + ", ".join(f"{c.key[0]} {page.count(c.victims)}" for c in linked) + ".",
+        *parts,
+    )
+
+
+def write_analysis_report(con: duckdb.DuckDBPyConnection, path: Path, min_cell: int, alpha: float = 0.05) -> Path:
+    """Write the report to ``path``: one self-contained HTML file."""
+    page = _Page(min_cell=min_cell)
+    _regional_picture(page, con)
+    _by_country(page, con)
+    _flagged_shifts(page, con, alpha)
+    _modus_operandi(page, con)
+    _routes(page, con)
+    _perpetrators(page, con)
+    document = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<title>thbdb: joint risk analysis of trends and modus operandi</title>"
+        f"<style>{_STYLE}</style></head><body>"
+        "<h1>Trafficking in human beings: joint risk analysis of trends and modus operandi</h1>"
+        f"<p class='banner' role='note'>{html.escape(BANNER)}</p>"
+        f"<p>Cells under {min_cell} persons are suppressed (shown as &lt;{min_cell}). "
+        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the regional warehouse.</p>"
+        + "".join(page.sections)
+        + "</body></html>"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(document, encoding="utf-8")
+    return path
