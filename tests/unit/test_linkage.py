@@ -262,3 +262,39 @@ def test_linkage_quality_benchmark_at_small_size() -> None:
     assert chosen["precision"] >= 0.99, chosen
     assert chosen["recall"] >= 0.85, chosen
     assert [q["threshold"] for q in result["curve"]] == sorted(q["threshold"] for q in result["curve"])
+
+
+# --- the demo's cross-border persons ----------------------------------------------------
+
+
+def _birth(text: str) -> tuple[int, int | None, int | None]:
+    parts = [int(x) for x in text.split("-")] + [0, 0]
+    return parts[0], parts[1] or None, parts[2] or None
+
+
+def test_the_demo_has_cross_border_persons_that_link_to_their_first_record() -> None:
+    from producers.synthetic import demo_profiles, hash_seed
+    from producers.synthetic_crossborder import DEMO_ROUTES, cross_border_records
+
+    firsts = {"X" + p.record_id.replace("-", ""): (c, p) for c in DEMO_ROUTES for p in demo_profiles(c, 7)}
+    second = cross_border_records(seed=7)
+    assert sum(len(v) for v in second.values()) >= 20
+    records, truth = [], {}
+    for country, entries in second.items():
+        for profile, names in entries:
+            first_country, first = firsts[profile.record_id.split("-")[-1]]
+            (row,) = victim_rows(first_country, [first], seed=hash_seed(first_country, first.record_id))
+            first_key, second_key = f"{first_country}:{first.record_id}", f"{country}:{profile.record_id}"
+            sex = first.sex or "F"
+            records.append(
+                _record(first_key, (row["given_name"], row["family_name"]), _birth(row["date_of_birth"]), sex)
+            )
+            records.append(
+                _record(second_key, (names["given_name"], names["family_name"]), _birth(names["date_of_birth"]), sex)
+            )
+            truth[second_key] = first_key
+    linked = link_persons(records)
+    persons = {key: person for key, (person, _score) in linked.items()}
+    found = [k for k, v in truth.items() if k in persons and persons[k] == persons.get(v)]
+    assert len(found) >= 0.9 * len(truth)
+    assert all(persons.get(k) in (None, persons.get(v)) for k, v in truth.items())  # no wrong link
