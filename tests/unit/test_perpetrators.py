@@ -185,3 +185,21 @@ def test_demo_profiles_count_as_generated(demo_warehouse: Path, dimension: str) 
         cells = perpetrator_counts(con, ["country", dimension], min_cell=1)
     counted = {(str(c.key[0]), str(c.key[1])): c.victims for c in cells}
     assert counted == dict(truth)
+
+
+def test_published_perpetrator_schema_matches_the_code() -> None:
+    import json
+
+    from transforms.events import PERPETRATOR_SCHEMA_PATH, json_schema
+
+    published = json.loads(PERPETRATOR_SCHEMA_PATH.read_text())
+    assert published == json.loads(json.dumps(json_schema(PerpetratorEvent))), "run `make schema`"
+
+
+def test_a_perpetrator_event_with_a_name_is_rejected_without_the_value() -> None:
+    from transforms.events import EventRejected
+
+    payload = b'{"schema_version": 1, "kind": "perpetrator", "given_name": "Bzorvalda"}'
+    with pytest.raises(EventRejected) as caught:
+        parse_event(payload)
+    assert "given_name" in caught.value.reason and "Bzorvalda" not in caught.value.reason
