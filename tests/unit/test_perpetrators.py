@@ -203,3 +203,12 @@ def test_a_perpetrator_event_with_a_name_is_rejected_without_the_value() -> None
     with pytest.raises(EventRejected) as caught:
         parse_event(payload)
     assert "given_name" in caught.value.reason and "Bzorvalda" not in caught.value.reason
+
+
+def test_an_operator_finds_refused_perpetrator_records_by_national_id(tmp_path: Path) -> None:
+    from producers.pseudonymise import load_or_create_country_key, record_ids_by_pseudonym
+
+    key = load_or_create_country_key(tmp_path / "keys", "RS", create=True)
+    export = _export(tmp_path, _profile(record="RS-P-7"))
+    names = record_ids_by_pseudonym(tmp_path / "keys", "RS", export)
+    assert names == {Pseudonymiser("RS", key, "").perpetrator_ref("RS-P-7"): "RS-P-7"}
