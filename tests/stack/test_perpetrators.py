@@ -99,3 +99,42 @@ def test_perpetrators_end_to_end_and_the_analysts_commands(stack: Stack, tmp_pat
     assert (tmp_path / "parquet" / "perpetrators_by_year_country_role.parquet").exists()
     exported = (tmp_path / "csv" / "perpetrators_by_year_country_role.csv").read_text().splitlines()
     assert "2022,BA,exploiter,20,false" in exported
+
+
+PERPETRATOR_CANARIES = {
+    "given_name": "Bzorvalda",
+    "family_name": "Kwyxcanarević",
+    "date_of_birth": "1977-03-29",
+    "document_number": "XK88CANARY9902",
+    "phone": "+383 44 313 9090",
+    "address": "Rruga Kanarinëve 12, Prishtinë",
+    "notes": "Canary note: he was seen with Kwyxcanarević",
+    "case_ref": "XK-CANARY-CASE-5150",
+}
+
+
+def test_no_perpetrator_canary_value_reaches_the_hub(stack: Stack, tmp_path: Path) -> None:
+    from tests.stack.test_no_personal_data import _kafka_values, _warehouse_text
+
+    profile = PerpetratorProfile("XK-P-CANARY", None, date(2024, 2, 2), "M", 46, "XK", ["exploiter"], "individual",
+                                 "employer")  # fmt: skip
+    (row,) = perpetrator_rows("XK", [profile], seed=5)
+    row.update(PERPETRATOR_CANARIES)
+    export = write_perpetrators_csv(tmp_path / "perpetrators.csv", [row])
+    stack.thbdb("produce", "--country", "XK", "--input", str(export), "--create-key")
+    stack.thbdb("run")
+    counted = _csv(stack, "query", "perpetrators", "--country", "XK", "--by", "relation_to_victim")
+    assert {"relation_to_victim": "employer", "perpetrators": "1", "suppressed": "false"} in counted
+
+    needles = sorted({v.encode(e) for v in PERPETRATOR_CANARIES.values() for e in ("utf-8", "utf-16-le")})
+    needles += [b"19770329", b"kwyxcanarevic", b"bzorvalda"]
+    found = []
+    for path in stack.settings.home.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            found.extend(f"{path}: {n!r}" for n in needles if n in data)
+    for value in _kafka_values(stack, "XK"):
+        found.extend(f"kafka message: {n!r}" for n in needles if n in value)
+    warehouse = _warehouse_text(stack, tmp_path / "warehouse-dump")
+    found.extend(f"warehouse: {n!r}" for n in needles if n in warehouse)
+    assert not found, "personal values found:\n" + "\n".join(found)

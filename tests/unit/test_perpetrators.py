@@ -188,3 +188,30 @@ def test_demo_profiles_count_as_generated(demo_warehouse: Path, dimension: str) 
         cells = perpetrator_counts(con, ["country", dimension], min_cell=1)
     counted = {(str(c.key[0]), str(c.key[1])): c.victims for c in cells}
     assert counted == dict(truth)
+
+
+def test_published_perpetrator_schema_matches_the_code() -> None:
+    import json
+
+    from transforms.events import PERPETRATOR_SCHEMA_PATH, json_schema
+
+    published = json.loads(PERPETRATOR_SCHEMA_PATH.read_text())
+    assert published == json.loads(json.dumps(json_schema(PerpetratorEvent))), "run `make schema`"
+
+
+def test_a_perpetrator_event_with_a_name_is_rejected_without_the_value() -> None:
+    from transforms.events import EventRejected
+
+    payload = b'{"schema_version": 1, "kind": "perpetrator", "given_name": "Bzorvalda"}'
+    with pytest.raises(EventRejected) as caught:
+        parse_event(payload)
+    assert "given_name" in caught.value.reason and "Bzorvalda" not in caught.value.reason
+
+
+def test_an_operator_finds_refused_perpetrator_records_by_national_id(tmp_path: Path) -> None:
+    from producers.pseudonymise import load_or_create_country_key, record_ids_by_pseudonym
+
+    key = load_or_create_country_key(tmp_path / "keys", "RS", create=True)
+    export = _export(tmp_path, _profile(record="RS-P-7"))
+    names = record_ids_by_pseudonym(tmp_path / "keys", "RS", export)
+    assert names == {Pseudonymiser("RS", key, "").perpetrator_ref("RS-P-7"): "RS-P-7"}
