@@ -2,8 +2,9 @@
 
 Charts are drawn by plotly.js, inlined once in the page, so it opens with no network.
 Every chart has its table beside it; every count has small cells suppressed (shown as
-"<N"); shares are of the period's victims in that country, and a change is flagged only
-where Fisher's exact test finds it unlikely to be chance (see warehouse/trends.py).
+"x", with the cells that would reveal them); shares are of the period's victims in that
+country, and a change is flagged only where Fisher's exact test finds it unlikely to be
+chance (see warehouse/trends.py).
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ class _Page:
         )
 
     def count(self, value: int | None) -> str:
-        return f"&lt;{self.min_cell}" if value is None else str(value)
+        # "x", not "<N": a cell may be withheld to protect another, whatever its size.
+        return "x" if value is None else str(value)
 
     def section(self, title: str, intro: str, *parts: str) -> None:
         self.sections.append(
@@ -278,7 +280,8 @@ def write_analysis_report(con: duckdb.DuckDBPyConnection, path: Path, min_cell: 
         f"<style>{_STYLE}</style></head><body>"
         "<h1>Trafficking in human beings: joint risk analysis of trends and modus operandi</h1>"
         f"<p class='banner' role='note'>{html.escape(BANNER)}</p>"
-        f"<p>Cells under {min_cell} persons are suppressed (shown as &lt;{min_cell}). "
+        f"<p>Cells under {min_cell} persons are withheld (shown as x), and so are the cells that would let one"
+        " be recovered from a total. "
         f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the regional warehouse.</p>"
         + "".join(page.sections)
         + "</body></html>"

@@ -91,7 +91,7 @@ def _run_demo(settings: Settings, seed: int, out: Console, err: Console, export_
     out.print(table)
     top = sorted((c for c in forms if not c.suppressed), key=lambda c: -(c.victims or 0))[:5]
     out.print("Top exploitation forms: " + ", ".join(f"{c.key[0]} {c.victims}" for c in top))
-    shown = f"<{settings.min_cell}" if cross_border.suppressed else str(cross_border.victims)
+    shown = f"under {settings.min_cell}" if cross_border.suppressed else str(cross_border.victims)
     out.print(f"Persons identified in two countries or more (linkage): {shown}; see `thbdb query links`")
     shifts = [c for c in minors if c.flagged and not c.suppressed and c.country != "ALL"]
     out.print(
