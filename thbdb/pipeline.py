@@ -16,6 +16,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from expectations.case_events import SUITE_NAME, ValidationOutcome, validate_events
 from expectations.data_docs import build_data_docs, store_redacted_result
+from thbdb import kafka_security
 from thbdb.settings import Settings, country_topic
 from thbdb.validation_report import write_validation_report
 from transforms.events import EventRejected, VictimEvent, parse_event
@@ -65,6 +66,7 @@ def _consumer(settings: Settings) -> Consumer:
             "auto.offset.reset": "earliest",
             "fetch.max.bytes": 52_428_800,
             "log_level": 3,
+            **kafka_security.client_config(settings, kafka_security.PIPELINE),
         }
     )
 
