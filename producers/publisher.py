@@ -23,7 +23,7 @@ class EventPublisher:
         self,
         bootstrap: str,
         topic: str,
-        delivery_timeout_ms: int = 120_000,
+        delivery_timeout_ms: int = 300_000,  # long enough to wait out a broker restart
         security: Mapping[str, str] | None = None,
     ):
         self.topic = topic
@@ -44,7 +44,7 @@ class EventPublisher:
                 "linger.ms": 20,
                 "message.timeout.ms": delivery_timeout_ms,
                 "client.id": f"thbdb-producer-{topic}",
-                "log_level": 3,  # retries during a broker restart are expected, not news
+                "log_level": 2,  # failed connects during a broker restart are expected: counted, not printed
                 "error_cb": self._on_error,
                 **(security or {}),
             }

@@ -151,8 +151,8 @@ def produce(
         err.print(f"{input.name}: {refusal}", highlight=False, markup=False)
     if report.broker_interruptions:
         err.print(
-            f"{country}: the broker was unreachable {report.broker_interruptions} time(s) during the push;"
-            " every event was acknowledged after retrying"
+            f"{country}: {report.broker_interruptions} connection fault(s) while the broker was unreachable;"
+            " the producer retried and every event was acknowledged"
         )
     out.print(
         f"{country}: {report.published} rows published, {report.refused_rows} rows refused (batch {report.batch_id})"
