@@ -75,7 +75,9 @@ def ledger() -> Ledger:
 
 @pytest.fixture(scope="module")
 def raw_producer(stack: Stack) -> Iterator[Producer]:
-    producer = Producer({"bootstrap.servers": stack.settings.kafka_bootstrap, "message.max.bytes": 2_000_000})
+    producer = Producer(
+        {"bootstrap.servers": stack.settings.kafka_bootstrap, "message.max.bytes": 2_000_000, "log_level": 0}
+    )
     yield producer
     producer.flush(60)
 
