@@ -165,8 +165,12 @@ def acl_bindings() -> list[AclBinding]:
 
 
 def ensure_acls(settings: Settings, client: AdminClient, timeout: float = 60.0) -> None:
-    """Create the grants (creating an existing binding changes nothing)."""
-    if not settings.kafka_secure:
+    """Create the grants (creating an existing binding changes nothing).
+
+    Only on the embedded broker: a real deployment's ACLs are its administrators' (the
+    client here may be the pipeline, which may not create any).
+    """
+    if not settings.kafka_secure or settings.external_kafka:
         return
     wanted = acl_bindings()
     for binding, future in client.create_acls(wanted, request_timeout=30).items():
