@@ -113,9 +113,13 @@ def _fatal_reason(error: BaseException) -> str:
     """The broker's reason for a fatal client error (e.g. not authorised to produce).
 
     confluent-kafka raises a fatal error from inside the next callback it runs, so it
-    may arrive wrapped in a SystemError whose cause is the KafkaException.
+    may arrive wrapped in a SystemError whose cause (or context) is the KafkaException.
     """
-    cause = error if isinstance(error, KafkaException) else error.__cause__
-    if isinstance(cause, KafkaException) and cause.args and isinstance(cause.args[0], KafkaError):
-        return str(cause.args[0].str())
+    seen: BaseException | None = error
+    for _ in range(5):  # the chain is short; never loop on a cycle
+        if seen is None:
+            break
+        if isinstance(seen, KafkaException) and seen.args and isinstance(seen.args[0], KafkaError):
+            return str(seen.args[0].str())
+        seen = seen.__cause__ or seen.__context__
     return "fatal client error"

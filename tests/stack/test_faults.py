@@ -7,6 +7,8 @@
   transaction, and again at an arbitrary point of a later batch; after `thbdb run` the
   warehouse holds what an uninterrupted load holds, and at every moment the stored
   offsets and the stored rows agree.
+- The Airflow task draining a country is killed (SIGKILL of its task process) after it
+  committed a batch; Airflow retries it and the run ends as an uninterrupted load.
 
 Each test prints how many faults it injected and what was lost or doubled.
 """
@@ -18,6 +20,7 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.parse
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -29,10 +32,10 @@ from confluent_kafka import Consumer, TopicPartition
 from producers.push import push_export
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.conftest import Stack
-from thbdb import kafka_broker
+from thbdb import airflow_stack, kafka_broker
 from thbdb.pipeline import drain_country
 from thbdb.processes import running_pid
-from thbdb.settings import Settings, country_topic
+from thbdb.settings import COUNTRIES, Settings, country_topic
 from warehouse.loader import connect, refresh_marts
 
 pytestmark = pytest.mark.stack
@@ -276,3 +279,79 @@ def test_a_load_killed_mid_batch_reruns_to_the_uninterrupted_result(stack: Stack
     assert mart == ref_mart
     assert quarantine == ref_quarantine
     assert rows[0] == rows[1]
+
+
+def _task_process(ti_id: str) -> int | None:
+    """The pid of the Airflow task runner of a task instance (it titles itself so)."""
+    title = f"airflow worker -- {ti_id}".encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().replace(b"\0", b" ").strip() == title:
+                    return int(entry.name)
+            except OSError:
+                continue
+    return None
+
+
+def test_the_airflow_task_killed_mid_drain_is_retried_to_the_uninterrupted_result(stack: Stack, tmp_path: Path) -> None:
+    settings, country, n = stack.settings, "BA", 16_000
+    stack.thbdb("run")
+    push_export(settings, country, _export(tmp_path, country, "BA-AFK", n, 2018), create_key=True)
+    reference = replace(settings, home=tmp_path / "reference")  # the same batch size as the Airflow task's
+    drain_country(reference, country)
+    with connect(reference.warehouse) as con:
+        refresh_marts(con)
+
+    api = airflow_stack._Api(settings)
+    dag = airflow_stack.DAG_ID
+    run_id = api.post(f"/api/v2/dags/{dag}/dagRuns", {"logical_date": None})["dag_run_id"]
+    quoted = urllib.parse.quote(run_id, safe="")
+    index = COUNTRIES.index(country)
+    topic = country_topic(country)
+
+    def drain_instance() -> dict[str, object]:
+        instances = api.get(f"/api/v2/dags/{dag}/dagRuns/{quoted}/taskInstances")["task_instances"]
+        return next(t for t in instances if t["task_id"] == "drain_country" and t["map_index"] == index)
+
+    def batches_loaded() -> int:
+        with connect(settings.warehouse, read_only=True) as con:
+            row = con.execute(
+                "SELECT count(*) FROM load_batches WHERE airflow_run_id = ? AND topic = ?", [run_id, topic]
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    # Wait until the task has committed a batch of its drain, then SIGKILL its process.
+    killed_after, pid = -1, None
+    for _ in range(1200):
+        ti = drain_instance()
+        assert ti["state"] not in ("success", "failed"), "the drain ended before the fault could be injected"
+        if ti["state"] == "running" and batches_loaded() >= 1:
+            pid = _task_process(str(ti["id"]))
+            if pid is not None:
+                killed_after = batches_loaded()
+                os.kill(pid, signal.SIGKILL)
+                break
+        threading.Event().wait(0.5)
+    assert pid is not None and 1 <= killed_after < -(-n // settings.batch_size)
+
+    state = "running"
+    for _ in range(1800):
+        state = api.get(f"/api/v2/dags/{dag}/dagRuns/{quoted}")["state"]
+        if state in ("success", "failed"):
+            break
+        threading.Event().wait(1)
+    tries = drain_instance()["try_number"]
+    raw, mart, quarantine = _contents(settings.warehouse, country)
+    ref_raw, ref_mart, ref_quarantine = _contents(reference.warehouse, country)
+    doubled = len(raw) - len({r[0] for r in raw})
+    print(
+        f"\nFAULT airflow task killed: 1 SIGKILL of the drain_country[{country}] task process after"
+        f" {killed_after} committed batches; Airflow retried it (try {tries}); run {state};"
+        f" {len(raw)} rows, uninterrupted {len(ref_raw)}; lost {len({r[0] for r in ref_raw} - {r[0] for r in raw})},"
+        f" doubled {doubled}"
+    )
+    assert state == "success" and tries >= 2
+    assert raw == ref_raw
+    assert mart == ref_mart
+    assert quarantine == ref_quarantine
