@@ -6,7 +6,7 @@ directly. Nothing heavy is imported at parse time.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow.sdk import dag, get_current_context, task
 
@@ -25,7 +25,9 @@ COUNTRIES = ["AL", "BA", "ME", "MK", "RS", "XK"]
 def thbdb_pipeline() -> None:
     # Two countries at a time: each batch is its own warehouse transaction, and a task
     # waits for the other's write lock between batches.
-    @task(max_active_tis_per_dagrun=2, retries=2)
+    # A drain killed mid-way is safe to retry at once: each batch committed with its
+    # offsets, so the retry starts where the last commit ended.
+    @task(max_active_tis_per_dagrun=2, retries=2, retry_delay=timedelta(seconds=5))
     def drain_country(country: str) -> dict[str, object]:
         """Validate and load everything the country published since the last run."""
         from thbdb.logs import setup_logging

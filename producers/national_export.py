@@ -84,6 +84,7 @@ _COUNTRY_COLUMNS = ("citizenship", "country_of_exploitation", "recruited_in")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _BIRTH = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 MAX_FIELD_CHARS = 10_000
+_COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 class ExportRejected(ValueError):
@@ -161,11 +162,12 @@ def open_export(path: Path) -> tuple[str, list[str], Iterator[tuple[int, list[st
     header = [name.strip() for name in header]
     kind = detect_kind(header)
     known = VICTIM_COLUMNS if kind == "victims" else PERPETRATOR_COLUMNS
-    unknown = [n for n in header if n not in known]
+    unknown = [(i, n) for i, n in enumerate(header, start=1) if n not in known]
     if unknown:
-        # Column names come from the header, not from a person: safe to name.
-        shown = ", ".join(repr(n[:40]) for n in unknown[:10])
-        raise ExportRejected(f"unknown column(s) in the header: {shown}")
+        # A column is named only if the name looks like one (lower-case, underscores):
+        # a header row that is really a data row must not be echoed.
+        shown = ", ".join(f"{i} ({n!r})" if _COLUMN_NAME.match(n) else str(i) for i, n in unknown[:10])
+        raise ExportRejected(f"unknown column(s) in the header, by position: {shown}")
     duplicated = sorted({n for n in header if header.count(n) > 1})
     if duplicated:
         raise ExportRejected(f"column(s) appear twice in the header: {', '.join(duplicated)}")
@@ -193,7 +195,9 @@ def open_export(path: Path) -> tuple[str, list[str], Iterator[tuple[int, list[st
 
 def _parse_datetime(text: str) -> datetime:
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    # In UTC here, so a time at the edge of the calendar (0001-01-01T00:00+05:00) is
+    # refused as a value, not a crash later.
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 class VictimRowChecker:
@@ -324,7 +328,7 @@ def _checked(values, column, parse, refuse, reason):  # type: ignore[no-untyped-
         return None
     try:
         return parse(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         refuse(column, reason)
         return None
 

@@ -13,6 +13,7 @@ from producers.national_export import ExportRejected, Refusal, VictimRowChecker,
 from producers.perpetrator_export import PerpetratorRow, PerpetratorRowChecker
 from producers.pseudonymise import Pseudonymiser, load_or_create_country_key, today_utc
 from producers.publisher import EventPublisher
+from thbdb import kafka_security
 from thbdb.settings import COUNTRIES, Settings, country_topic
 from transforms.events import CaseEvent
 
@@ -26,6 +27,7 @@ class PushReport:
     published: int = 0
     linkage: bool = False  # whether the events carry linkage encodings
     refused: list[Refusal] = field(default_factory=list)
+    broker_interruptions: int = 0  # connection faults the publisher rode out by retrying
 
     @property
     def refused_rows(self) -> int:
@@ -72,6 +74,13 @@ def push_export(
             if on_progress and accepted % 1000 == 0:
                 on_progress(accepted)
 
-    publisher = EventPublisher(settings.kafka_bootstrap, country_topic(country))
-    report.published = publisher.publish(events())
+    publisher = EventPublisher(
+        settings.kafka_bootstrap,
+        country_topic(country),
+        security=kafka_security.client_config(settings, kafka_security.country_principal(country)),
+    )
+    try:
+        report.published = publisher.publish(events())
+    finally:
+        report.broker_interruptions = publisher.interruptions
     return report

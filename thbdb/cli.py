@@ -58,11 +58,23 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @app.command()
 def up(
     no_airflow: Annotated[bool, typer.Option("--no-airflow", help="Start only the Kafka broker.")] = False,
+    secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure",
+            help="SASL/SCRAM and ACLs on the broker: each country writes only its topic, the pipeline only reads"
+            " (needs a fresh THBDB_HOME; the home stays secure afterwards).",
+        ),
+    ] = False,
 ) -> None:
     """Start the local stack (Kafka broker, Airflow) and wait until it answers. Idempotent."""
+    from dataclasses import replace
+
     from thbdb import stack
 
     settings = _settings()
+    if secure:
+        settings = replace(settings, kafka_secure=True)
     try:
         with err.status("starting the stack (Kafka, Airflow)…"):
             started = stack.up(settings, airflow=not no_airflow)
@@ -139,6 +151,11 @@ def produce(
         raise _fail(f"{input.name}: {error}") from None
     for refusal in report.refused:
         err.print(f"{input.name}: {refusal}", highlight=False, markup=False)
+    if report.broker_interruptions:
+        err.print(
+            f"{country}: {report.broker_interruptions} connection fault(s) while the broker was unreachable;"
+            " the producer retried and every event was acknowledged"
+        )
     out.print(
         f"{country}: {report.published} rows published, {report.refused_rows} rows refused (batch {report.batch_id})"
     )

@@ -6,6 +6,7 @@ storage is formatted once, then the broker is started as a plain Java process.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -14,8 +15,9 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from thbdb import kafka_security
 from thbdb.processes import running_pid, start_process, stop_process
-from thbdb.settings import COUNTRIES, REPO_ROOT, Settings, country_topic
+from thbdb.settings import COUNTRIES, REPO_ROOT, SECURE_MARKER, Settings, country_topic
 
 PROCESS = "kafka"
 POM = REPO_ROOT / "infra" / "kafka" / "pom.xml"
@@ -45,6 +47,19 @@ def _write_config(settings: Settings) -> Path:
     config = settings.kafka_dir / "server.properties"
     settings.kafka_dir.mkdir(parents=True, exist_ok=True)
     host = settings.kafka_host
+    if settings.kafka_secure:
+        listeners = kafka_security.broker_properties(settings)
+    else:
+        listeners = [
+            f"listeners=PLAINTEXT://{host}:{settings.kafka_port},CONTROLLER://{host}:{settings.kafka_controller_port}",
+            f"advertised.listeners=PLAINTEXT://{host}:{settings.kafka_port}",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name=PLAINTEXT",
+        ]
+    # Owner-only: in secure mode the file holds the broker's own password.
+    descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(descriptor)
+    config.chmod(0o600)
     config.write_text(
         "\n".join(
             [
@@ -52,12 +67,8 @@ def _write_config(settings: Settings) -> Path:
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.voters=1@{host}:{settings.kafka_controller_port}",
-                f"listeners=PLAINTEXT://{host}:{settings.kafka_port},"
-                f"CONTROLLER://{host}:{settings.kafka_controller_port}",
-                f"advertised.listeners=PLAINTEXT://{host}:{settings.kafka_port}",
+                *listeners,
                 "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                "inter.broker.listener.name=PLAINTEXT",
                 f"log.dirs={data}",
                 "num.partitions=3",
                 # One broker: internal topics cannot be replicated here (see README, scaling).
@@ -113,16 +124,30 @@ def start_broker(settings: Settings, timeout: float = 90.0) -> bool:
         wait_until_ready(settings, timeout)
         return False
     ensure_jars(settings)
+    formatted = (settings.kafka_dir / "data" / "meta.properties").exists()
+    marker = settings.kafka_dir / SECURE_MARKER
+    if settings.kafka_secure and formatted and not marker.exists():
+        raise BrokerError(
+            f"the broker under {settings.kafka_dir} was formatted without authentication;"
+            " --secure needs a fresh THBDB_HOME (its credentials are written when the storage is formatted)"
+        )
+    if settings.kafka_secure:
+        kafka_security.ensure_credentials(settings)
     config = _write_config(settings)
-    if not (settings.kafka_dir / "data" / "meta.properties").exists():
+    if not formatted:
         cluster_id = uuid.uuid4().hex[:22]
+        scram = kafka_security.scram_format_arguments(settings) if settings.kafka_secure else []
         result = subprocess.run(
-            _java(settings, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+            _java(settings, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config), *scram),
             capture_output=True,
             text=True,
         )
         if result.returncode != 0:
-            raise BrokerError(f"formatting Kafka storage failed: {result.stdout[-1500:]}{result.stderr[-1500:]}")
+            # The output may echo the arguments: never show it in secure mode (passwords).
+            detail = "" if scram else f": {result.stdout[-1500:]}{result.stderr[-1500:]}"
+            raise BrokerError(f"formatting Kafka storage failed{detail}")
+        if settings.kafka_secure:
+            marker.write_text("SASL/SCRAM-SHA-512 with ACLs; credentials under keys/kafka/\n")
     start_process(
         settings.run_dir,
         settings.logs_dir,
@@ -136,7 +161,14 @@ def start_broker(settings: Settings, timeout: float = 90.0) -> bool:
 
 def admin(settings: Settings) -> AdminClient:
     # log_level 0: a probe of a broker that is still starting must not flood the terminal.
-    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "socket.timeout.ms": 5000, "log_level": 0})
+    return AdminClient(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "socket.timeout.ms": 5000,
+            "log_level": 0,
+            **kafka_security.client_config(settings, kafka_security.ADMIN),
+        }
+    )
 
 
 def is_ready(settings: Settings) -> bool:
@@ -159,7 +191,7 @@ def wait_until_ready(settings: Settings, timeout: float) -> None:
 
 
 def ensure_topics(settings: Settings) -> None:
-    """Create the six country topics if they do not exist."""
+    """Create the six country topics if they do not exist, and their ACLs on a secure broker."""
     client = admin(settings)
     existing = set(client.list_topics(timeout=10).topics)
     wanted = [
@@ -167,14 +199,13 @@ def ensure_topics(settings: Settings) -> None:
         for c in COUNTRIES
         if country_topic(c) not in existing
     ]
-    if not wanted:
-        return
-    for topic, future in client.create_topics(wanted).items():
+    for topic, future in client.create_topics(wanted).items() if wanted else ():
         try:
             future.result(timeout=30)
         except Exception as error:
             if "TOPIC_ALREADY_EXISTS" not in str(error):
                 raise BrokerError(f"could not create topic {topic}: {error}") from error
+    kafka_security.ensure_acls(settings, client)
 
 
 def stop_broker(settings: Settings) -> bool:

@@ -18,6 +18,7 @@ from expectations.case_events import SUITE_NAME, ValidationOutcome, validate_eve
 from expectations.data_docs import build_data_docs, store_redacted_result
 from expectations.perpetrator_events import SUITE_NAME as PERPETRATOR_SUITE
 from expectations.perpetrator_events import validate_perpetrator_events
+from thbdb import kafka_security
 from thbdb.privacy_report import write_privacy_report
 from thbdb.settings import Settings, country_topic
 from thbdb.validation_report import write_validation_report
@@ -69,6 +70,7 @@ def _consumer(settings: Settings) -> Consumer:
             "auto.offset.reset": "earliest",
             "fetch.max.bytes": 52_428_800,
             "log_level": 3,
+            **kafka_security.client_config(settings, kafka_security.PIPELINE),
         }
     )
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COUNTRIES = ("AL", "BA", "ME", "MK", "RS", "XK")
+# Under $THBDB_HOME/kafka: present when the broker was formatted with SCRAM credentials.
+SECURE_MARKER = "secure"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,11 @@ class Settings:
     min_cell: int = 5  # smallest count shown to analysts; smaller cells are suppressed
     max_failure_rate: float = 0.5  # a batch failing validation more than this is held back whole
     link_threshold: float = 0.85  # Dice similarity from which two countries' records are one person
+    # SASL/SCRAM with ACLs on the broker (`thbdb up --secure`; see thbdb/kafka_security.py).
+    kafka_secure: bool = False
+    # One identity for every client of this process (a country's machine, the deployed pipeline).
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -52,6 +59,14 @@ class Settings:
             changes["external_kafka"] = env["THBDB_KAFKA_BOOTSTRAP"]
         if env.get("THBDB_KAFKA_LIB"):
             changes["kafka_lib"] = Path(env["THBDB_KAFKA_LIB"])
+        if env.get("THBDB_KAFKA_SASL_USERNAME"):
+            changes["kafka_sasl_username"] = env["THBDB_KAFKA_SASL_USERNAME"]
+        if env.get("THBDB_KAFKA_SASL_PASSWORD_FILE"):
+            changes["kafka_sasl_password_file"] = Path(env["THBDB_KAFKA_SASL_PASSWORD_FILE"])
+        # A home whose broker was formatted with credentials stays secure (its marker file).
+        secure = env.get("THBDB_KAFKA_SECURE", "").lower() in ("1", "true", "yes")
+        if secure or "kafka_sasl_username" in changes or (base.kafka_dir / SECURE_MARKER).exists():
+            changes["kafka_secure"] = True
         return replace(base, **changes)  # type: ignore[arg-type]
 
     def to_env(self) -> dict[str, str]:
@@ -69,6 +84,12 @@ class Settings:
         }
         if self.external_kafka:
             env["THBDB_KAFKA_BOOTSTRAP"] = self.external_kafka
+        if self.kafka_secure:
+            env["THBDB_KAFKA_SECURE"] = "1"
+        if self.kafka_sasl_username:
+            env["THBDB_KAFKA_SASL_USERNAME"] = self.kafka_sasl_username
+        if self.kafka_sasl_password_file:
+            env["THBDB_KAFKA_SASL_PASSWORD_FILE"] = str(self.kafka_sasl_password_file)
         return env
 
     @property

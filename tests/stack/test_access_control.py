@@ -1,0 +1,157 @@
+"""Access control on a real broker run the way `thbdb up --secure` runs it: SASL/SCRAM,
+one principal per country and one for the pipeline, ACLs under the StandardAuthorizer.
+
+Serbia (principal ``rs``) may write its own topic and nothing else: it is refused writing
+to Kosovo's topic and reading any topic, its own included. The pipeline reads every
+topic and cannot write one. A wrong password or no credentials get nothing.
+
+The broker here is started alone (no Airflow) under its own home and ports, through the
+same functions `thbdb up` calls, so it can run beside the session's open stack.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from producers.publisher import EventPublisher, PublishFailed
+from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
+from tests.conftest import THBDB, _free_port
+from tests.stack.test_quarantine import _events
+from thbdb import kafka_broker, kafka_security
+from thbdb.pipeline import drain_country
+from thbdb.settings import Settings, country_topic
+from transforms.events import VictimEvent
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture(scope="module")
+def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    home = tmp_path_factory.mktemp("thbdb-secure-home")
+    settings = Settings(home=home, kafka_port=_free_port(), kafka_controller_port=_free_port(), kafka_secure=True)
+    kafka_broker.start_broker(settings, timeout=180)
+    try:
+        kafka_broker.ensure_topics(settings)
+        yield settings
+    finally:
+        kafka_broker.stop_broker(settings)
+
+
+def _env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("THBDB_", "AIRFLOW"))}
+    env.update({"THBDB_HOME": str(settings.home), "THBDB_KAFKA_PORT": str(settings.kafka_port)})
+    env["THBDB_KAFKA_CONTROLLER_PORT"] = str(settings.kafka_controller_port)
+    env.update({**extra, "COLUMNS": "200"})
+    return env
+
+
+def _event(country: str, index: int = 0) -> VictimEvent:
+    return VictimEvent.model_validate(_events(country, index + 1)[index])
+
+
+def _publish(settings: Settings, principal: str, country: str, security: dict[str, str] | None = None) -> int:
+    config = kafka_security.client_config(settings, principal) if security is None else security
+    publisher = EventPublisher(settings.kafka_bootstrap, country_topic(country), 30_000, config)
+    return publisher.publish([_event(country)])
+
+
+def _read(settings: Settings, principal: str, country: str) -> tuple[int, list[str]]:
+    """Messages read and errors met reading a country's topic from the start."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": kafka_security.PIPELINE_GROUP,
+            "enable.partition.eof": True,
+            "enable.auto.commit": False,
+            "log_level": 0,
+            **kafka_security.client_config(settings, principal),
+        }
+    )
+    topic = country_topic(country)
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(settings.topic_partitions)])
+    read, errors, ended = 0, [], set()
+    for _ in range(10):
+        for message in consumer.consume(100, timeout=2):
+            error = message.error()
+            if error is None:
+                read += 1
+            elif error.code() == KafkaError._PARTITION_EOF:
+                ended.add(message.partition())
+            else:
+                errors.append(error.str())
+        if errors or len(ended) == settings.topic_partitions:
+            break
+    consumer.close()
+    return read, errors
+
+
+def test_credentials_are_owner_only_files(secure: Settings) -> None:
+    directory = kafka_security.credentials_dir(secure)
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    files = sorted(directory.glob("*.password"))
+    assert [f.stem for f in files] == sorted(kafka_security.principals())
+    for path in [*files, secure.kafka_dir / "server.properties"]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_serbia_writes_its_own_topic_only_and_reads_none(secure: Settings) -> None:
+    assert _publish(secure, "rs", "RS") == 1
+    with pytest.raises(PublishFailed, match="authorization failed"):
+        _publish(secure, "rs", "XK")
+    for country in ("RS", "XK", "AL"):
+        read, errors = _read(secure, "rs", country)
+        assert read == 0 and any("authorization failed" in e.lower() for e in errors), (country, errors)
+
+
+def test_the_pipeline_reads_every_topic_and_writes_none(secure: Settings) -> None:
+    assert _publish(secure, "xk", "XK") == 1
+    assert _read(secure, "pipeline", "XK") == (1, [])
+    # Refused at once: the pipeline may not even obtain an idempotent producer id (the
+    # client raises this fatal error from inside a callback, so the reason may be lost).
+    with pytest.raises(PublishFailed, match=r"authorization failed|refused this producer"):
+        _publish(secure, "pipeline", "XK")
+    assert _read(secure, "pipeline", "XK") == (1, [])  # nothing of the pipeline's was written
+    # The pipeline's own drain authenticates as `pipeline` and loads what Kosovo wrote.
+    report = drain_country(secure, "XK")
+    assert (report.read, report.loaded) == (1, 1)
+
+
+def test_a_wrong_password_or_no_credentials_get_nothing(secure: Settings) -> None:
+    wrong = {**kafka_security.client_config(secure, "rs"), "sasl.password": "not-the-password"}
+    with pytest.raises(PublishFailed, match="Authentication failed"):
+        _publish(secure, "rs", "RS", security=wrong)
+    open_client = replace(secure, kafka_secure=False)
+    with pytest.raises(PublishFailed):  # plaintext on a SASL listener: never acknowledged
+        EventPublisher(open_client.kafka_bootstrap, country_topic("RS"), 5_000).publish([_event("RS")])
+
+
+def test_thbdb_produce_as_serbia_is_refused_on_kosovos_topic(secure: Settings, tmp_path: Path) -> None:
+    profiles = [VictimProfile(f"RS-ACL-{i}", date(2023, 3, 3), "F", 22, "RS", ["labour"]) for i in range(3)]
+    export = write_victims_csv(tmp_path / "victims.csv", victim_rows("RS", profiles, 4))
+    password_file = kafka_security.credentials_dir(secure) / "rs.password"
+    as_serbia = {"THBDB_KAFKA_SASL_USERNAME": "rs", "THBDB_KAFKA_SASL_PASSWORD_FILE": str(password_file)}
+
+    def produce(country: str) -> subprocess.CompletedProcess[str]:
+        command = [THBDB, "produce", "--country", country, "--input", str(export), "--create-key"]
+        return subprocess.run(command, env=_env(secure, **as_serbia), capture_output=True, text=True, timeout=300)
+
+    own = produce("RS")
+    assert own.returncode == 0, own.stderr
+    assert "3 rows published" in own.stdout
+    other = produce("XK")
+    assert other.returncode == 2
+    assert "authorization failed" in other.stderr.lower()
+    assert "Traceback" not in other.stderr
+    secret = password_file.read_text().strip()
+    logs = b"".join(p.read_bytes() for p in secure.logs_dir.glob("*.log"))
+    assert secret not in own.stdout + own.stderr + other.stdout + other.stderr
+    assert secret.encode() not in logs

@@ -1,0 +1,194 @@
+"""Who may do what on the broker: SASL/SCRAM-SHA-512 principals and their ACLs.
+
+One principal per country (``al`` … ``xk``) may write its own topic and read none; the
+``pipeline`` principal may read every country topic and write none; ``admin`` is the
+broker's own identity (inter-broker traffic, topic and ACL creation). With the
+StandardAuthorizer and ``allow.everyone.if.no.acl.found=false`` anything not granted
+here is refused.
+
+The embedded broker runs this way with ``thbdb up --secure`` (see README, "Faults,
+access control and keys"). Passwords are random, one file per principal under
+``$THBDB_HOME/keys/kafka/`` (owner-only); the SCRAM credentials are written into the
+KRaft metadata when the storage is formatted, so the broker never starts without them.
+A real deployment gives each country only its own password file and sets
+``THBDB_KAFKA_SASL_USERNAME`` and ``THBDB_KAFKA_SASL_PASSWORD_FILE``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
+
+from thbdb.settings import COUNTRIES, Settings, country_topic
+
+MECHANISM = "SCRAM-SHA-512"
+ADMIN = "admin"
+PIPELINE = "pipeline"
+PIPELINE_GROUP = "thbdb-pipeline"
+TOPIC_PREFIX = "thbdb.events."
+
+
+class CredentialsMissing(RuntimeError):
+    """A principal's password file is not where settings say it is."""
+
+
+def country_principal(country: str) -> str:
+    return country.lower()
+
+
+def principals() -> list[str]:
+    return [ADMIN, PIPELINE, *(country_principal(c) for c in COUNTRIES)]
+
+
+def credentials_dir(settings: Settings) -> Path:
+    return settings.keys_dir / "kafka"
+
+
+def _password_file(settings: Settings, principal: str) -> Path:
+    return credentials_dir(settings) / f"{principal}.password"
+
+
+def ensure_credentials(settings: Settings) -> None:
+    """Create a random password for every principal that has none (owner-only files)."""
+    directory = credentials_dir(settings)
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    for principal in principals():
+        path = _password_file(settings, principal)
+        if path.exists():
+            continue
+        # URL-safe characters only: the value goes into JAAS and --add-scram syntax unquoted.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+
+
+def password(settings: Settings, principal: str) -> str:
+    path = _password_file(settings, principal)
+    if settings.kafka_sasl_password_file and principal == settings.kafka_sasl_username:
+        path = settings.kafka_sasl_password_file
+    try:
+        return path.read_text("ascii").strip()
+    except FileNotFoundError:
+        raise CredentialsMissing(f"no Kafka password for principal {principal!r} at {path}") from None
+
+
+def client_config(settings: Settings, principal: str) -> dict[str, str]:
+    """librdkafka settings for connecting as ``principal``; empty on an open broker.
+
+    ``THBDB_KAFKA_SASL_USERNAME`` overrides the principal: on a country's machine or in
+    the deployed pipeline there is exactly one identity, the one whose password is there.
+    """
+    if not settings.kafka_secure:
+        return {}
+    name = settings.kafka_sasl_username or principal
+    return {
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": MECHANISM,
+        "sasl.username": name,
+        "sasl.password": password(settings, name),
+    }
+
+
+def scram_format_arguments(settings: Settings) -> list[str]:
+    """``kafka-storage format`` arguments that write every principal's SCRAM credential."""
+    arguments = []
+    for principal in principals():
+        arguments += ["--add-scram", f"{MECHANISM}=[name={principal},password={password(settings, principal)}]"]
+    return arguments
+
+
+def broker_properties(settings: Settings) -> list[str]:
+    """server.properties lines of a broker that authenticates and authorises everyone.
+
+    Clients use SCRAM on the broker listener. The controller listener (the broker talking
+    to its own KRaft controller) uses SASL/PLAIN with the admin identity, because SCRAM
+    credentials live in the metadata the controller serves and cannot authenticate it.
+    """
+    host = settings.kafka_host
+    admin_password = password(settings, ADMIN)
+    scram = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required"
+        f' username="{ADMIN}" password="{admin_password}";'
+    )
+    plain = (
+        "org.apache.kafka.common.security.plain.PlainLoginModule required"
+        f' username="{ADMIN}" password="{admin_password}" user_{ADMIN}="{admin_password}";'
+    )
+    return [
+        f"listeners=SASL_PLAINTEXT://{host}:{settings.kafka_port},CONTROLLER://{host}:{settings.kafka_controller_port}",
+        f"advertised.listeners=SASL_PLAINTEXT://{host}:{settings.kafka_port}",
+        "listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+        "inter.broker.listener.name=SASL_PLAINTEXT",
+        f"sasl.enabled.mechanisms={MECHANISM}",
+        f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
+        f"listener.name.sasl_plaintext.sasl.enabled.mechanisms={MECHANISM}",
+        f"listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config={scram}",
+        "sasl.mechanism.controller.protocol=PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+        f"listener.name.controller.plain.sasl.jaas.config={plain}",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found=false",
+        f"super.users=User:{ADMIN}",
+    ]
+
+
+def acl_bindings() -> list[AclBinding]:
+    """Every grant there is: each country writes its own topic; the pipeline reads all."""
+
+    literal, prefixed = ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED
+
+    def allow(who: str, kind: ResourceType, name: str, pattern: ResourcePatternType, op: AclOperation) -> AclBinding:
+        return AclBinding(kind, name, pattern, f"User:{who}", "*", op, AclPermissionType.ALLOW)
+
+    bindings = []
+    for country in COUNTRIES:
+        principal = country_principal(country)
+        for op in (AclOperation.WRITE, AclOperation.DESCRIBE):
+            bindings.append(allow(principal, ResourceType.TOPIC, country_topic(country), literal, op))
+    for op in (AclOperation.READ, AclOperation.DESCRIBE):
+        bindings.append(allow(PIPELINE, ResourceType.TOPIC, TOPIC_PREFIX, prefixed, op))
+    bindings.append(allow(PIPELINE, ResourceType.GROUP, PIPELINE_GROUP, literal, AclOperation.READ))
+    return bindings
+
+
+def ensure_acls(settings: Settings, client: AdminClient, timeout: float = 60.0) -> None:
+    """Create the grants (creating an existing binding changes nothing).
+
+    Only on the embedded broker: a real deployment's ACLs are its administrators' (the
+    client here may be the pipeline, which may not create any).
+    """
+    if not settings.kafka_secure or settings.external_kafka:
+        return
+    wanted = acl_bindings()
+    for binding, future in client.create_acls(wanted, request_timeout=30).items():
+        try:
+            future.result()
+        except Exception as error:
+            raise RuntimeError(f"could not create the Kafka ACL {binding}: {error}") from error
+    # Created is not yet applied: wait until the broker's authorizer lists every grant,
+    # so a client starting right after `up` is not refused what it may do.
+    anything: str = None  # type: ignore[assignment]  # None matches any name, principal, host
+    every = AclBindingFilter(
+        ResourceType.ANY, anything, ResourcePatternType.ANY, anything, anything, AclOperation.ANY, AclPermissionType.ANY
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = set(client.describe_acls(every, request_timeout=10).result())
+        if all(binding in listed for binding in wanted):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the broker did not apply its ACLs within {timeout:.0f} s")
+        time.sleep(0.5)
