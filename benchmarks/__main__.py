@@ -3,7 +3,7 @@ stdout and as bench-results.json.
 
 Full (`make bench`): throughput and worker memory at N = 10^4, 10^5, 10^6 events, latency
 over 10 small pushes, queries on 10 million victims. Quick (`make bench-quick`): N =
-100,000, 5 pushes, 1 million victims. Times are not asserted: other work on the machine
+100,000, 3 pushes, 1 million victims. Times are not asserted: other work on the machine
 moves them; the baseline of each figure is measured in the same run for that reason.
 """
 
@@ -33,7 +33,7 @@ def _sizes(text: str) -> list[int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="N = 100,000 only; 5 pushes; 1 million victims.")
+    parser.add_argument("--quick", action="store_true", help="N = 100,000 only; 3 pushes; 1 million victims.")
     parser.add_argument("--sizes", type=_sizes, help="Events per throughput run, e.g. 1e4,1e5,1e6.")
     parser.add_argument("--pushes", type=int, help="Small pushes for the latency figure.")
     parser.add_argument("--push-events", type=int, default=20, help="Events per small push (20).")
@@ -42,9 +42,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench-results.json"))
     args = parser.parse_args()
     sizes = args.sizes or ([100_000] if args.quick else [10_000, 100_000, 1_000_000])
-    pushes = args.pushes or (5 if args.quick else 10)
+    pushes = args.pushes or (3 if args.quick else 10)
     victims = args.victims or (1_000_000 if args.quick else 10_000_000)
-    repeats = args.repeats or (10 if args.quick else 7)
+    repeats = args.repeats or (10 if args.quick else 5)
 
     workdir = Path(tempfile.mkdtemp(prefix="thbdb-bench-"))
     figures: list[Figure] = []
