@@ -43,9 +43,7 @@ def victim_row(event: VictimEvent) -> dict[str, Any]:
     The exact age becomes an age band and minor/adult: the warehouse keeps only the
     generalised quasi-identifiers.
     """
-    # The model's own attributes, not model_dump(): no deep copy per event (the event is
-    # frozen and nothing downstream changes the lists).
-    fields = dict(event.__dict__)
+    fields = event.model_dump(exclude={"schema_version", "kind", "age_at_identification", "batch_id"})
     fields["age_band"] = age_band(event.age_at_identification)
     fields["age_group"] = age_group(event.age_at_identification)
     fields["producer_batch_id"] = event.batch_id
