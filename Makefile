@@ -48,6 +48,12 @@ typecheck: setup
 schema: setup ## republish the event JSON Schema from the code
 	$(VENV)/bin/python -m transforms.events
 
+bench: setup ## throughput, latency, queries and memory beside their baselines (<= 30 min)
+	$(VENV)/bin/python -m benchmarks --out bench-results.json
+
+bench-quick: setup ## the same at N = 100,000 and 1 million victims (<= 5 min)
+	$(VENV)/bin/python -m benchmarks --quick --out bench-results.json
+
 down:
 	$(THBDB) down
 

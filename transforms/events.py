@@ -148,6 +148,12 @@ def parse_event(payload: bytes) -> CaseEvent:
     if len(payload) > MAX_EVENT_BYTES:
         raise EventRejected(f"message too large ({len(payload)} bytes > {MAX_EVENT_BYTES})")
     try:
+        # Fast path: pydantic parses and validates the JSON in one pass (about twice as
+        # fast). Whatever it refuses goes the long way below, which words the reason.
+        return VictimEvent.model_validate_json(payload)
+    except ValidationError:
+        pass
+    try:
         raw = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise EventRejected("message is not JSON text") from None

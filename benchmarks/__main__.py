@@ -1,0 +1,162 @@
+"""`python -m benchmarks [--quick]`: every figure beside its baseline, as a table on
+stdout and as bench-results.json.
+
+Full (`make bench`): throughput and worker memory at N = 10^4, 10^5, 10^6 events, latency
+over 10 small pushes, queries on 10 million victims. Quick (`make bench-quick`): N =
+100,000, 3 pushes, 1 million victims. Times are not asserted: other work on the machine
+moves them; the baseline of each figure is measured in the same run for that reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import latency, query_speed, throughput
+from benchmarks.bench_stack import BenchStack
+from benchmarks.results import Figure, percentile, table, write_json
+
+STARTED = time.monotonic()
+
+
+def log(message: str) -> None:
+    print(f"[{time.monotonic() - STARTED:6.0f} s] {message}", file=sys.stderr, flush=True)
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(float(s)) for s in text.split(",") if s.strip()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="N = 100,000 only; 3 pushes; 1 million victims.")
+    parser.add_argument("--sizes", type=_sizes, help="Events per throughput run, e.g. 1e4,1e5,1e6.")
+    parser.add_argument("--pushes", type=int, help="Small pushes for the latency figure.")
+    parser.add_argument("--push-events", type=int, default=20, help="Events per small push (20).")
+    parser.add_argument("--victims", type=int, help="Victim records of the query-speed warehouse.")
+    parser.add_argument("--repeats", type=int, help="Runs of each query.")
+    parser.add_argument("--out", type=Path, default=Path("bench-results.json"))
+    args = parser.parse_args()
+    sizes = args.sizes or ([100_000] if args.quick else [10_000, 100_000, 1_000_000])
+    pushes = args.pushes or (3 if args.quick else 10)
+    victims = args.victims or (1_000_000 if args.quick else 10_000_000)
+    repeats = args.repeats or (10 if args.quick else 5)
+
+    workdir = Path(tempfile.mkdtemp(prefix="thbdb-bench-"))
+    figures: list[Figure] = []
+    stack = BenchStack.create()
+    log(f"starting a stack under {stack.home} (Kafka, Airflow)")
+    try:
+        stack.up()
+        # The first run of a fresh Airflow pays one-off costs (first task processes, the
+        # DAG's first parse by the workers); a warm-up run keeps them out of the figures.
+        stack.thbdb("run", "--timeout", "900", timeout=1000)
+        log("stack up, warm-up run done")
+        runs = []
+        for n in sizes:
+            log(f"throughput N={n:,}")
+            run = throughput.measure(stack, n, workdir, log)
+            runs.append(run)
+            note = "" if run.loaded == n else f"{run.loaded} of {n} loaded"
+            figures += [
+                Figure(
+                    f"throughput pipeline, Kafka to warehouse, N={n:,}",
+                    n / run.pipeline_s,
+                    "events/s",
+                    n / run.floor_s,
+                    note=note or "baseline: floor (Kafka to DuckDB, no validation)",
+                ),
+                Figure(
+                    f"throughput end to end, CSV to warehouse, N={n:,}",
+                    n / run.end_to_end_s,
+                    "events/s",
+                    n / (run.produce_s + run.floor_s),
+                    note="baseline: same produce, then the floor",
+                ),
+                Figure(f"produce (check, pseudonymise, publish), N={n:,}", n / run.produce_s, "events/s"),
+                Figure(
+                    f"peak RSS of the pipeline worker, N={n:,}",
+                    run.worker_peak_mb,
+                    "MB",
+                    run.floor_peak_mb,
+                    higher_is_better=False,
+                    note="baseline: the floor process",
+                ),
+            ]
+        if len(runs) > 1:
+            first, last = runs[0], runs[-1]
+            figures += [
+                Figure(
+                    f"growth: seconds per event at N={last.n:,} over N={first.n:,}",
+                    (last.pipeline_s / last.n) / (first.pipeline_s / first.n),
+                    "x",
+                    (last.floor_s / last.n) / (first.floor_s / first.n),
+                    higher_is_better=False,
+                    note="1.0 = linear; below 1: fixed costs amortised",
+                ),
+                Figure(
+                    f"growth: worker memory at N={last.n:,} over N={first.n:,}",
+                    last.worker_peak_mb / first.worker_peak_mb,
+                    "x",
+                    last.floor_peak_mb / first.floor_peak_mb,
+                    higher_is_better=False,
+                    note="1.0 = flat",
+                ),
+            ]
+        log(f"latency: {pushes} pushes of {args.push_events} events")
+        lat = latency.measure(stack, pushes, args.push_events, workdir, log)
+        for q in (50, 95):
+            figures.append(
+                Figure(
+                    f"latency publish to queryable p{q} ({pushes} pushes of {args.push_events})",
+                    percentile(lat.pipeline_s, q),
+                    "s",
+                    percentile(lat.floor_s, q),
+                    higher_is_better=False,
+                    note="produce + thbdb run + query; baseline: produce + floor",
+                )
+            )
+    finally:
+        log("stopping the stack")
+        stack.down()
+    log(f"query speed: generating {victims:,} victims in DuckDB")
+    warehouse = workdir / "queries.duckdb"
+    built = query_speed.build_warehouse(warehouse, victims)
+    label = f"{victims / 1e6:g}M victims"
+    figures += [
+        Figure(f"generate {label} (SQL)", built["generate_s"], "s", higher_is_better=False),
+        Figure(
+            f"refresh marts on {label} (the pipeline's last step)",
+            built["refresh_marts_s"],
+            "s",
+            higher_is_better=False,
+        ),
+    ]
+    log(f"query speed: {repeats} runs of each query")
+    speeds = query_speed.measure(warehouse, repeats)
+    base = speeds.pop("baseline")
+    for name, speed in speeds.items():
+        for pct in ("p50", "p95"):
+            figures.append(
+                Figure(
+                    f"query {name} {pct}, {label}",
+                    speed[pct],
+                    "ms",
+                    base[pct],
+                    higher_is_better=False,
+                    note="baseline: count(*) GROUP BY year, country",
+                )
+            )
+    shutil.rmtree(workdir, ignore_errors=True)
+    log(f"done in {time.monotonic() - STARTED:.0f} s")
+    print(table(figures))
+    write_json(args.out, figures)
+    print(f"\nwritten: {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""The benchmark's own pieces: figures and their ratios, the JSON, the volume export."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+from pathlib import Path
+
+from benchmarks.results import Figure, percentile, table, write_json
+from benchmarks.volume import write_volume_export
+from producers.code_mapping import load_mapping
+from producers.national_export import VictimRowChecker, open_export
+
+
+def test_ratio_is_higher_is_better_either_way() -> None:
+    assert Figure("throughput", 50.0, "events/s", baseline=100.0).ratio == 0.5
+    assert Figure("latency", 4.0, "s", baseline=2.0, higher_is_better=False).ratio == 0.5
+    assert Figure("produce", 10.0, "events/s").ratio is None
+
+
+def test_json_is_a_list_of_named_figures(tmp_path: Path) -> None:
+    path = tmp_path / "bench-results.json"
+    write_json(path, [Figure("a", 1.0, "s", 2.0, higher_is_better=False), Figure("b", 3.0, "MB")])
+    a, b = json.loads(path.read_text())
+    assert a == {"name": "a", "value": 1.0, "unit": "s", "baseline": 2.0, "ratio": 2.0}
+    assert b == {"name": "b", "value": 3.0, "unit": "MB"}
+    assert "ratio" in table([Figure("a", 1.0, "s", 2.0)]).splitlines()[0]
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 21)]
+    assert percentile(values, 50) == 10.0
+    assert percentile(values, 95) == 19.0
+    assert percentile([7.0], 95) == 7.0
+
+
+def test_volume_export_rows_are_unique_and_pass_the_contract(tmp_path: Path) -> None:
+    path = write_volume_export(tmp_path / "victims.csv", "RS", 2500)
+    with path.open(encoding="utf-8") as handle:
+        ids = [row["record_id"] for row in csv.DictReader(handle)]
+    assert len(ids) == len(set(ids)) == 2500
+    _kind, header, rows = open_export(path)
+    checker = VictimRowChecker("RS", load_mapping("RS"))
+    refused = [
+        number for number, fields in rows if isinstance(checker.check(number, header, fields, date.today()), list)
+    ]
+    assert refused == []
