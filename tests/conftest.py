@@ -57,6 +57,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "THBDB_KAFKA_CONTROLLER_PORT": str(_free_port()),
             "THBDB_AIRFLOW_PORT": str(_free_port()),
             "COLUMNS": "200",
+            # Small micro-batches, so that fault tests see several batches in a few thousand events.
+            "THBDB_BATCH_SIZE": "5000",
         }
     )
     running = Stack(Settings.from_env(env), env)

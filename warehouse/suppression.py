@@ -55,7 +55,9 @@ def lines(keys: list[Key]) -> list[list[Key]]:
 
 def suppress(counts: Mapping[Key, int], min_cell: int) -> SuppressedTable:
     """Primary and secondary suppression of a table given with its margins."""
-    counts = dict(counts)
+    # Sorted, so the same table always gets the same cells withheld, whatever order the
+    # database returned its rows in (a parallel aggregate has none).
+    counts = dict(sorted(counts.items(), key=lambda item: repr(item[0])))
     if min_cell <= 1:
         return SuppressedTable(counts, frozenset(), frozenset())
     primary = {k for k, n in counts.items() if is_small(n, min_cell)}
