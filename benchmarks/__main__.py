@@ -79,8 +79,16 @@ def main() -> None:
                 ),
                 Figure(f"produce (check, pseudonymise, publish), N={n:,}", n / run.produce_s, "events/s"),
                 Figure(
-                    f"peak RSS of the pipeline worker, N={n:,}",
+                    f"peak RSS of the pipeline worker (drain_country), N={n:,}",
                     run.worker_peak_mb,
+                    "MB",
+                    run.floor_peak_mb,
+                    higher_is_better=False,
+                    note="baseline: the floor process",
+                ),
+                Figure(
+                    f"peak RSS of refresh_marts (whole warehouse), N={n:,}",
+                    run.marts_peak_mb,
                     "MB",
                     run.floor_peak_mb,
                     higher_is_better=False,

@@ -9,11 +9,17 @@ the final ~50 ms).
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import threading
 from pathlib import Path
 from types import TracebackType
 
 import psutil
+
+# A task process is titled "airflow worker -- <task instance id>" (at first, just after
+# the fork, with its parent's title, "... LocalExecutor: <task instance id>").
+_INSTANCE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _high_water_mb(pid: int) -> float | None:
@@ -50,9 +56,9 @@ class WorkerMemory:
                 peak = _high_water_mb(child.pid)
                 if peak is not None:
                     self.peaks[child.pid] = max(self.peaks.get(child.pid, 0.0), peak)
-                    if child.pid not in self.names:
+                    if not _INSTANCE.search(self.names.get(child.pid, "")):
                         try:
-                            self.names[child.pid] = " ".join(child.cmdline())[:120]
+                            self.names[child.pid] = " ".join(child.cmdline())[:200]
                         except psutil.Error:
                             self.names[child.pid] = "?"
             self._stop.wait(self.poll)
@@ -60,6 +66,22 @@ class WorkerMemory:
     @property
     def peak_mb(self) -> float:
         return max(self.peaks.values(), default=0.0)
+
+    def peaks_by_task(self, airflow_db: Path) -> dict[str, float]:
+        """Largest peak per Airflow task id (drain_country, refresh_marts).
+
+        The metadata database (read-only here) says which task each instance ran.
+        """
+        ids = {pid: m.group(0).replace("-", "") for pid, name in self.names.items() if (m := _INSTANCE.search(name))}
+        tasks: dict[str, str] = {}
+        with sqlite3.connect(f"file:{airflow_db}?mode=ro", uri=True) as con:
+            for instance, task in con.execute("SELECT id, task_id FROM task_instance"):
+                tasks[str(instance).replace("-", "")] = str(task)
+        out: dict[str, float] = {}
+        for pid, peak in self.peaks.items():
+            task = tasks.get(ids.get(pid, ""), "other")
+            out[task] = max(out.get(task, 0.0), peak)
+        return out
 
     def __enter__(self) -> WorkerMemory:
         self._thread.start()
