@@ -4,17 +4,18 @@ A person identified in RS and MK is one regional person (mart_victims.person_key
 records in two countries; it counts once under the pair MK-RS. A person in three
 countries counts once under each of its pairs, so pairs do not add up to the total.
 The year is the year the person was first identified in the region. Small cells are
-suppressed with the rule of every count (``suppress_small_cells``).
+suppressed with the rule of every count, margins included (``protect_counts``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from itertools import combinations
+from itertools import combinations, product
 
 import duckdb
 
-from warehouse.queries import CountCell, QueryError, suppress_small_cells
+from warehouse.queries import CountCell, QueryError, protect_counts
+from warehouse.suppression import TOTAL, Key
 
 LINK_DIMENSIONS = ("pair", "year", "country")
 
@@ -56,25 +57,27 @@ def link_counts(
     """Cross-border persons per combination of ``by`` and in total, small cells suppressed."""
     if min_cell < 1:
         raise QueryError("--min-cell must be at least 1 (1 turns suppression off)")
-    cells: Counter[tuple[str | int, ...]] = Counter()
-    total = 0
+    # The table with all its margins, as victim counts have, for secondary suppression.
+    counts: Counter[Key] = Counter()
     for _key, countries, year in cross_border_persons(con):
         if country and country not in countries:
             continue
         if (year_from is not None and year < year_from) or (year_to is not None and year > year_to):
             continue
-        total += 1
         # Each person counts once per cell, whatever the number of its pairs in it.
-        keys: set[tuple[str | int, ...]] = set()
+        keys: set[Key] = set()
         for a, b in combinations(countries, 2):
             for member in (a, b):
                 values: dict[str, str | int] = {"pair": f"{a}-{b}", "year": year, "country": member}
-                keys.add(tuple(values[d] for d in by))
-        cells.update(keys)
-    shown = []
-    for key in sorted(cells, key=lambda k: tuple(str(v) for v in k)):
-        victims, suppressed = suppress_small_cells(cells[key], min_cell)
-        shown.append(CountCell(key, victims, suppressed))
+                full = tuple(values[d] for d in by)
+                for rolled in product((False, True), repeat=len(by)):
+                    keys.add(tuple(TOTAL if up else v for v, up in zip(full, rolled, strict=True)))
+        counts.update(keys)
+    grand = (TOTAL,) * len(by)
+    cells = protect_counts(dict(counts), min_cell, totals=True)
+    shown = [c for c in cells if not c.is_total]
     # No cross-border person at all discloses nobody: a zero total is shown as zero.
-    victims, suppressed = suppress_small_cells(total, min_cell) if total else (0, False)
-    return shown, CountCell(("total",), victims, suppressed)
+    total = next((c for c in cells if c.key == grand), None)
+    if total is None:
+        return shown, CountCell((TOTAL,), 0, False)
+    return shown, CountCell((TOTAL,), total.victims, total.suppressed, total.secondary)

@@ -7,7 +7,7 @@ import re
 
 import duckdb
 
-from warehouse.queries import CountCell, QueryError, suppress_small_cells
+from warehouse.queries import CountCell, QueryError, cube_counts, period_filters, protect_counts
 
 # Dimension name -> SQL expression over mart_perpetrators (p) or its role bridge (r).
 PERPETRATOR_DIMENSIONS: dict[str, str] = {
@@ -43,27 +43,14 @@ def perpetrator_counts(
     year_to: int | None = None,
     min_cell: int = 5,
 ) -> list[CountCell]:
-    """Distinct perpetrators per combination of ``by`` (the year is the registration year)."""
+    """Distinct perpetrators per combination of ``by`` (the year is the registration year),
+    small cells and the cells that would reveal them withheld, as for victims."""
     if min_cell < 1:
         raise QueryError("--min-cell must be at least 1 (1 turns suppression off)")
     uses_roles = any(re.search(r"\br\.", PERPETRATOR_DIMENSIONS[d]) for d in by)
     join = " JOIN mart_perpetrator_role r USING (perpetrator_key)" if uses_roles else ""
-    where, params = ["TRUE"], []
-    if country:
-        where.append("p.country = ?")
-        params.append(country)
-    if year_from is not None:
-        where.append(f"p.year >= {int(year_from)}")
-    if year_to is not None:
-        where.append(f"p.year <= {int(year_to)}")
-    group = ", ".join(str(i + 1) for i in range(len(by)))
-    selected = ", ".join(f"{PERPETRATOR_DIMENSIONS[d]} AS {d}" for d in by)
-    sql = (
-        f"SELECT {selected}, count(DISTINCT p.perpetrator_key) FROM mart_perpetrators p{join}"
-        f" WHERE {' AND '.join(where)} GROUP BY {group} ORDER BY {group}"
+    where, params = period_filters("p", country, year_from, year_to)
+    counts = cube_counts(
+        con, [PERPETRATOR_DIMENSIONS[d] for d in by], f"mart_perpetrators p{join}", where, params, "p.perpetrator_key"
     )
-    cells = []
-    for *key, count in con.execute(sql, params).fetchall():
-        shown, suppressed = suppress_small_cells(int(count), min_cell)
-        cells.append(CountCell(tuple(key), shown, suppressed))
-    return cells
+    return protect_counts(counts, min_cell)

@@ -120,6 +120,49 @@ def protect_counts(counts: dict[Key, int], min_cell: int, totals: bool = False) 
     return cells
 
 
+def period_filters(
+    alias: str, country: str | None, year_from: int | None, year_to: int | None
+) -> tuple[list[str], list[str | int]]:
+    """The WHERE conditions (and their parameters) of --country, --from and --to."""
+    where: list[str] = ["TRUE"]
+    params: list[str | int] = []
+    if country:
+        where.append(f"{alias}.country = ?")
+        params.append(country)
+    if year_from is not None:
+        where.append(f"{alias}.year >= ?")
+        params.append(year_from)
+    if year_to is not None:
+        where.append(f"{alias}.year <= ?")
+        params.append(year_to)
+    return where, params
+
+
+def cube_counts(
+    con: duckdb.DuckDBPyConnection,
+    expressions: list[str],
+    source: str,
+    where: list[str],
+    params: list[str | int],
+    counted: str,
+) -> dict[Key, int]:
+    """Distinct ``counted`` per combination of ``expressions`` and in every margin
+    (GROUP BY CUBE): a margin's dimension holds ``TOTAL``. Grouped by the expressions,
+    not by aliases, since an alias may also name a column."""
+    grouping = ", ".join(f"grouping({e})" for e in expressions)
+    selected = ", ".join(expressions)
+    sql = (
+        f"SELECT {selected}, {grouping}, count(DISTINCT {counted}) FROM {source}"
+        f" WHERE {' AND '.join(where)} GROUP BY CUBE ({selected})"
+    )
+    n = len(expressions)
+    counts: dict[Key, int] = {}
+    for row in con.execute(sql, params).fetchall():
+        pairs = zip(row[:n], row[n : 2 * n], strict=True)
+        counts[tuple(TOTAL if up else (NOT_RECORDED if v is None else v) for v, up in pairs)] = int(row[-1])
+    return counts
+
+
 def victim_counts(
     con: duckdb.DuckDBPyConnection,
     by: list[str],
@@ -134,31 +177,8 @@ def victim_counts(
     (GROUP BY CUBE), so that a withheld cell cannot be recovered from a total."""
     if min_cell < 1:
         raise QueryError("--min-cell must be at least 1 (1 turns suppression off)")
-    selected = [f"{DIMENSIONS[d]} AS {d}" for d in by]
-    join = joins_for(by)
-    where: list[str] = ["TRUE"]
-    params: list[str | int] = []
-    if country:
-        where.append("v.country = ?")
-        params.append(country)
-    if year_from is not None:
-        where.append("v.year >= ?")
-        params.append(year_from)
-    if year_to is not None:
-        where.append("v.year <= ?")
-        params.append(year_to)
-    # Grouped by the expressions, not the aliases: an alias may also name a column.
-    expressions = [DIMENSIONS[d] for d in by]
-    grouping = ", ".join(f"grouping({e})" for e in expressions)
-    sql = (
-        f"SELECT {', '.join(selected)}, {grouping}, count(DISTINCT v.person_key) AS victims"
-        f" FROM mart_victims v{join} WHERE {' AND '.join(where)}"
-        f" GROUP BY CUBE ({', '.join(expressions)})"
+    where, params = period_filters("v", country, year_from, year_to)
+    counts = cube_counts(
+        con, [DIMENSIONS[d] for d in by], f"mart_victims v{joins_for(by)}", where, params, "v.person_key"
     )
-    counts: dict[Key, int] = {}
-    for row in con.execute(sql, params).fetchall():
-        values, rolled_up, count = row[: len(by)], row[len(by) : 2 * len(by)], row[-1]
-        pairs = zip(values, rolled_up, strict=True)
-        key = tuple(TOTAL if up else (NOT_RECORDED if v is None else v) for v, up in pairs)
-        counts[key] = int(count)
     return protect_counts(counts, min_cell, totals)
