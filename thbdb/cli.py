@@ -500,11 +500,7 @@ def report_validation() -> None:
 
 
 @report_app.command("privacy")
-def report_privacy(
-    full_check: Annotated[
-        bool, typer.Option("--full-check", help="Run the independent pycanon check whatever the size.")
-    ] = False,
-) -> None:
+def report_privacy() -> None:
     """Write the disclosure-risk report (k-anonymity and l-diversity checked with pycanon,
     records at risk by country, cells suppressed, the public export) and say where it is."""
     from thbdb.privacy_report import write_privacy_report
@@ -513,9 +509,7 @@ def report_privacy(
     settings = _settings()
     try:
         with connect(settings.warehouse, read_only=True) as con:
-            json_path, html_path, report = write_privacy_report(
-                con, settings.reports_dir, settings.min_cell, full_check
-            )
+            json_path, html_path, report = write_privacy_report(con, settings.reports_dir, settings.min_cell)
     except (FileNotFoundError, WarehouseBusy) as error:
         raise _fail(str(error)) from None
     w, p, export = report["warehouse"], report["pycanon"], report["public_export"]

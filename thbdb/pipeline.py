@@ -268,4 +268,4 @@ def refresh_warehouse(settings: Settings) -> None:
     build_data_docs(settings.gx_dir)
     with connect(settings.warehouse, read_only=True) as con:
         write_validation_report(con, settings)
-        write_privacy_report(con, settings.reports_dir, settings.min_cell)
+        write_privacy_report(con, settings.reports_dir, settings.min_cell, automatic=True)

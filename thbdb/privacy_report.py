@@ -24,8 +24,9 @@ from thbdb.htcds_export import public_microdata
 from transforms.disclosure import DisclosurePolicy, load_policy
 from warehouse.queries import victim_counts
 
-# Above this many records the independent pycanon check is left to `thbdb report privacy`
-# run by hand, so that a large re-load is not slowed after every batch.
+# Above this many records the report written after a load leaves the pycanon check and
+# the public-export search to `thbdb report privacy` run by hand: a large re-load is not
+# slowed after every run.
 PYCANON_LIMIT = 300_000
 
 # The analyst tables shown in the demo summary and the analysis report.
@@ -137,17 +138,22 @@ def suppressed_cells(con: duckdb.DuckDBPyConnection, min_cell: int) -> list[dict
     return tables
 
 
-def privacy_report(con: duckdb.DuckDBPyConnection, min_cell: int, full_check: bool = False) -> dict[str, Any]:
+def privacy_report(con: duckdb.DuckDBPyConnection, min_cell: int, automatic: bool = False) -> dict[str, Any]:
     policy = load_policy()
     measured = measured_risk(con, min_cell, policy)
-    independent = pycanon_check(con, policy, None if full_check else PYCANON_LIMIT)
+    independent = pycanon_check(con, policy, PYCANON_LIMIT if automatic else None)
     agree = None
     if independent.get("checked"):
         agree = (independent["k_anonymity"], independent["l_diversity"]) == (
             measured["k_anonymity"],
             measured["l_diversity"],
         )
-    _, export = public_microdata(con, policy=policy)
+    export: dict[str, Any]
+    if automatic and measured["records"] > PYCANON_LIMIT:
+        # After every load of a large warehouse this search would slow the pipeline.
+        export = {"computed": False, "why": f"{measured['records']} records: run `thbdb report privacy`"}
+    else:
+        export = {"computed": True, **public_microdata(con, policy=policy)[1].as_dict()}
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "quasi_identifiers": list(policy.warehouse_quasi_identifiers),
@@ -158,7 +164,7 @@ def privacy_report(con: duckdb.DuckDBPyConnection, min_cell: int, full_check: bo
         "pycanon_agrees": agree,
         "generalisation_steps": generalisation_steps(con, min_cell, policy),
         "suppressed_cells": suppressed_cells(con, min_cell),
-        "public_export": export.as_dict(),
+        "public_export": export,
         "generalised": list(GENERALISED),
         "hierarchies": {name: list(levels) for name, levels in policy.hierarchies.items()},
     }
@@ -181,7 +187,7 @@ def _report_html(report: dict[str, Any]) -> str:
         else f"Independent check not run: {p['why']}."
     )
     export = report["public_export"]
-    levels = [{"field": k, "level": v} for k, v in export["levels"].items()]
+    levels = [{"field": k, "level": v} for k, v in export.get("levels", {}).items()]
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>thbdb: disclosure-risk report</title>"
         "<style>body{font-family:sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:.5em 0}"
@@ -201,10 +207,14 @@ def _report_html(report: dict[str, Any]) -> str:
         + _rows_html(report["generalisation_steps"])
         + "<h2>Cells withheld in the standard analyst tables</h2>"
         + _rows_html(report["suppressed_cells"])
-        + f"<h2>Public microdata export (k = {export['k_required']})</h2>"
-        f"<p>{export['records_exported']} of {export['records']} records survive; {export['records_suppressed']}"
-        f" are suppressed; smallest class {export['smallest_class']}. Levels chosen:</p>"
-        + _rows_html(levels)
+        + "<h2>Public microdata export</h2>"
+        + (
+            f"<p>At k = {export['k_required']}, {export['records_exported']} of {export['records']} records survive;"
+            f" {export['records_suppressed']} are suppressed; smallest class {export['smallest_class']}."
+            " Levels chosen:</p>" + _rows_html(levels)
+            if export["computed"]
+            else f"<p>Not computed after this load: {html.escape(export['why'])}.</p>"
+        )
         + "<h2>What is generalised</h2><ul>"
         + "".join(f"<li>{html.escape(g)}</li>" for g in report["generalised"])
         + "</ul><p>Hierarchies (finest first):</p>"
@@ -214,9 +224,10 @@ def _report_html(report: dict[str, Any]) -> str:
 
 
 def write_privacy_report(
-    con: duckdb.DuckDBPyConnection, directory: Path, min_cell: int, full_check: bool = False
+    con: duckdb.DuckDBPyConnection, directory: Path, min_cell: int, automatic: bool = False
 ) -> tuple[Path, Path, dict[str, Any]]:
-    report = privacy_report(con, min_cell, full_check)
+    """``automatic``: written after a load, so the slowest checks wait above a size."""
+    report = privacy_report(con, min_cell, automatic)
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / "privacy.json"
     html_path = directory / "privacy.html"
