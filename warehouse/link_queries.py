@@ -14,22 +14,14 @@ from itertools import combinations, product
 
 import duckdb
 
-from warehouse.queries import CountCell, QueryError, protect_counts
+from warehouse.queries import CountCell, QueryError, parse_dimension_names, protect_counts
 from warehouse.suppression import TOTAL, Key
 
 LINK_DIMENSIONS = ("pair", "year", "country")
 
 
 def parse_link_dimensions(text: str) -> list[str]:
-    dims = [d.strip() for d in text.split(",") if d.strip()]
-    if not dims:
-        raise QueryError("--by needs at least one dimension")
-    unknown = [d for d in dims if d not in LINK_DIMENSIONS]
-    if unknown:
-        raise QueryError(f"unknown dimension(s): {', '.join(unknown)}; choose from {', '.join(LINK_DIMENSIONS)}")
-    if len(set(dims)) != len(dims):
-        raise QueryError("a dimension appears twice in --by")
-    return dims
+    return parse_dimension_names(text, LINK_DIMENSIONS)
 
 
 def cross_border_persons(con: duckdb.DuckDBPyConnection) -> list[tuple[str, list[str], int]]:

@@ -7,7 +7,14 @@ import re
 
 import duckdb
 
-from warehouse.queries import CountCell, QueryError, cube_counts, period_filters, protect_counts
+from warehouse.queries import (
+    CountCell,
+    QueryError,
+    cube_counts,
+    parse_dimension_names,
+    period_filters,
+    protect_counts,
+)
 
 # Dimension name -> SQL expression over mart_perpetrators (p) or its role bridge (r).
 PERPETRATOR_DIMENSIONS: dict[str, str] = {
@@ -28,11 +35,7 @@ PERPETRATOR_DIMENSIONS: dict[str, str] = {
 
 
 def parse_perpetrator_dimensions(text: str) -> list[str]:
-    dims = [d.strip() for d in text.split(",") if d.strip()]
-    unknown = [d for d in dims if d not in PERPETRATOR_DIMENSIONS]
-    if not dims or unknown or len(set(dims)) != len(dims):
-        raise QueryError(f"--by takes distinct dimensions from: {', '.join(PERPETRATOR_DIMENSIONS)}")
-    return dims
+    return parse_dimension_names(text, PERPETRATOR_DIMENSIONS)
 
 
 def perpetrator_counts(

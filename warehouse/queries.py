@@ -6,6 +6,7 @@ Queries run on a read-only connection to the marts; nothing here can change the 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import duckdb
@@ -74,16 +75,22 @@ class CountCell:
         return TOTAL in self.key
 
 
-def parse_dimensions(text: str) -> list[str]:
+def parse_dimension_names(text: str, allowed: Iterable[str]) -> list[str]:
+    """The comma-separated dimensions of --by, each one of ``allowed`` and named once."""
+    choices = list(allowed)
     dims = [d.strip() for d in text.split(",") if d.strip()]
     if not dims:
         raise QueryError("--by needs at least one dimension")
-    unknown = [d for d in dims if d not in DIMENSIONS]
+    unknown = [d for d in dims if d not in choices]
     if unknown:
-        raise QueryError(f"unknown dimension(s): {', '.join(unknown)}; choose from {', '.join(DIMENSIONS)}")
+        raise QueryError(f"unknown dimension(s): {', '.join(unknown)}; choose from {', '.join(choices)}")
     if len(set(dims)) != len(dims):
         raise QueryError("a dimension appears twice in --by")
     return dims
+
+
+def parse_dimensions(text: str) -> list[str]:
+    return parse_dimension_names(text, DIMENSIONS)
 
 
 def suppress_small_cells(count: int, min_cell: int) -> tuple[int | None, bool]:
