@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -200,6 +200,25 @@ def _parse_datetime(text: str) -> datetime:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
 
+def row_values(
+    number: int, header: list[str], fields: list[str], required: Iterable[str]
+) -> tuple[dict[str, str] | None, list[Refusal]]:
+    """A row's values by column and the refusals every kind of export shares: the CSV
+    shape (then no values), over-long fields (blanked) and empty required columns."""
+    if not fields:
+        return None, [Refusal(number, "*", "the row is not valid CSV (unbalanced quotes?)")]
+    if len(fields) != len(header):
+        return None, [Refusal(number, "*", f"the row has {len(fields)} fields, the header {len(header)}")]
+    values = {name: value.strip() for name, value in zip(header, fields, strict=True)}
+    refusals: list[Refusal] = []
+    for column, value in values.items():
+        if len(value) > MAX_FIELD_CHARS:
+            refusals.append(Refusal(number, column, f"longer than {MAX_FIELD_CHARS} characters"))
+            values[column] = ""
+    refusals.extend(Refusal(number, column, "required, but empty") for column in required if not values.get(column))
+    return values, refusals
+
+
 class VictimRowChecker:
     """Checks victims.csv rows of one country against the contract and the code lists."""
 
@@ -210,23 +229,12 @@ class VictimRowChecker:
 
     def check(self, number: int, header: list[str], fields: list[str], today: date) -> VictimRow | list[Refusal]:
         """A checked row, or every reason it is refused."""
-        if not fields:
-            return [Refusal(number, "*", "the row is not valid CSV (unbalanced quotes?)")]
-        if len(fields) != len(header):
-            return [Refusal(number, "*", f"the row has {len(fields)} fields, the header {len(header)}")]
-        values = {name: value.strip() for name, value in zip(header, fields, strict=True)}
-        refusals: list[Refusal] = []
+        values, refusals = row_values(number, header, fields, VICTIM_REQUIRED)
+        if values is None:
+            return refusals
 
         def refuse(column: str, reason: str) -> None:
             refusals.append(Refusal(number, column, reason))
-
-        for column, value in values.items():
-            if len(value) > MAX_FIELD_CHARS:
-                refuse(column, f"longer than {MAX_FIELD_CHARS} characters")
-                values[column] = ""
-        for column in VICTIM_REQUIRED:
-            if not values.get(column):
-                refuse(column, "required, but empty")
 
         updated_at = _checked(values, "updated_at", _parse_datetime, refuse, "not an ISO 8601 date-time")
         identified_on = _checked(values, "identified_on", date.fromisoformat, refuse, "not a YYYY-MM-DD date")

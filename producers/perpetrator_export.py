@@ -13,12 +13,12 @@ from producers.code_mapping import CodeMapping
 from producers.national_export import (
     _BIRTH,
     _COUNTRY,
-    MAX_FIELD_CHARS,
     PERPETRATOR_REQUIRED,
     Refusal,
     _checked,
     _parse_datetime,
     _valid_birth,
+    row_values,
 )
 from transforms.codelists import CodeLists, load_codelists
 
@@ -61,23 +61,13 @@ class PerpetratorRowChecker:
 
     def check(self, number: int, header: list[str], fields: list[str], today: date) -> PerpetratorRow | list[Refusal]:
         """A checked row, or every reason it is refused."""
-        if not fields:
-            return [Refusal(number, "*", "the row is not valid CSV (unbalanced quotes?)")]
-        if len(fields) != len(header):
-            return [Refusal(number, "*", f"the row has {len(fields)} fields, the header {len(header)}")]
-        values = {name: value.strip() for name, value in zip(header, fields, strict=True)}
-        refusals: list[Refusal] = []
+        values, refusals = row_values(number, header, fields, PERPETRATOR_REQUIRED)
+        if values is None:
+            return refusals
 
         def refuse(column: str, reason: str) -> None:
             refusals.append(Refusal(number, column, reason))
 
-        for column, value in values.items():
-            if len(value) > MAX_FIELD_CHARS:
-                refuse(column, f"longer than {MAX_FIELD_CHARS} characters")
-                values[column] = ""
-        for column in PERPETRATOR_REQUIRED:
-            if not values.get(column):
-                refuse(column, "required, but empty")
         updated_at = _checked(values, "updated_at", _parse_datetime, refuse, "not an ISO 8601 date-time")
         registered_on = _checked(values, "registered_on", date.fromisoformat, refuse, "not a YYYY-MM-DD date")
         birth = None
