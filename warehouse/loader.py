@@ -25,7 +25,13 @@ from warehouse.person_linkage import refresh_person_links
 
 SQL_DIR = Path(__file__).with_name("sql")
 RAW_SQL = ("010_raw.sql", "015_linkage.sql", "040_perpetrators.sql")
-DERIVED_SQL = ("020_staging.sql", "030_marts.sql", "035_modus_operandi.sql", "045_perpetrator_marts.sql")
+DERIVED_SQL = (
+    "020_staging.sql",
+    "030_marts.sql",
+    "032_victim_cells.sql",
+    "035_modus_operandi.sql",
+    "045_perpetrator_marts.sql",
+)
 _LOAD_COLUMNS = ("topic", "kafka_partition", "kafka_offset", "load_id", "validation_run_id", "loaded_at")
 
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import duckdb
 from scipy.stats import fisher_exact
 
-from warehouse.queries import DIMENSIONS, QueryError, joins_for, suppress_small_cells
+from warehouse.queries import DIMENSIONS, QueryError, joins_for, person_counts, suppress_small_cells
+from warehouse.suppression import TOTAL
 
 PERIODS = {
     "year": "CAST(v.year AS VARCHAR)",
@@ -100,35 +101,10 @@ def trend_cells(
     if min_cell < 1:
         raise QueryError("--min-cell must be at least 1 (1 turns suppression off)")
     filters = filters or {}
-    where, params = ["TRUE"], []
-    for name, value in filters.items():
-        where.append(f"CAST({DIMENSIONS[name]} AS VARCHAR) = ?")
-        params.append(value)
-    if country:
-        where.append("v.country = ?")
-        params.append(country)
-    if year_from is not None:
-        where.append(f"v.year >= {int(year_from)}")
-    if year_to is not None:
-        where.append(f"v.year <= {int(year_to)}")
-    filter_joins = joins_for(list(filters))
-    both_joins = joins_for([dimension, *filters])
-    condition = " AND ".join(where)
-    counts: dict[tuple[str, str, str], int] = {}
-    totals: dict[tuple[str, str], int] = {}
-    for country_expr in ["v.country"] + ([] if country else [f"'{REGION}'"]):
-        for p, c, category, n in con.execute(
-            f"SELECT {PERIODS[period]}, {country_expr}, CAST({DIMENSIONS[dimension]} AS VARCHAR),"
-            f" count(DISTINCT v.person_key) FROM mart_victims v{both_joins} WHERE {condition} GROUP BY 1, 2, 3",
-            params,
-        ).fetchall():
-            counts[(p, c, category)] = int(n)
-        for p, c, n in con.execute(
-            f"SELECT {PERIODS[period]}, {country_expr}, count(DISTINCT v.person_key)"
-            f" FROM mart_victims v{filter_joins} WHERE {condition} GROUP BY 1, 2",
-            params,
-        ).fetchall():
-            totals[(p, c)] = int(n)
+    if period == "year" and not filters:
+        counts, totals = _yearly_counts(con, dimension, country, year_from, year_to)
+    else:
+        counts, totals = _period_counts(con, dimension, country, period, filters, year_from, year_to)
 
     cells: list[TrendCell] = []
     countries = sorted({c for _, c in totals}, key=lambda c: (c == REGION, c))
@@ -164,6 +140,70 @@ def trend_cells(
                     )
                 )
     return cells
+
+
+def _yearly_counts(
+    con: duckdb.DuckDBPyConnection, dimension: str, country: str | None, year_from: int | None, year_to: int | None
+) -> tuple[dict[tuple[str, str, str], int], dict[tuple[str, str], int]]:
+    """Victims per (year, country, category) and per (year, country), the region as
+    ``ALL``: the margins of one count by year, country and the dimension, which the
+    query layer answers from its pre-aggregated marts."""
+    counts: dict[tuple[str, str, str], int] = {}
+    totals: dict[tuple[str, str], int] = {}
+    for (year, c, category), n in person_counts(
+        con, ["year", "country", dimension], country, year_from, year_to
+    ).items():
+        if year == TOTAL or (country and c == TOTAL):
+            continue
+        key = (str(year), REGION if c == TOTAL else str(c))
+        if category == TOTAL:
+            totals[key] = n
+        else:
+            counts[(*key, str(category))] = n
+    return counts, totals
+
+
+def _period_counts(
+    con: duckdb.DuckDBPyConnection,
+    dimension: str,
+    country: str | None,
+    period: str,
+    filters: dict[str, str],
+    year_from: int | None,
+    year_to: int | None,
+) -> tuple[dict[tuple[str, str, str], int], dict[tuple[str, str], int]]:
+    """The same for quarters or a filtered population, counted directly."""
+    where, params = ["TRUE"], []
+    for name, value in filters.items():
+        where.append(f"CAST({DIMENSIONS[name]} AS VARCHAR) = ?")
+        params.append(value)
+    if country:
+        where.append("v.country = ?")
+        params.append(country)
+    if year_from is not None:
+        where.append(f"v.year >= {int(year_from)}")
+    if year_to is not None:
+        where.append(f"v.year <= {int(year_to)}")
+    filter_joins = joins_for(list(filters))
+    both_joins = joins_for([dimension, *filters])
+    condition = " AND ".join(where)
+    counts: dict[tuple[str, str, str], int] = {}
+    totals: dict[tuple[str, str], int] = {}
+    for country_expr in ["v.country"] + ([] if country else [f"'{REGION}'"]):
+        for p, c, category, n in con.execute(
+            f"SELECT {PERIODS[period]}, {country_expr}, CAST({DIMENSIONS[dimension]} AS VARCHAR),"
+            f" count(DISTINCT v.person_key) FROM mart_victims v{both_joins} WHERE {condition} GROUP BY 1, 2, 3",
+            params,
+        ).fetchall():
+            counts[(p, c, category)] = int(n)
+        for p, c, n in con.execute(
+            f"SELECT {PERIODS[period]}, {country_expr}, count(DISTINCT v.person_key)"
+            f" FROM mart_victims v{filter_joins} WHERE {condition} GROUP BY 1, 2",
+            params,
+        ).fetchall():
+            totals[(p, c)] = int(n)
+
+    return counts, totals
 
 
 def _hidden(count: int, min_cell: int) -> bool:

@@ -9,6 +9,9 @@ CREATE OR REPLACE TABLE mart_victims AS
 SELECT
     coalesce(l.person_key, country || ':' || record_ref) AS person_key,
     country || ':' || record_ref                       AS record_key,
+    -- A record linked to another is the only way a person has several rows here; the
+    -- others are counted with count(*) (warehouse/queries.py), which is much cheaper.
+    l.person_key IS NOT NULL                           AS is_linked,
     country,
     record_ref,
     status,
@@ -37,11 +40,11 @@ WHERE status <> 'withdrawn';
 -- One row per victim and exploitation form; a victim with none recorded has one row
 -- 'not_recorded', so counts by form count every victim at least once.
 -- Keyed by record: a linked person's two records may record different forms.
+-- Each form once per record; is_first marks one row of each record, the one a count
+-- totalled over forms keeps, so that such a total counts the victim once.
 CREATE OR REPLACE TABLE mart_victim_exploitation AS
-SELECT person_key, record_key, unnest(exploitation_types) AS exploitation
-FROM mart_victims
-WHERE exploitation_types IS NOT NULL AND len(exploitation_types) > 0
-UNION ALL
-SELECT person_key, record_key, 'not_recorded' AS exploitation
-FROM mart_victims
-WHERE exploitation_types IS NULL OR len(exploitation_types) = 0;
+SELECT person_key, record_key, unnest(codes) AS exploitation, unnest(range(len(codes))) = 0 AS is_first
+FROM (
+    SELECT person_key, record_key, coalesce(nullif(list_sort(list_distinct(exploitation_types)), []), ['not_recorded']) AS codes
+    FROM mart_victims
+);

@@ -2,26 +2,29 @@
 -- and where from and to. Rebuilt with the other marts.
 
 -- Bridges, one per ;-separated list, as mart_victim_exploitation: one row per victim and
--- code, and one 'not_recorded' row for a victim with none, so every victim counts.
+-- code, one 'not_recorded' row for a victim with none, so every victim counts, and
+-- is_first on one row of each record.
 -- record_key joins them to their own national record (a linked person has several).
 CREATE OR REPLACE TABLE mart_victim_control AS
-SELECT person_key, record_key, unnest(means_of_control) AS means_of_control
-FROM mart_victims WHERE means_of_control IS NOT NULL AND len(means_of_control) > 0
-UNION ALL
-SELECT person_key, record_key, 'not_recorded' FROM mart_victims WHERE means_of_control IS NULL OR len(means_of_control) = 0;
+SELECT person_key, record_key, unnest(codes) AS means_of_control, unnest(range(len(codes))) = 0 AS is_first
+FROM (
+    SELECT person_key, record_key, coalesce(nullif(list_sort(list_distinct(means_of_control)), []), ['not_recorded']) AS codes
+    FROM mart_victims
+);
 
 CREATE OR REPLACE TABLE mart_victim_travel AS
-SELECT person_key, record_key, unnest(means_of_travel) AS means_of_travel
-FROM mart_victims WHERE means_of_travel IS NOT NULL AND len(means_of_travel) > 0
-UNION ALL
-SELECT person_key, record_key, 'not_recorded' FROM mart_victims WHERE means_of_travel IS NULL OR len(means_of_travel) = 0;
+SELECT person_key, record_key, unnest(codes) AS means_of_travel, unnest(range(len(codes))) = 0 AS is_first
+FROM (
+    SELECT person_key, record_key, coalesce(nullif(list_sort(list_distinct(means_of_travel)), []), ['not_recorded']) AS codes
+    FROM mart_victims
+);
 
 CREATE OR REPLACE TABLE mart_victim_communication AS
-SELECT person_key, record_key, unnest(means_of_communication) AS means_of_communication
-FROM mart_victims WHERE means_of_communication IS NOT NULL AND len(means_of_communication) > 0
-UNION ALL
-SELECT person_key, record_key, 'not_recorded'
-FROM mart_victims WHERE means_of_communication IS NULL OR len(means_of_communication) = 0;
+SELECT person_key, record_key, unnest(codes) AS means_of_communication, unnest(range(len(codes))) = 0 AS is_first
+FROM (
+    SELECT person_key, record_key, coalesce(nullif(list_sort(list_distinct(means_of_communication)), []), ['not_recorded']) AS codes
+    FROM mart_victims
+);
 
 -- Scope and route, derived. The origin is where the victim was recruited, or, when that
 -- is not recorded, the country of citizenship. Domestic: recruited and exploited in one

@@ -1,0 +1,115 @@
+"""The cheap way of counting distinct victims (pre-aggregated cells, roll-up, linked
+persons apart) gives exactly what count(DISTINCT person_key) over a CUBE gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from benchmarks.query_speed import build_warehouse
+from warehouse.loader import DERIVED_SQL, connect, run_sql_file
+from warehouse.queries import CELL_DIMENSIONS, DIMENSIONS, cube_counts, joins_for, period_filters, person_counts
+from warehouse.suppression import Key
+from warehouse.trends import _period_counts, _yearly_counts, trend_cells
+
+QUERIES = [
+    ["year"],
+    ["country"],
+    ["exploitation"],
+    ["year", "country"],
+    ["exploitation", "age_group"],
+    ["year", "exploitation"],
+    ["year", "sex", "age_group"],
+    ["citizenship", "exploitation", "country"],
+    ["month", "recruitment"],
+    ["means_of_travel", "exploitation"],
+    ["means_of_control", "means_of_communication", "sex"],
+    ["trafficking_scope", "route"],
+    ["age_band", "identified_by", "case_category"],
+    ["perpetrator_structure", "year"],  # not a cheap dimension: counted the exact way
+]
+FILTERS = [(None, None, None), ("RS", None, None), (None, 2015, 2018), ("AL", 2020, 2020)]
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("person-counts") / "w.duckdb"
+    build_warehouse(path, 6000)
+    with connect(path) as con:
+        # Link records across countries, pairs and one of three, as linkage would: the
+        # person is the smallest record key of the group.
+        con.execute(
+            "CREATE TEMP TABLE groups AS SELECT record_key, country, record_ref, (row_number() OVER"
+            " (ORDER BY record_key)) // 2 AS g FROM mart_victims WHERE hash(record_key) % 9 = 0"
+        )
+        con.execute(
+            "INSERT INTO person_links SELECT country, record_ref, min(record_key) OVER (PARTITION BY"
+            " CASE WHEN g < 3 THEN 0 ELSE g END), 1.0 FROM groups"
+        )
+        for name in DERIVED_SQL:
+            run_sql_file(con, name)
+        assert con.execute("SELECT count(*) FROM mart_victims WHERE is_linked").fetchone()[0] > 500  # type: ignore[index]
+    return path
+
+
+def _exact(
+    con: duckdb.DuckDBPyConnection, by: list[str], country: str | None, a: int | None, b: int | None
+) -> dict[Key, int]:
+    where, params = period_filters("v", country, a, b)
+    source = f"mart_victims v{joins_for(by)}"
+    return cube_counts(con, [DIMENSIONS[d] for d in by], source, where, params, "v.person_key")
+
+
+@pytest.mark.parametrize("by", QUERIES, ids=",".join)
+def test_cheap_counts_equal_distinct_counts(warehouse: Path, by: list[str]) -> None:
+    with connect(warehouse, read_only=True) as con:
+        for country, year_from, year_to in FILTERS:
+            exact = _exact(con, by, country, year_from, year_to)
+            assert person_counts(con, by, country, year_from, year_to) == exact, (country, year_from, year_to)
+            assert exact  # the filters leave victims to count
+
+
+def test_a_warehouse_built_before_the_cells_is_counted_alike(warehouse: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old.duckdb"
+    old.write_bytes(warehouse.read_bytes())
+    with connect(old) as con:
+        con.execute("DROP TABLE mart_victim_cells")
+        con.execute("ALTER TABLE mart_victims DROP COLUMN is_linked")
+    with connect(old, read_only=True) as con, connect(warehouse, read_only=True) as new:
+        for by in QUERIES[:6]:
+            assert person_counts(con, by) == person_counts(new, by)
+
+
+def test_trends_by_year_equal_the_exact_way(warehouse: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old.duckdb"
+    old.write_bytes(warehouse.read_bytes())
+    with connect(old) as con:
+        con.execute("DROP TABLE mart_victim_cells")
+        con.execute("ALTER TABLE mart_victims DROP COLUMN is_linked")
+    with connect(old, read_only=True) as slow, connect(warehouse, read_only=True) as fast:
+        for dimension in ("exploitation", "sex", "means_of_travel", "route"):
+            for country in (None, "ME"):
+                assert trend_cells(fast, dimension, country=country, min_cell=3) == trend_cells(
+                    slow, dimension, country=country, min_cell=3
+                )
+
+
+def test_the_cells_mart_holds_the_cell_dimensions(warehouse: Path) -> None:
+    with connect(warehouse, read_only=True) as con:
+        columns = [
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = 'mart_victim_cells'"
+            ).fetchall()
+        ]
+    assert columns == [*CELL_DIMENSIONS, "exploitation_first", "victims"]
+
+
+def test_yearly_trend_counts_equal_the_direct_sql(warehouse: Path) -> None:
+    with connect(warehouse, read_only=True) as con:
+        for dimension in ("exploitation", "sex", "citizenship", "means_of_travel", "trafficking_scope"):
+            for country in (None, "XK"):
+                direct = _period_counts(con, dimension, country, "year", {}, 2012, None)
+                assert _yearly_counts(con, dimension, country, 2012, None) == direct
