@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date
 from pathlib import Path
 
 import pytest
+from scipy.stats import fisher_exact
 
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.warehouse_builder import load_exports
 from warehouse.loader import connect
 from warehouse.queries import QueryError
-from warehouse.trends import TrendCell, change_test, parse_filters, previous_period, trend_cells
+from warehouse.trends import (
+    APPROXIMATE_FROM,
+    TrendCell,
+    change_test,
+    parse_filters,
+    previous_period,
+    trend_cells,
+    yates_chi_square,
+)
 
 
 def test_the_exact_test_flags_2_to_9_of_20_and_not_5_to_6() -> None:
@@ -105,3 +115,25 @@ def test_the_demo_shift_is_flagged(demo_warehouse: Path) -> None:
     begging = _cell(cells, "2024", "begging")
     assert begging.flagged and begging.direction == "up"
     assert not any(c.flagged for c in cells if c.category == "begging" and c.period != "2024")
+
+
+def test_large_tables_get_the_flag_of_the_exact_test() -> None:
+    rng = random.Random(5)
+    tables = flips = 0
+    while tables < 300:
+        before_total, now_total = rng.randint(1000, 100_000), rng.randint(1000, 100_000)
+        share = rng.uniform(0.02, 0.6)
+        before = int(before_total * share)
+        now = min(now_total, int(now_total * share * rng.uniform(0.9, 1.1)))
+        table = [[before, before_total - before], [now, now_total - now]]
+        expected = min(before_total, now_total) * min(before + now, before_total + now_total - before - now)
+        if expected / (before_total + now_total) < APPROXIMATE_FROM:
+            continue
+        tables += 1
+        exact = fisher_exact(table).pvalue
+        approximate = change_test(before, before_total, now, now_total)
+        assert abs(approximate - exact) < 0.025
+        flips += (approximate < 0.05) != (exact < 0.05)
+    assert flips <= 1
+    assert change_test(2, 20, 9, 20) == fisher_exact([[2, 18], [9, 11]]).pvalue  # small: exact
+    assert yates_chi_square(0, 0, 5, 7) == 1.0
