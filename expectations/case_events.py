@@ -1,57 +1,33 @@
-"""The Great Expectations suite for case events, and the redaction of its results.
+"""The Great Expectations suite for case events (run and redacted by runner.py).
 
 Events of one micro-batch become one DataFrame (list fields joined with ';'), which the
 suite validates; each failing row is quarantined with the expectations it failed.
 
 Great Expectations' results carry sample failing values (``partial_unexpected_list`` and
-friends), which could be personal data typed in the wrong field. Only ``redact_result`` output
-is ever written anywhere: counts, expectation names and arguments, never row values.
+friends), which could be personal data typed in the wrong field. Only ``redact_result``
+output is ever written anywhere: counts, expectation names and arguments, never row values.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
-from transforms.codelists import CodeLists, collected_since, load_codelists
+from expectations.runner import ValidationOutcome, batch_meta, redact_result, row_meta, validate_frame
+from transforms.codelists import CodeLists, collected_since
 from transforms.events import VictimEvent
 
+__all__ = ["SUITE_NAME", "ValidationOutcome", "build_suite", "events_frame", "redact_result", "validate_events"]
+
 SUITE_NAME = "case_events"
-# Keys of an expectation result that hold row values; everything else is counts.
-_VALUE_KEYS = frozenset(
-    {
-        "partial_unexpected_list",
-        "partial_unexpected_counts",
-        "unexpected_list",
-        "observed_value",
-        "details",
-        "unexpected_rows",
-        "partial_unexpected_index_list",
-        "unexpected_index_list",
-        "unexpected_index_query",
-    }
-)
 _LIST_FIELDS = {
     "exploitation_types": "exploitation",
     "means_of_control": "means_of_control",
     "means_of_travel": "means_of_travel",
     "means_of_communication": "means_of_communication",
 }
-
-
-@dataclass
-class ValidationOutcome:
-    # row position in the batch -> readable reasons (expectation and column)
-    failures: dict[int, list[str]] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)  # batch-level: no row is refused for them
-    summary: dict[str, int] = field(default_factory=dict)
-    result: Any = None  # the redacted Great Expectations result object
 
 
 def events_frame(country: str, events: list[VictimEvent]) -> pd.DataFrame:
@@ -74,16 +50,6 @@ def _codes_regex(codes: tuple[str, ...] | list[str]) -> str:
     return f"^{one}(?:;{one})*$"
 
 
-def _row(reason: str) -> dict[str, str]:
-    """meta of a row-level expectation: a failing row is quarantined with ``reason``."""
-    return {"level": "row", "reason": reason}
-
-
-def _batch(reason: str) -> dict[str, str]:
-    """meta of a batch-level expectation: a warning about the batch, no row is refused."""
-    return {"level": "batch", "reason": reason}
-
-
 def build_suite(country: str, codelists: CodeLists, now: datetime) -> Any:
     """The suite for one country's events, as code: every field of the event is checked."""
     import great_expectations as gx
@@ -104,21 +70,21 @@ def build_suite(country: str, codelists: CodeLists, now: datetime) -> Any:
         "batch_id",
         "produced_at",
     ):
-        add(gxe.ExpectColumnValuesToNotBeNull(column=column, meta=_row(f"{column}: required, but missing")))
-    add(gxe.ExpectColumnValuesToBeUnique(column="event_id", meta=_row("event_id: duplicated in the batch")))
+        add(gxe.ExpectColumnValuesToNotBeNull(column=column, meta=row_meta(f"{column}: required, but missing")))
+    add(gxe.ExpectColumnValuesToBeUnique(column="event_id", meta=row_meta("event_id: duplicated in the batch")))
     # No country may write for another: the event's country must be its topic's.
     add(
         gxe.ExpectColumnPairValuesToBeEqual(
             column_A="country",
             column_B="topic_country",
-            meta=_row("country: not the country of the topic it came from"),
+            meta=row_meta("country: not the country of the topic it came from"),
         )
     )
     add(
         gxe.ExpectColumnValuesToBeInSet(
             column="country",
             value_set=list(codelists.reporting_countries),
-            meta=_row("country: not a reporting country"),
+            meta=row_meta("country: not a reporting country"),
         )
     )
     for column, codelist in (
@@ -132,7 +98,7 @@ def build_suite(country: str, codelists: CodeLists, now: datetime) -> Any:
             gxe.ExpectColumnValuesToBeInSet(
                 column=column,
                 value_set=list(codelists.codes(codelist)),
-                meta=_row(f"{column}: not a code of the regional {codelist} list"),
+                meta=row_meta(f"{column}: not a code of the regional {codelist} list"),
             )
         )
     for column, codelist in _LIST_FIELDS.items():
@@ -141,7 +107,7 @@ def build_suite(country: str, codelists: CodeLists, now: datetime) -> Any:
             gxe.ExpectColumnValuesToMatchRegex(
                 column=column,
                 regex=_codes_regex(codes),
-                meta=_row(f"{column}: holds a code not in the regional {codelist} list"),
+                meta=row_meta(f"{column}: holds a code not in the regional {codelist} list"),
             )
         )
         # A category the country did not collect yet cannot be recorded for that year.
@@ -153,26 +119,26 @@ def build_suite(country: str, codelists: CodeLists, now: datetime) -> Any:
                     regex=_codes_regex(allowed),
                     row_condition=f"identified_year < {since}",
                     condition_parser="pandas",
-                    meta=_row(f"{column}: holds a category {country} did not collect before {since}"),
+                    meta=row_meta(f"{column}: holds a category {country} did not collect before {since}"),
                 )
             )
     for column in ("record_ref", "case_ref"):
         add(
             gxe.ExpectColumnValuesToMatchRegex(
-                column=column, regex=r"^[0-9a-f]{64}$", meta=_row(f"{column}: not a keyed pseudonym")
+                column=column, regex=r"^[0-9a-f]{64}$", meta=row_meta(f"{column}: not a keyed pseudonym")
             )
         )
     for column in ("citizenship", "country_of_exploitation", "recruited_in"):
         add(
             gxe.ExpectColumnValuesToMatchRegex(
-                column=column, regex=r"^[A-Z]{2}$", meta=_row(f"{column}: not an alpha-2 country code")
+                column=column, regex=r"^[A-Z]{2}$", meta=row_meta(f"{column}: not an alpha-2 country code")
             )
         )
     add(
         gxe.ExpectColumnValuesToMatchRegex(
             column="transit_countries",
             regex=r"^[A-Z]{2}(?:;[A-Z]{2})*$",
-            meta=_row("transit_countries: not alpha-2 country codes"),
+            meta=row_meta("transit_countries: not alpha-2 country codes"),
         )
     )
     add(
@@ -180,12 +146,12 @@ def build_suite(country: str, codelists: CodeLists, now: datetime) -> Any:
             column="age_at_identification",
             min_value=0,
             max_value=120,
-            meta=_row("age_at_identification: out of range 0-120"),
+            meta=row_meta("age_at_identification: out of range 0-120"),
         )
     )
     add(
         gxe.ExpectColumnValuesToBeBetween(
-            column="identified_month", min_value=1, max_value=12, meta=_row("identified_month: not a month")
+            column="identified_month", min_value=1, max_value=12, meta=row_meta("identified_month: not a month")
         )
     )
     # Identified neither before the regional records begin nor in the future.
@@ -194,89 +160,34 @@ def build_suite(country: str, codelists: CodeLists, now: datetime) -> Any:
             column="identified_period",
             min_value=199001,
             max_value=period_now,
-            meta=_row("identified_on: before 1990 or in the future"),
+            meta=row_meta("identified_on: before 1990 or in the future"),
         )
     )
     # A day of slack for clocks; a later updated_at would win every future correction.
     add(
         gxe.ExpectColumnValuesToBeBetween(
-            column="updated_at", max_value=now + timedelta(days=1), meta=_row("updated_at: in the future")
+            column="updated_at", max_value=now + timedelta(days=1), meta=row_meta("updated_at: in the future")
         )
     )
     add(
         gxe.ExpectColumnValuesToBeInSet(
             column="codelist_version",
             value_set=[codelists.version],
-            meta=_row("codelist_version: not a version this pipeline reads"),
+            meta=row_meta("codelist_version: not a version this pipeline reads"),
         )
     )
     # Batch level: a batch where most rows lack a field says the export lost a column.
     for column in ("sex", "age_at_identification", "citizenship", "exploitation_types", "identified_by"):
         add(
             gxe.ExpectColumnValuesToNotBeNull(
-                column=column, mostly=0.5, meta=_batch(f"{column}: not recorded for more than half of the batch")
+                column=column, mostly=0.5, meta=batch_meta(f"{column}: not recorded for more than half of the batch")
             )
         )
     return suite
 
 
-@lru_cache(maxsize=8)
-def _validation_definition(country: str, day: str) -> Any:
-    """A validation definition in an ephemeral context, built once per process, country
-    and day. Ephemeral: nothing is stored; only the redacted copy is (``data_docs``)."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no network here, and no telemetry
-    import great_expectations as gx
-
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
-    batch = context.data_sources.add_pandas("case_events").add_dataframe_asset("micro_batch")
-    definition = batch.add_batch_definition_whole_dataframe("whole_batch")
-    now = datetime.combine(date.fromisoformat(day), datetime.max.time(), UTC)
-    suite = context.suites.add(build_suite(country, load_codelists(), now))
-    return context.validation_definitions.add(gx.ValidationDefinition(name=suite.name, data=definition, suite=suite))
-
-
 def validate_events(country: str, events: list[VictimEvent]) -> ValidationOutcome:
-    """Validate one micro-batch of a country's events: which rows fail and why, which
-    batch-level warnings hold, and the result with every row value removed."""
+    """Validate one micro-batch of a country's case events (see expectations/runner.py)."""
     if not events:
         return ValidationOutcome(summary={"expectations": 0, "expectations_failed": 0})
-    today = datetime.now(UTC).date().isoformat()
-    result = _validation_definition(country, today).run(
-        batch_parameters={"dataframe": events_frame(country, events)},
-        result_format={"result_format": "COMPLETE"},
-    )
-    outcome = ValidationOutcome()
-    failed = 0
-    for item in result.results:
-        if item.success:
-            continue
-        failed += 1
-        meta = item.expectation_config.meta or {}
-        reason = str(meta.get("reason") or item.expectation_config.type)
-        if meta.get("level") == "batch":
-            outcome.warnings.append(reason)
-            continue
-        for index in item.result.get("unexpected_index_list") or []:
-            position = int(index) if not isinstance(index, dict) else int(next(iter(index.values())))
-            outcome.failures.setdefault(position, []).append(reason)
-    outcome.summary = {"expectations": len(result.results), "expectations_failed": failed}
-    outcome.result = redact_result(result)
-    return outcome
-
-
-def redact_result(result: Any) -> Any:
-    """The Great Expectations result object itself, with every row value removed, so
-    Data Docs can be rendered from it (see expectations/data_docs.py)."""
-    for item in result.results:
-        item.result = {k: v for k, v in (item.result or {}).items() if k not in _VALUE_KEYS}
-        if item.exception_info and item.exception_info.get("raised_exception"):
-            # Exception messages can quote a value; keep only that one was raised.
-            item.exception_info = {
-                "raised_exception": True,
-                "exception_message": "redacted",
-                "exception_traceback": None,
-            }
-    result.meta = {k: v for k, v in result.meta.items() if k in ("great_expectations_version", "validation_time")}
-    return result
+    return validate_frame(SUITE_NAME, build_suite, country, events_frame(country, events))

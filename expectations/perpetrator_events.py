@@ -4,16 +4,14 @@ expectations it failed, and only the redacted result is ever written."""
 
 from __future__ import annotations
 
-import logging
-import os
-from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
-from expectations.case_events import ValidationOutcome, _codes_regex, _row, redact_result
-from transforms.codelists import CodeLists, load_codelists
+from expectations.case_events import _codes_regex
+from expectations.runner import ValidationOutcome, row_meta, validate_frame
+from transforms.codelists import CodeLists
 from transforms.events import PerpetratorEvent
 
 SUITE_NAME = "perpetrator_events"
@@ -40,13 +38,13 @@ def build_perpetrator_suite(country: str, codelists: CodeLists, now: datetime) -
     suite = gx.ExpectationSuite(name=f"{SUITE_NAME}_{country.lower()}")
     add = suite.add_expectation
     for column in ("event_id", "country", "record_ref", "updated_at", "status", "registered_year", "batch_id"):
-        add(gxe.ExpectColumnValuesToNotBeNull(column=column, meta=_row(f"{column}: required, but missing")))
-    add(gxe.ExpectColumnValuesToBeUnique(column="event_id", meta=_row("event_id: duplicated in the batch")))
+        add(gxe.ExpectColumnValuesToNotBeNull(column=column, meta=row_meta(f"{column}: required, but missing")))
+    add(gxe.ExpectColumnValuesToBeUnique(column="event_id", meta=row_meta("event_id: duplicated in the batch")))
     add(
         gxe.ExpectColumnPairValuesToBeEqual(
             column_A="country",
             column_B="topic_country",
-            meta=_row("country: not the country of the topic it came from"),
+            meta=row_meta("country: not the country of the topic it came from"),
         )
     )
     for column, codelist in (
@@ -59,30 +57,30 @@ def build_perpetrator_suite(country: str, codelists: CodeLists, now: datetime) -
             gxe.ExpectColumnValuesToBeInSet(
                 column=column,
                 value_set=list(codelists.codes(codelist)),
-                meta=_row(f"{column}: not a code of the regional {codelist} list"),
+                meta=row_meta(f"{column}: not a code of the regional {codelist} list"),
             )
         )
     add(
         gxe.ExpectColumnValuesToMatchRegex(
             column="roles",
             regex=_codes_regex(codelists.codes("perpetrator_role")),
-            meta=_row("roles: holds a code not in the regional perpetrator_role list"),
+            meta=row_meta("roles: holds a code not in the regional perpetrator_role list"),
         )
     )
     for column in ("record_ref", "case_ref"):
         add(
             gxe.ExpectColumnValuesToMatchRegex(
-                column=column, regex=r"^[0-9a-f]{64}$", meta=_row(f"{column}: not a keyed pseudonym")
+                column=column, regex=r"^[0-9a-f]{64}$", meta=row_meta(f"{column}: not a keyed pseudonym")
             )
         )
     add(
         gxe.ExpectColumnValuesToMatchRegex(
-            column="citizenship", regex=r"^[A-Z]{2}$", meta=_row("citizenship: not an alpha-2 country code")
+            column="citizenship", regex=r"^[A-Z]{2}$", meta=row_meta("citizenship: not an alpha-2 country code")
         )
     )
     add(
         gxe.ExpectColumnValuesToBeBetween(
-            column="age_at_registration", min_value=0, max_value=120, meta=_row("age_at_registration: out of range")
+            column="age_at_registration", min_value=0, max_value=120, meta=row_meta("age_at_registration: out of range")
         )
     )
     add(
@@ -90,58 +88,26 @@ def build_perpetrator_suite(country: str, codelists: CodeLists, now: datetime) -
             column="registered_period",
             min_value=199001,
             max_value=now.year * 100 + now.month,
-            meta=_row("registered_on: before 1990 or in the future"),
+            meta=row_meta("registered_on: before 1990 or in the future"),
         )
     )
     add(
         gxe.ExpectColumnValuesToBeBetween(
-            column="updated_at", max_value=now + timedelta(days=1), meta=_row("updated_at: in the future")
+            column="updated_at", max_value=now + timedelta(days=1), meta=row_meta("updated_at: in the future")
         )
     )
     add(
         gxe.ExpectColumnValuesToBeInSet(
             column="codelist_version",
             value_set=[codelists.version],
-            meta=_row("codelist_version: not a version this pipeline reads"),
+            meta=row_meta("codelist_version: not a version this pipeline reads"),
         )
     )
     return suite
-
-
-@lru_cache(maxsize=8)
-def _validation_definition(country: str, day: str) -> Any:
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import great_expectations as gx
-
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
-    batch = context.data_sources.add_pandas(SUITE_NAME).add_dataframe_asset("micro_batch")
-    definition = batch.add_batch_definition_whole_dataframe("whole_batch")
-    now = datetime.combine(date.fromisoformat(day), datetime.max.time(), UTC)
-    suite = context.suites.add(build_perpetrator_suite(country, load_codelists(), now))
-    return context.validation_definitions.add(gx.ValidationDefinition(name=suite.name, data=definition, suite=suite))
 
 
 def validate_perpetrator_events(country: str, events: list[PerpetratorEvent]) -> ValidationOutcome:
     """Which perpetrator events of a micro-batch fail and why; the result redacted."""
     if not events:
         return ValidationOutcome(summary={"expectations": 0, "expectations_failed": 0})
-    today = datetime.now(UTC).date().isoformat()
-    result = _validation_definition(country, today).run(
-        batch_parameters={"dataframe": perpetrator_frame(country, events)},
-        result_format={"result_format": "COMPLETE"},
-    )
-    outcome = ValidationOutcome()
-    failed = 0
-    for item in result.results:
-        if item.success:
-            continue
-        failed += 1
-        reason = str((item.expectation_config.meta or {}).get("reason") or item.expectation_config.type)
-        for index in item.result.get("unexpected_index_list") or []:
-            position = int(index) if not isinstance(index, dict) else int(next(iter(index.values())))
-            outcome.failures.setdefault(position, []).append(reason)
-    outcome.summary = {"expectations": len(result.results), "expectations_failed": failed}
-    outcome.result = redact_result(result)
-    return outcome
+    return validate_frame(SUITE_NAME, build_perpetrator_suite, country, perpetrator_frame(country, events))
