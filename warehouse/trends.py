@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import duckdb
 from scipy.stats import fisher_exact
 
-from warehouse.queries import DIMENSIONS, QueryError, joins_for, person_counts, suppress_small_cells
+from warehouse.queries import DIMENSIONS, QueryError, joins_for, period_filters, person_counts, suppress_small_cells
 from warehouse.suppression import TOTAL
 
 PERIODS = {
@@ -197,17 +197,10 @@ def _period_counts(
     year_to: int | None,
 ) -> tuple[dict[tuple[str, str, str], int], dict[tuple[str, str], int]]:
     """The same for quarters or a filtered population, counted directly."""
-    where, params = ["TRUE"], []
+    where, params = period_filters("v", country, year_from, year_to)
     for name, value in filters.items():
         where.append(f"CAST({DIMENSIONS[name]} AS VARCHAR) = ?")
         params.append(value)
-    if country:
-        where.append("v.country = ?")
-        params.append(country)
-    if year_from is not None:
-        where.append(f"v.year >= {int(year_from)}")
-    if year_to is not None:
-        where.append(f"v.year <= {int(year_to)}")
     filter_joins = joins_for(list(filters))
     both_joins = joins_for([dimension, *filters])
     condition = " AND ".join(where)
