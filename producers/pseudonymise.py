@@ -73,19 +73,22 @@ class Pseudonymiser:
         # The purpose prefix keeps a record id and a case id with the same text apart.
         return hmac.new(self._key, f"{purpose}\x1f{value}".encode(), hashlib.sha256).hexdigest()
 
+    def _event_id(self, *parts: object) -> str:
+        """The id of one version of a record: the same row pushed again has the same id,
+        so the warehouse loads it once. ``updated_at`` goes in as UTC ISO text."""
+        text = [p.astimezone(UTC).isoformat() if isinstance(p, datetime) else str(p) for p in parts]
+        return hashlib.sha256("|".join([self.country, *text]).encode()).hexdigest()[:32]
+
     def record_ref(self, record_id: str) -> str:
         """The pseudonym of a national record id."""
         return self._keyed("record", record_id)
 
     def pseudonymise_victim(self, row: VictimRow, produced_at: datetime | None = None) -> VictimEvent:
         record_ref = self.record_ref(row.record_id)
-        updated = row.updated_at.astimezone(UTC).isoformat()
-        identity = f"{self.country}|{record_ref}|{updated}"
-        if self._linkage:
-            # A re-push under a rotated linkage key is a new event (same record version,
-            # new encodings); under the same key it is the same event, skipped as before.
-            identity += f"|linkage:{self._linkage.key_id}"
-        event_id = hashlib.sha256(identity.encode()).hexdigest()[:32]
+        # A re-push under a rotated linkage key is a new event (same record version, new
+        # encodings); under the same key it is the same event, skipped as before.
+        linkage = [f"linkage:{self._linkage.key_id}"] if self._linkage else []
+        event_id = self._event_id(record_ref, row.updated_at, *linkage)
         age = age_at(row.birth, row.identified_on) if row.birth else None
         return VictimEvent(
             event_id=event_id,
@@ -121,8 +124,7 @@ class Pseudonymiser:
 
     def pseudonymise_perpetrator(self, row: PerpetratorRow, produced_at: datetime | None = None) -> PerpetratorEvent:
         record_ref = self.perpetrator_ref(row.record_id)
-        updated = row.updated_at.astimezone(UTC).isoformat()
-        event_id = hashlib.sha256(f"{self.country}|perpetrator|{record_ref}|{updated}".encode()).hexdigest()[:32]
+        event_id = self._event_id("perpetrator", record_ref, row.updated_at)
         return PerpetratorEvent(
             event_id=event_id,
             country=self.country,

@@ -1,7 +1,9 @@
-from datetime import date
+import hashlib
+from datetime import UTC, date, datetime
 
 from producers.code_mapping import CodeMapping
 from producers.national_export import VictimRowChecker
+from producers.perpetrator_export import PerpetratorRow
 from producers.pseudonymise import Pseudonymiser, normalise_name
 from producers.synthetic import VictimProfile, victim_rows
 
@@ -61,3 +63,20 @@ def test_age_not_birth_date_travels() -> None:
 
 def test_names_fold_to_one_latin_form() -> None:
     assert normalise_name("Јована  Петровић") == normalise_name("JOVANA Petrović") == "jovana petrovic"
+
+
+def test_event_ids_stay_what_earlier_versions_published() -> None:
+    # A changed id would make a re-push of an already loaded version a second event.
+    _, event = _event()
+    assert (
+        event.event_id
+        == hashlib.sha256(f"RS|{event.record_ref}|{event.updated_at.isoformat()}".encode()).hexdigest()[:32]
+    )
+    pseudonymiser = Pseudonymiser("RS", KEY, "0" * 32)
+    updated = datetime(2024, 5, 1, 12, tzinfo=UTC)
+    row = PerpetratorRow(
+        2, "P-1", updated, "registered", None, "A", "B", None, None, None, None, None, None, date(2024, 5, 1)
+    )
+    perpetrator = pseudonymiser.pseudonymise_perpetrator(row)
+    identity = f"RS|perpetrator|{perpetrator.record_ref}|{updated.isoformat()}"
+    assert perpetrator.event_id == hashlib.sha256(identity.encode()).hexdigest()[:32]
