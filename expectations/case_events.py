@@ -237,6 +237,12 @@ def _validation_definition(country: str, day: str) -> Any:
     return context.validation_definitions.add(gx.ValidationDefinition(name=suite.name, data=definition, suite=suite))
 
 
+def prepare_validation(country: str) -> None:
+    """Build the country's victim validation now (the Great Expectations import with it),
+    so a long-lived consumer pays for it before the first push rather than on it."""
+    _validation_definition(country, datetime.now(UTC).date().isoformat())
+
+
 def validate_events(country: str, events: list[VictimEvent]) -> ValidationOutcome:
     """Validate one micro-batch of a country's events: which rows fail and why, which
     batch-level warnings hold, and the result with every row value removed."""

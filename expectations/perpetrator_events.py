@@ -123,6 +123,12 @@ def _validation_definition(country: str, day: str) -> Any:
     return context.validation_definitions.add(gx.ValidationDefinition(name=suite.name, data=definition, suite=suite))
 
 
+def prepare_validation(country: str) -> None:
+    """Build the country's perpetrator validation now (the Great Expectations import with it),
+    so a long-lived consumer pays for it before the first push rather than on it."""
+    _validation_definition(country, datetime.now(UTC).date().isoformat())
+
+
 def validate_perpetrator_events(country: str, events: list[PerpetratorEvent]) -> ValidationOutcome:
     """Which perpetrator events of a micro-batch fail and why; the result redacted."""
     if not events:

@@ -57,7 +57,7 @@ class DrainReport:
         return {k: v for k, v in self.__dict__.items() if k != "load_ids"}
 
 
-def _consumer(settings: Settings) -> Consumer:
+def pipeline_consumer(settings: Settings) -> Consumer:
     # Offsets live in the warehouse, not in Kafka's consumer group: the group id only
     # names the client; nothing is committed to the broker.
     return Consumer(
@@ -184,7 +184,7 @@ def drain_country(
     with connect(settings.warehouse) as con:
         ensure_schema(con)
         start = stored_offsets(con, topic)
-    consumer = _consumer(settings)
+    consumer = pipeline_consumer(settings)
     try:
         metadata = consumer.list_topics(topic, timeout=15)
         if topic not in metadata.topics or metadata.topics[topic].error is not None:
@@ -262,9 +262,19 @@ def drain_country(
 
 def refresh_warehouse(settings: Settings) -> None:
     """Rebuild the marts from the raw layer and the validation reports (idempotent)."""
+    refresh_queryable(settings)
+    write_reports(settings)
+
+
+def refresh_queryable(settings: Settings) -> None:
+    """Rebuild the marts from the raw layer: what was loaded becomes countable."""
     with connect(settings.warehouse) as con:
         ensure_schema(con)
         refresh_marts(con, settings.link_threshold)
+
+
+def write_reports(settings: Settings) -> None:
+    """The Data Docs, the validation report and the disclosure-risk report."""
     build_data_docs(settings.gx_dir)
     with connect(settings.warehouse, read_only=True) as con:
         write_validation_report(con, settings)
