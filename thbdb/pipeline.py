@@ -177,8 +177,12 @@ def drain_country(
     country: str,
     airflow_run_id: str | None = None,
     on_batch: Callable[[DrainReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> DrainReport:
-    """Load everything published to the country's topic so far, batch by batch."""
+    """Load everything published to the country's topic so far, batch by batch.
+
+    ``should_stop`` is asked after each committed batch; when it says so the drain ends
+    there, and the next drain starts from that batch's offsets."""
     topic = country_topic(country)
     report = DrainReport(country=country)
     with connect(settings.warehouse) as con:
@@ -255,6 +259,9 @@ def drain_country(
             )
             if on_batch:
                 on_batch(report)
+            if should_stop is not None and should_stop():
+                log.info("%s: drain stopped after batch %d, as asked", country, report.batches)
+                break
     finally:
         consumer.close()
     return report

@@ -65,6 +65,21 @@ def high_watermarks(consumer: Consumer) -> dict[str, tuple[int, ...]]:
     return ends
 
 
+def _asked_at_most_every(seconds: float, ask: Callable[[], bool], clock: Callable[[], float]) -> Callable[[], bool]:
+    """``ask``, called at most every ``seconds``; once it has said yes, always yes."""
+    last: list[float] = []
+    said_yes = False
+
+    def asked() -> bool:
+        nonlocal said_yes
+        if not said_yes and (not last or clock() - last[0] >= seconds):
+            last[:] = [clock()]
+            said_yes = ask()
+        return said_yes
+
+    return asked
+
+
 def stream(
     settings: Settings,
     window: float | None = None,
@@ -74,21 +89,22 @@ def stream(
 ) -> StreamReport:
     """Drain every country as its events arrive, for ``window`` seconds, then return.
 
-    ``should_stop`` is asked every few seconds (the task asks Airflow whether the DAG
-    was paused): the window then ends early, after the batch in hand is committed.
+    ``should_stop`` is asked every few seconds at most (the task asks Airflow whether the
+    DAG was paused): the window then ends early, after the batch in hand is committed and
+    what was loaded is made countable.
     Errors are not caught: the Airflow task fails, and Airflow retries it; each batch was
     committed with its offsets, so the retry starts where the last commit ended.
     """
     started = clock()
     deadline = started + (settings.stream_window if window is None else window)
     report = StreamReport()
-    if should_stop():
+    stop_requested = _asked_at_most_every(STOP_CHECK_SECONDS, should_stop, clock)
+    if stop_requested():
         return report
     for country in COUNTRIES:
         prepare_victims(country)
         prepare_perpetrators(country)
     log.info("stream: validation ready after %.1f s; polling every %.1f s", clock() - started, settings.stream_poll)
-    asked = clock()
     # Topic ends already drained up to. Empty at the start: the first pass drains every
     # country once, so whatever arrived between two windows is picked up at once.
     drained_to: dict[str, tuple[int, ...]] = {}
@@ -99,11 +115,13 @@ def stream(
             grown = [country for country, end in ends.items() if drained_to.get(country) != end]
             loaded = 0
             for country in grown:
-                drained = drain_country(settings, country, airflow_run_id=airflow_run_id)
-                drained_to[country] = ends[country]
+                drained = drain_country(settings, country, airflow_run_id=airflow_run_id, should_stop=stop_requested)
                 if drained.read:
                     report.add(drained)
                     loaded += drained.loaded
+                if stop_requested():
+                    break
+                drained_to[country] = ends[country]
             if loaded:
                 refreshing = clock()
                 refresh_queryable(settings)
@@ -111,11 +129,9 @@ def stream(
                 log.info("stream: %d events loaded; marts rebuilt in %.1f s", loaded, clock() - refreshing)
             if clock() >= deadline:
                 break
-            if clock() - asked >= STOP_CHECK_SECONDS:
-                asked = clock()
-                if should_stop():
-                    log.info("stream: turned off; ending the window early")
-                    break
+            if stop_requested():
+                log.info("stream: turned off; ending the window early")
+                break
             if not grown:
                 time.sleep(settings.stream_poll)
     finally:

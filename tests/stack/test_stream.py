@@ -1,5 +1,6 @@
-"""Streaming on: a push becomes countable without `thbdb run`, and a `thbdb run` at the
-same time as the streaming consumer counts nothing twice and loses nothing."""
+"""Streaming on: a push becomes countable without `thbdb run`, a `thbdb run` at the same
+time as the streaming consumer counts nothing twice, and turning streaming off in the
+middle of a drain loses nothing."""
 
 from __future__ import annotations
 
@@ -77,10 +78,15 @@ def test_streaming_makes_a_push_countable_and_a_concurrent_run_counts_nothing_tw
         assert ran and "succeeded" in ran[0], ran
         _wait_until_counted(stack, before + 6040)
         assert "consumer running" in stack.thbdb("stream", "status").stdout
+        # Turned off while it drains a larger push: it stops after a committed batch,
+        # and `thbdb run` loads the rest.
+        stack.thbdb("produce", "--country", COUNTRY, "--input", str(_export(tmp_path, "c", 20000, 3)), "--create-key")
     finally:
         stack.thbdb("stream", "off", timeout=TIMEOUT)
     assert "consumer not running" in stack.thbdb("stream", "status").stdout
     assert "streaming        off" in stack.thbdb("status").stdout
+    stack.thbdb("run", timeout=TIMEOUT)
+    assert _counted(stack) == before + 26040
 
     with connect(stack.settings.warehouse, read_only=True) as con:
         rows = con.execute(
