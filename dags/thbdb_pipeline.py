@@ -15,7 +15,7 @@ COUNTRIES = ["AL", "BA", "ME", "MK", "RS", "XK"]
 
 @dag(
     dag_id="thbdb_pipeline",
-    schedule=None,  # triggered by `thbdb run` (and by the event watcher, where enabled)
+    schedule=None,  # triggered by `thbdb run`; the streaming path is dags/thbdb_stream.py
     start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=1,  # one writer for the warehouse at a time

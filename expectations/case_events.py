@@ -15,11 +15,19 @@ from typing import Any
 
 import pandas as pd
 
-from expectations.runner import ValidationOutcome, batch_meta, redact_result, row_meta, validate_frame
+from expectations.runner import ValidationOutcome, batch_meta, prepare, redact_result, row_meta, validate_frame
 from transforms.codelists import CodeLists, collected_since
 from transforms.events import VictimEvent
 
-__all__ = ["SUITE_NAME", "ValidationOutcome", "build_suite", "events_frame", "redact_result", "validate_events"]
+__all__ = [
+    "SUITE_NAME",
+    "ValidationOutcome",
+    "build_suite",
+    "events_frame",
+    "prepare_validation",
+    "redact_result",
+    "validate_events",
+]
 
 SUITE_NAME = "case_events"
 _LIST_FIELDS = {
@@ -184,6 +192,11 @@ def build_suite(country: str, codelists: CodeLists, now: datetime) -> Any:
             )
         )
     return suite
+
+
+def prepare_validation(country: str) -> None:
+    """Build the country's case-event validation before the first batch (runner.prepare)."""
+    prepare(SUITE_NAME, build_suite, country)
 
 
 def validate_events(country: str, events: list[VictimEvent]) -> ValidationOutcome:

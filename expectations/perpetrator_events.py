@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from expectations.case_events import _codes_regex
-from expectations.runner import ValidationOutcome, row_meta, validate_frame
+from expectations.runner import ValidationOutcome, prepare, row_meta, validate_frame
 from transforms.codelists import CodeLists
 from transforms.events import PerpetratorEvent
 
@@ -104,6 +104,11 @@ def build_perpetrator_suite(country: str, codelists: CodeLists, now: datetime) -
         )
     )
     return suite
+
+
+def prepare_validation(country: str) -> None:
+    """Build the country's perpetrator validation before the first batch (runner.prepare)."""
+    prepare(SUITE_NAME, build_perpetrator_suite, country)
 
 
 def validate_perpetrator_events(country: str, events: list[PerpetratorEvent]) -> ValidationOutcome:

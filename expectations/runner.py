@@ -74,6 +74,12 @@ def validation_definition(suite_name: str, build: SuiteBuilder, country: str, da
     return context.validation_definitions.add(gx.ValidationDefinition(name=suite.name, data=definition, suite=suite))
 
 
+def prepare(suite_name: str, build: SuiteBuilder, country: str) -> None:
+    """Build a country's validation now (the Great Expectations import with it), so a
+    long-lived consumer pays for it before the first push rather than on it."""
+    validation_definition(suite_name, build, country, datetime.now(UTC).date().isoformat())
+
+
 def _fails_rows(item: Any) -> bool:
     return not item.success and (item.expectation_config.meta or {}).get("level") != "batch"
 

@@ -24,6 +24,7 @@ from thbdb.processes import running_pid, start_process, stop_process
 from thbdb.settings import Settings
 
 DAG_ID = "thbdb_pipeline"
+STREAM_DAG_ID = "thbdb_stream"  # the streaming consumer, paused until `thbdb stream on`
 PROCESSES = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor")
 
 
@@ -115,7 +116,7 @@ def start_airflow(settings: Settings, timeout: float = 240.0) -> list[str]:
 def _wait_until_ready(settings: Settings, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if is_ready(settings) and _dag_registered(settings):
+        if is_ready(settings) and all(_dag_registered(settings, d) for d in (DAG_ID, STREAM_DAG_ID)):
             return
         for name in PROCESSES:
             if running_pid(settings.run_dir, name) is None:
@@ -145,10 +146,18 @@ class _Api:
             raise AirflowError(f"Airflow refused {path}: {response.status_code} {response.text[:300]}")
         return response.json()
 
+    def patch(self, path: str, body: dict[str, Any]) -> Any:
+        response = self.client.patch(path, json=body)
+        if response.status_code == 404:
+            raise AirflowError(f"Airflow does not know {path} (yet): the DAG processor may still be parsing dags/")
+        if response.status_code >= 400:
+            raise AirflowError(f"Airflow refused {path}: {response.status_code} {response.text[:300]}")
+        return response.json()
 
-def _dag_registered(settings: Settings) -> bool:
+
+def _dag_registered(settings: Settings, dag_id: str) -> bool:
     try:
-        _Api(settings).get(f"/api/v2/dags/{DAG_ID}")
+        _Api(settings).get(f"/api/v2/dags/{dag_id}")
     except (httpx.HTTPError, KeyError, ValueError):
         return False
     return True
@@ -212,3 +221,59 @@ def run_pipeline(settings: Settings, timeout: float = 1800.0, poll: float = 1.0)
             if ti["state"] in ("failed", "upstream_failed")
         )
     return result
+
+
+@dataclass
+class StreamState:
+    """Whether the streaming consumer is on, and what its current run is doing."""
+
+    on: bool
+    run_id: str | None = None
+    run_started: str | None = None
+    consumer: str = "not running"  # the consume task's state: queued, running, up_for_retry, ...
+
+    def summary_line(self) -> str:
+        if self.run_id is None:
+            return f"streaming {'on' if self.on else 'off'}; consumer not running" + (
+                " (Airflow starts it within seconds)" if self.on else ""
+            )
+        since = f" since {self.run_started[:19]}" if self.run_started else ""
+        return f"streaming {'on' if self.on else 'off'}; consumer {self.consumer} (run {self.run_id}{since})"
+
+
+def _connected(settings: Settings) -> _Api:
+    if not is_ready(settings):
+        raise AirflowError("Airflow is not running: start the stack with `thbdb up`")
+    return _Api(settings)
+
+
+def stream_state(settings: Settings) -> StreamState:
+    api = _connected(settings)
+    try:
+        dag = api.get(f"/api/v2/dags/{STREAM_DAG_ID}")
+        runs = api.get(f"/api/v2/dags/{STREAM_DAG_ID}/dagRuns?state=queued&state=running")["dag_runs"]
+    except httpx.HTTPStatusError as error:
+        raise AirflowError(f"Airflow has no DAG {STREAM_DAG_ID}: {error.response.status_code}") from None
+    state = StreamState(on=not dag["is_paused"])
+    if runs:
+        run = max(runs, key=lambda r: r.get("queued_at") or "")
+        state.run_id, state.run_started = run["dag_run_id"], run.get("start_date") or run.get("queued_at")
+        quoted = urllib.parse.quote(run["dag_run_id"], safe="")
+        instances = api.get(f"/api/v2/dags/{STREAM_DAG_ID}/dagRuns/{quoted}/taskInstances")["task_instances"]
+        state.consumer = next((ti["state"] or "scheduled" for ti in instances), "starting")
+    return state
+
+
+def set_streaming(settings: Settings, on: bool, timeout: float = 300.0, poll: float = 1.0) -> StreamState:
+    """Turn the streaming consumer on (unpause its DAG) or off (pause it and wait until
+    the running window has ended: it ends early, after the batch in hand, once paused)."""
+    api = _connected(settings)
+    api.patch(f"/api/v2/dags/{STREAM_DAG_ID}", {"is_paused": not on})
+    state = stream_state(settings)
+    deadline = time.monotonic() + timeout
+    while not on and state.run_id is not None:
+        if time.monotonic() > deadline:
+            raise AirflowError(f"streaming paused, but run {state.run_id} still {state.consumer} after {timeout:.0f} s")
+        time.sleep(poll)
+        state = stream_state(settings)
+    return state

@@ -30,6 +30,14 @@ query_app = typer.Typer(help="Analysts' queries on the warehouse (read-only).", 
 app.add_typer(query_app, name="query")
 report_app = typer.Typer(help="Reports for analysts and data-protection officers.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
+stream_app = typer.Typer(
+    help=(
+        "The streaming consumer (Airflow DAG thbdb_stream): pushes become countable within seconds,"
+        " without `thbdb run`. Off unless turned on."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(stream_app, name="stream")
 
 out = Console()
 err = Console(stderr=True)
@@ -109,7 +117,8 @@ def _print_status(settings: Settings, format: StatusFormat) -> None:
         out.print_json(json.dumps(info))
         return
     table = Table(show_header=False, box=None)
-    for key in ("home", "kafka_bootstrap", "kafka_running", "airflow_url", "airflow_running", "warehouse"):
+    keys = ("home", "kafka_bootstrap", "kafka_running", "airflow_url", "airflow_running", "streaming", "warehouse")
+    for key in keys:
         table.add_row(key, str(info[key]))
     out.print(table)
 
@@ -181,6 +190,48 @@ def run(
     out.print(result.summary_line())
     if not result.succeeded:
         raise typer.Exit(1)
+
+
+@stream_app.command("on")
+def stream_on() -> None:
+    """Turn streaming on: pushes become countable in seconds.
+
+    Airflow runs a long-lived consumer that drains every country's topic as events
+    arrive and rebuilds the marts after each load. It stays on (across windows and
+    restarts of the stack) until `thbdb stream off`."""
+    _set_streaming(True)
+
+
+@stream_app.command("off")
+def stream_off() -> None:
+    """Turn streaming off: pushes wait for `thbdb run` again.
+
+    Pauses the DAG and waits until the running consumer has committed the batch in hand
+    and ended."""
+    _set_streaming(False)
+
+
+@stream_app.command("status")
+def stream_status() -> None:
+    """Whether streaming is on, and the state of the consumer's current Airflow run."""
+    from thbdb import airflow_stack
+
+    try:
+        state = airflow_stack.stream_state(_settings())
+    except RuntimeError as error:
+        raise _fail(str(error)) from None
+    out.print(state.summary_line(), highlight=False)
+
+
+def _set_streaming(on: bool) -> None:
+    from thbdb import airflow_stack
+
+    try:
+        with err.status("turning streaming on…" if on else "turning streaming off, waiting for the consumer to end…"):
+            state = airflow_stack.set_streaming(_settings(), on)
+    except RuntimeError as error:
+        raise _fail(str(error)) from None
+    out.print(state.summary_line(), highlight=False)
 
 
 @query_app.command("counts")

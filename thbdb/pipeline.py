@@ -57,7 +57,7 @@ class DrainReport:
         return {k: v for k, v in self.__dict__.items() if k != "load_ids"}
 
 
-def _consumer(settings: Settings) -> Consumer:
+def pipeline_consumer(settings: Settings) -> Consumer:
     # Offsets live in the warehouse, not in Kafka's consumer group: the group id only
     # names the client; nothing is committed to the broker.
     return Consumer(
@@ -177,14 +177,18 @@ def drain_country(
     country: str,
     airflow_run_id: str | None = None,
     on_batch: Callable[[DrainReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> DrainReport:
-    """Load everything published to the country's topic so far, batch by batch."""
+    """Load everything published to the country's topic so far, batch by batch.
+
+    ``should_stop`` is asked after each committed batch; when it says so the drain ends
+    there, and the next drain starts from that batch's offsets."""
     topic = country_topic(country)
     report = DrainReport(country=country)
     with connect(settings.warehouse) as con:
         ensure_schema(con)
         start = stored_offsets(con, topic)
-    consumer = _consumer(settings)
+    consumer = pipeline_consumer(settings)
     try:
         metadata = consumer.list_topics(topic, timeout=15)
         if topic not in metadata.topics or metadata.topics[topic].error is not None:
@@ -255,6 +259,9 @@ def drain_country(
             )
             if on_batch:
                 on_batch(report)
+            if should_stop is not None and should_stop():
+                log.info("%s: drain stopped after batch %d, as asked", country, report.batches)
+                break
     finally:
         consumer.close()
     return report
@@ -262,9 +269,19 @@ def drain_country(
 
 def refresh_warehouse(settings: Settings) -> None:
     """Rebuild the marts from the raw layer and the validation reports (idempotent)."""
+    refresh_queryable(settings)
+    write_reports(settings)
+
+
+def refresh_queryable(settings: Settings) -> None:
+    """Rebuild the marts from the raw layer: what was loaded becomes countable."""
     with connect(settings.warehouse) as con:
         ensure_schema(con)
         refresh_marts(con, settings.link_threshold)
+
+
+def write_reports(settings: Settings) -> None:
+    """The Data Docs, the validation report and the disclosure-risk report."""
     build_data_docs(settings.gx_dir)
     with connect(settings.warehouse, read_only=True) as con:
         write_validation_report(con, settings)

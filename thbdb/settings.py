@@ -41,6 +41,10 @@ class Settings:
     # One identity for every client of this process (a country's machine, the deployed pipeline).
     kafka_sasl_username: str | None = None
     kafka_sasl_password_file: Path | None = None
+    # The streaming consumer (DAG thbdb_stream): one Airflow task lives this many seconds,
+    # then returns and Airflow starts the next; it looks for new events this often.
+    stream_window: float = 600.0
+    stream_poll: float = 0.5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,6 +62,10 @@ class Settings:
             changes["max_failure_rate"] = float(env["THBDB_MAX_FAILURE_RATE"])
         if env.get("THBDB_LINK_THRESHOLD"):
             changes["link_threshold"] = float(env["THBDB_LINK_THRESHOLD"])
+        if env.get("THBDB_STREAM_WINDOW"):
+            changes["stream_window"] = float(env["THBDB_STREAM_WINDOW"])
+        if env.get("THBDB_STREAM_POLL"):
+            changes["stream_poll"] = float(env["THBDB_STREAM_POLL"])
         if env.get("THBDB_KAFKA_BOOTSTRAP"):
             changes["external_kafka"] = env["THBDB_KAFKA_BOOTSTRAP"]
         if env.get("THBDB_KAFKA_LIB"):
@@ -84,6 +92,8 @@ class Settings:
             "THBDB_MAX_FAILURE_RATE": str(self.max_failure_rate),
             "THBDB_LINK_THRESHOLD": str(self.link_threshold),
             "THBDB_KAFKA_LIB": str(self.kafka_lib),
+            "THBDB_STREAM_WINDOW": str(self.stream_window),
+            "THBDB_STREAM_POLL": str(self.stream_poll),
         }
         if self.external_kafka:
             env["THBDB_KAFKA_BOOTSTRAP"] = self.external_kafka

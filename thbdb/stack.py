@@ -74,7 +74,16 @@ def status(settings: Settings) -> dict[str, object]:
         "kafka_running": kafka_broker.is_ready(settings),
         "airflow_url": settings.airflow_url,
         "airflow_running": airflow_stack.is_ready(settings),
+        "streaming": _streaming(settings),
         "warehouse": str(settings.warehouse),
         "warehouse_exists": settings.warehouse.exists(),
         "processes": {name: pid for name, pid in processes.items()},
     }
+
+
+def _streaming(settings: Settings) -> str:
+    """on or off (`thbdb stream`), or unknown while Airflow does not answer."""
+    try:
+        return "on" if airflow_stack.stream_state(settings).on else "off"
+    except (RuntimeError, OSError, ValueError, KeyError):
+        return "unknown (Airflow not running)"

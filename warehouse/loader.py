@@ -197,9 +197,12 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> LoadResult:
                 "INSERT OR IGNORE INTO quarantine (topic, kafka_partition, kafka_offset, country, event_id, record_ref,"
                 " reasons, load_id, validation_run_id, quarantined_at) SELECT * FROM refused"
             )
+        # Offsets only move forward: a drain of the stream and one of `thbdb run` may read
+        # the same events; the slower one's commit must not send the next read back.
         for partition, next_offset in batch.next_offsets.items():
             con.execute(
-                "INSERT OR REPLACE INTO kafka_offsets VALUES (?, ?, ?)",
+                "INSERT INTO kafka_offsets VALUES (?, ?, ?) ON CONFLICT (topic, kafka_partition)"
+                " DO UPDATE SET next_offset = greatest(kafka_offsets.next_offset, excluded.next_offset)",
                 [batch.topic, partition, next_offset],
             )
         summary = batch.validation_summary

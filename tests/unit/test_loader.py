@@ -76,3 +76,25 @@ def test_the_query_path_cannot_write(tmp_path: Path) -> None:
         ensure_schema(con)
     with connect(path, read_only=True) as con, pytest.raises(duckdb.Error):
         con.execute("DELETE FROM raw_victim_events")
+
+
+def test_offsets_only_move_forward(tmp_path: Path) -> None:
+    # The streaming consumer and a `thbdb run` drain may load the same events; the one
+    # that commits last with the older offsets must not move the next read backwards.
+    rows = _rows(10)
+    with connect(tmp_path / "w.duckdb") as con:
+        ensure_schema(con)
+        load_batch(con, _batch(rows, "fast", []))
+        result = load_batch(con, _batch(rows[:4], "slow", []))
+        assert (result.loaded, result.duplicates) == (0, 4)
+        assert con.execute("SELECT next_offset FROM kafka_offsets").fetchall() == [(10,)]
+        assert con.execute("SELECT count(*) FROM raw_victim_events").fetchone() == (10,)
+        more = LoadBatch(
+            topic=TOPIC, country="RS", load_id="later", validation_run_id="later", airflow_run_id=None,
+            next_offsets={0: 12, 1: 3},
+        )  # fmt: skip
+        load_batch(con, more)
+        assert sorted(con.execute("SELECT kafka_partition, next_offset FROM kafka_offsets").fetchall()) == [
+            (0, 12),
+            (1, 3),
+        ]
