@@ -277,7 +277,7 @@ def refresh_queryable(settings: Settings) -> None:
     """Rebuild the marts from the raw layer: what was loaded becomes countable."""
     with connect(settings.warehouse) as con:
         ensure_schema(con)
-        refresh_marts(con, settings.link_threshold)
+        refresh_marts(con, settings.link_threshold, settings.warehouse_memory)
 
 
 def write_reports(settings: Settings) -> None:

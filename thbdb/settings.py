@@ -7,6 +7,7 @@ other module reads the environment.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -45,6 +46,9 @@ class Settings:
     # then returns and Airflow starts the next; it looks for new events this often.
     stream_window: float = 600.0
     stream_poll: float = 0.5
+    # DuckDB's memory for rebuilding the marts: beyond it DuckDB spills to disk, so the
+    # worker's memory stays bounded however large the warehouse grows (README, Performance).
+    warehouse_memory: str = "1GB"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +70,11 @@ class Settings:
             changes["stream_window"] = float(env["THBDB_STREAM_WINDOW"])
         if env.get("THBDB_STREAM_POLL"):
             changes["stream_poll"] = float(env["THBDB_STREAM_POLL"])
+        if env.get("THBDB_WAREHOUSE_MEMORY"):
+            memory = env["THBDB_WAREHOUSE_MEMORY"].strip()
+            if not re.fullmatch(r"\d+(?:\.\d+)?\s*[KMGT]i?B", memory, re.IGNORECASE):
+                raise ValueError("THBDB_WAREHOUSE_MEMORY must be a size such as 1GB or 512MB")
+            changes["warehouse_memory"] = memory
         if env.get("THBDB_KAFKA_BOOTSTRAP"):
             changes["external_kafka"] = env["THBDB_KAFKA_BOOTSTRAP"]
         if env.get("THBDB_KAFKA_LIB"):
@@ -94,6 +103,7 @@ class Settings:
             "THBDB_KAFKA_LIB": str(self.kafka_lib),
             "THBDB_STREAM_WINDOW": str(self.stream_window),
             "THBDB_STREAM_POLL": str(self.stream_poll),
+            "THBDB_WAREHOUSE_MEMORY": self.warehouse_memory,
         }
         if self.external_kafka:
             env["THBDB_KAFKA_BOOTSTRAP"] = self.external_kafka

@@ -72,8 +72,17 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         run_sql_file(con, name)
 
 
-def refresh_marts(con: duckdb.DuckDBPyConnection, link_threshold: float = DEFAULT_LINK_THRESHOLD) -> None:
-    """Rebuild staging views and marts from the raw layer, in one transaction."""
+def refresh_marts(
+    con: duckdb.DuckDBPyConnection,
+    link_threshold: float = DEFAULT_LINK_THRESHOLD,
+    memory_limit: str | None = None,
+) -> None:
+    """Rebuild staging views and marts from the raw layer, in one transaction.
+
+    ``memory_limit`` (DuckDB's own, e.g. "1GB") bounds the rebuild's memory: past it
+    DuckDB spills to disk, slower but flat as the warehouse grows."""
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("BEGIN TRANSACTION")
     try:
         for name in DERIVED_SQL:
