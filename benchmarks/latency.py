@@ -22,7 +22,7 @@ from benchmarks.bench_stack import BenchStack, BenchStackError
 from benchmarks.throughput import COUNTRY, run_floor
 from benchmarks.volume import write_volume_export
 
-TIMEOUT = 600.0
+TIMEOUT = 1800.0  # an archive of a million events, streamed
 
 
 @dataclass
@@ -30,6 +30,7 @@ class LatencyRuns:
     stream_s: list[float] = field(default_factory=list)  # produce + query, streaming on
     run_s: list[float] = field(default_factory=list)  # produce + thbdb run + query, streaming off
     floor_s: list[float] = field(default_factory=list)
+    archive_s: float | None = None  # a whole archive, produce to counted, streaming on
 
 
 def _counted(stack: BenchStack) -> int:
@@ -62,7 +63,11 @@ def measure(
     workdir: Path,
     log: Callable[[str], None],
     run_pushes: int = 0,
+    archive: int = 0,
 ) -> LatencyRuns:
+    """``archive`` > 0: after the small pushes, with the consumer still on, one push of
+    that many events, timed from the start of produce until every event is counted (the
+    consumer drains while produce still publishes, as it would for a country)."""
     stack.reset_data()
     floor_db = workdir / "floor-latency.duckdb"
     floor_db.unlink(missing_ok=True)
@@ -92,6 +97,12 @@ def measure(
             runs.floor_s.append((published - started) + (time.monotonic() - floor_started))
             seconds, floor = runs.stream_s[-1], runs.floor_s[-1]
             log(f"  push {push + 1}/{pushes}, streaming: queryable after {seconds:.1f} s (floor {floor:.1f} s)")
+        if archive:
+            started = time.monotonic()
+            _produce(stack, workdir, archive, seed=archive % 991)
+            expected += archive
+            runs.archive_s = _wait_until_counted(stack, expected, started, f"an archive of {archive:,} events")
+            log(f"  archive of {archive:,} events, streaming: counted {runs.archive_s:.1f} s after produce began")
     finally:
         stack.thbdb("stream", "off", timeout=TIMEOUT)
     for push in range(run_pushes):
