@@ -3,9 +3,10 @@ stdout and as bench-results.json.
 
 Full (`make bench`): throughput and worker memory at N = 10^4, 10^5, 10^6 events, latency
 over 10 small pushes with streaming on (and 3 with `thbdb run`), the largest N pushed
-again with streaming on, queries on 10 million victims. Quick (`make bench-quick`): N = 100,000, 3 pushes, 1 million victims. Times
-are not asserted: other work on the machine moves them; the baseline of each figure is
-measured in the same run for that reason.
+again with streaming on, queries on 10 million victims. Quick (`make bench-quick`):
+N = 100,000, 3 pushes (1 with `thbdb run`), 1 million victims. Times are not asserted:
+other work on the machine moves them; the baseline of each figure is measured in the
+same run for that reason.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=_sizes, help="Events per throughput run, e.g. 1e4,1e5,1e6.")
     parser.add_argument("--pushes", type=int, help="Small pushes for the latency figure, streaming on.")
     parser.add_argument(
-        "--run-pushes", type=int, default=3, help="Small pushes with `thbdb run` instead, for comparison (3; 0: none)."
+        "--run-pushes", type=int, help="Small pushes with `thbdb run` instead, for comparison (3, quick 1; 0: none)."
     )
     parser.add_argument("--push-events", type=int, default=20, help="Events per small push (20).")
     parser.add_argument("--victims", type=int, help="Victim records of the query-speed warehouse.")
@@ -54,6 +55,7 @@ def main() -> None:
     pushes = args.pushes or (3 if args.quick else 10)
     victims = args.victims or (1_000_000 if args.quick else 10_000_000)
     repeats = args.repeats or (10 if args.quick else 5)
+    run_pushes = args.run_pushes if args.run_pushes is not None else (1 if args.quick else 3)
 
     workdir = Path(tempfile.mkdtemp(prefix="thbdb-bench-"))
     figures: list[Figure] = []
@@ -124,7 +126,7 @@ def main() -> None:
                     note="1.0 = flat",
                 ),
             ]
-        log(f"latency: {pushes} pushes of {args.push_events} events, streaming on; {args.run_pushes} with thbdb run")
+        log(f"latency: {pushes} pushes of {args.push_events} events, streaming on; {run_pushes} with thbdb run")
         archive = runs[-1] if runs and not args.no_stream_archive else None
         lat = latency.measure(
             stack,
@@ -132,7 +134,7 @@ def main() -> None:
             args.push_events,
             workdir,
             log,
-            run_pushes=args.run_pushes,
+            run_pushes=run_pushes,
             archive=archive.n if archive else 0,
         )
         if archive and lat.archive_s:
