@@ -90,38 +90,45 @@ class _Block:
 
 
 class PersonIndex:
-    """Known persons' encodings, blocked by (key fingerprint, keyed birth year)."""
+    """Known persons' encodings, blocked by (key fingerprint, keyed birth year), and
+    within a block by country: a record is only ever compared with other countries'
+    records, so a country re-pushing its whole archive costs no comparison at all."""
 
     def __init__(self, records: Iterable[LinkRecord] = ()):
-        grouped: dict[tuple[str, str], list[LinkRecord]] = {}
+        grouped: dict[tuple[str, str], dict[str, list[LinkRecord]]] = {}
         for record in records:
-            grouped.setdefault((record.key_id, record.birth_year), []).append(record)
-        self._blocks: dict[tuple[str, str], _Block] = {}
-        for block_key, members in grouped.items():
-            words = np.stack([clk_words(r.clk) for r in members])
-            self._blocks[block_key] = _Block(members, words, np.bitwise_count(words).sum(axis=1).astype(np.int64))
+            grouped.setdefault((record.key_id, record.birth_year), {}).setdefault(record.country, []).append(record)
+        self._blocks: dict[tuple[str, str], dict[str, _Block]] = {}
+        for block_key, by_country in grouped.items():
+            self._blocks[block_key] = {}
+            for country, members in by_country.items():
+                words = np.stack([clk_words(r.clk) for r in members])
+                ones = np.bitwise_count(words).sum(axis=1).astype(np.int64)
+                self._blocks[block_key][country] = _Block(members, words, ones)
 
     def __len__(self) -> int:
-        return sum(len(b.records) for b in self._blocks.values())
+        return sum(len(b.records) for block in self._blocks.values() for b in block.values())
 
     def blocks(self) -> Iterator[list[LinkRecord]]:
-        yield from (b.records for b in self._blocks.values())
+        for block in self._blocks.values():
+            yield [r for b in block.values() for r in b.records]
 
     def candidates(self, record: LinkRecord, threshold: float) -> list[tuple[float, LinkRecord]]:
         """Known records of other countries scoring at least ``threshold``, compatible."""
-        block = self._blocks.get((record.key_id, record.birth_year))
-        if block is None:
-            return []
         words = clk_words(record.clk)
-        common = np.bitwise_count(block.words & words).sum(axis=1)
-        similarity = 2 * common / (block.ones + int(np.bitwise_count(words).sum()))
+        own_ones = int(np.bitwise_count(words).sum())
         found = []
-        for i in np.flatnonzero(similarity >= threshold - FULL_DATE_BONUS):
-            other = block.records[int(i)]
-            if other.country != record.country and compatible(record, other):
-                score = float(similarity[i]) + date_bonus(record, other)
-                if score >= threshold:
-                    found.append((round(score, 6), other))
+        for country, block in self._blocks.get((record.key_id, record.birth_year), {}).items():
+            if country == record.country:
+                continue
+            common = np.bitwise_count(block.words & words).sum(axis=1)
+            similarity = 2 * common / (block.ones + own_ones)
+            for i in np.flatnonzero(similarity >= threshold - FULL_DATE_BONUS):
+                other = block.records[int(i)]
+                if compatible(record, other):
+                    score = float(similarity[i]) + date_bonus(record, other)
+                    if score >= threshold:
+                        found.append((round(score, 6), other))
         return found
 
 
