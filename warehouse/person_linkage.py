@@ -205,7 +205,9 @@ def link_persons(
 
 
 def current_link_records(con: duckdb.DuckDBPyConnection) -> list[LinkRecord]:
-    """Current, counted records that carry a linkage encoding with a birth year.
+    """Current, counted records that carry a linkage encoding with a birth year, in
+    blocks that hold records of more than one country (the others cannot link, and a
+    country's archive of a million records would otherwise be read into memory).
 
     The encoding is the one loaded last for the record's current version: after a
     rotation of the linkage key, the re-pushed version (same updated_at, new encoding)
@@ -213,13 +215,19 @@ def current_link_records(con: duckdb.DuckDBPyConnection) -> list[LinkRecord]:
     """
     rows = con.execute(
         """
-        SELECT c.country || ':' || c.record_ref, c.country, e.linkage_key_id, e.linkage_clk, e.linkage_birth_year,
-               e.linkage_birth_month, e.linkage_birth_day, c.sex
-        FROM stg_victim_current c
-        JOIN raw_victim_events e USING (country, record_ref, updated_at)
-        WHERE c.status <> 'withdrawn' AND e.linkage_clk IS NOT NULL AND e.linkage_birth_year IS NOT NULL
-        QUALIFY row_number() OVER (PARTITION BY c.country, c.record_ref ORDER BY e.loaded_at DESC,
-                                   e.kafka_offset DESC) = 1
+        WITH encoded AS (
+            SELECT c.country || ':' || c.record_ref AS key, c.country, e.linkage_key_id, e.linkage_clk,
+                   e.linkage_birth_year, e.linkage_birth_month, e.linkage_birth_day, c.sex
+            FROM stg_victim_current c
+            JOIN raw_victim_events e USING (country, record_ref, updated_at)
+            WHERE c.status <> 'withdrawn' AND e.linkage_clk IS NOT NULL AND e.linkage_birth_year IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY c.country, c.record_ref ORDER BY e.loaded_at DESC,
+                                       e.kafka_offset DESC) = 1
+        ),
+        shared_blocks AS (
+            SELECT linkage_key_id, linkage_birth_year FROM encoded GROUP BY ALL HAVING count(DISTINCT country) > 1
+        )
+        SELECT encoded.* FROM encoded JOIN shared_blocks USING (linkage_key_id, linkage_birth_year)
         ORDER BY 1
         """
     ).fetchall()

@@ -23,7 +23,7 @@ from transforms.events import VictimEvent, parse_event
 from transforms.rows import victim_row
 from warehouse.link_queries import link_counts
 from warehouse.loader import LoadBatch, connect, ensure_schema, load_batch, refresh_marts
-from warehouse.person_linkage import LinkRecord, dice, link_persons
+from warehouse.person_linkage import LinkRecord, current_link_records, dice, link_persons
 from warehouse.queries import victim_counts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -298,3 +298,17 @@ def test_the_demo_has_cross_border_persons_that_link_to_their_first_record() -> 
     found = [k for k, v in truth.items() if k in persons and persons[k] == persons.get(v)]
     assert len(found) >= 0.9 * len(truth)
     assert all(persons.get(k) in (None, persons.get(v)) for k, v in truth.items())  # no wrong link
+
+
+def test_records_of_a_block_with_one_country_are_not_read_for_linking(tmp_path: Path) -> None:
+    # A country re-pushing a large archive: none of its records can link to another's
+    # unless another country has records of the same birth year.
+    with connect(tmp_path / "w.duckdb") as con:
+        ensure_schema(con)
+        load_batch(con, _events("RS", "RS-1", "Јована", "Петровић", "1994-03-02"))
+        load_batch(con, _events("RS", "RS-2", "Marko", "Marković", "1988-01-01"))
+        load_batch(con, _events("MK", "MK-1", "Jovana", "Petrovic", "1994"))
+        refresh_marts(con)
+        assert sorted(r.key.split(":")[0] for r in current_link_records(con)) == ["MK", "RS"]  # not RS-2's 1988
+        assert _counts(con, "country") == {"MK": 1, "RS": 2}
+        assert con.execute("SELECT count(*) FROM person_links").fetchone() == (2,)
