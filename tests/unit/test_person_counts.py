@@ -71,24 +71,25 @@ def test_cheap_counts_equal_distinct_counts(warehouse: Path, by: list[str]) -> N
             assert exact  # the filters leave victims to count
 
 
-def test_a_warehouse_built_before_the_cells_is_counted_alike(warehouse: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def old_warehouse(warehouse: Path, tmp_path: Path) -> Path:
+    """The same warehouse as built before the cells mart and is_linked: counted the exact way."""
     old = tmp_path / "old.duckdb"
     old.write_bytes(warehouse.read_bytes())
     with connect(old) as con:
         con.execute("DROP TABLE mart_victim_cells")
         con.execute("ALTER TABLE mart_victims DROP COLUMN is_linked")
-    with connect(old, read_only=True) as con, connect(warehouse, read_only=True) as new:
+    return old
+
+
+def test_a_warehouse_built_before_the_cells_is_counted_alike(warehouse: Path, old_warehouse: Path) -> None:
+    with connect(old_warehouse, read_only=True) as con, connect(warehouse, read_only=True) as new:
         for by in QUERIES[:6]:
             assert person_counts(con, by) == person_counts(new, by)
 
 
-def test_trends_by_year_equal_the_exact_way(warehouse: Path, tmp_path: Path) -> None:
-    old = tmp_path / "old.duckdb"
-    old.write_bytes(warehouse.read_bytes())
-    with connect(old) as con:
-        con.execute("DROP TABLE mart_victim_cells")
-        con.execute("ALTER TABLE mart_victims DROP COLUMN is_linked")
-    with connect(old, read_only=True) as slow, connect(warehouse, read_only=True) as fast:
+def test_trends_by_year_equal_the_exact_way(warehouse: Path, old_warehouse: Path) -> None:
+    with connect(old_warehouse, read_only=True) as slow, connect(warehouse, read_only=True) as fast:
         for dimension in ("exploitation", "sex", "means_of_travel", "route"):
             for country in (None, "ME"):
                 assert trend_cells(fast, dimension, country=country, min_cell=3) == trend_cells(
