@@ -55,7 +55,10 @@ class StatusFormat(StrEnum):
 
 
 def _settings() -> Settings:
-    return Settings.from_env()
+    try:
+        return Settings.from_env()
+    except ValueError as error:  # a THBDB_* variable that cannot be read: say which
+        raise _fail(str(error)) from None
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:

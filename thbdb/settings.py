@@ -18,6 +18,13 @@ COUNTRIES = ("AL", "BA", "ME", "MK", "RS", "XK")
 SECURE_MARKER = "secure"
 
 
+def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        return kind(env[name])
+    except ValueError:
+        raise ValueError(f"{name} must be a {'whole ' if kind is int else ''}number") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -61,15 +68,14 @@ class Settings:
             "batch_size": "THBDB_BATCH_SIZE",
             "min_cell": "THBDB_MIN_CELL",
         }
-        changes: dict[str, object] = {k: int(env[v]) for k, v in ints.items() if env.get(v)}
-        if env.get("THBDB_MAX_FAILURE_RATE"):
-            changes["max_failure_rate"] = float(env["THBDB_MAX_FAILURE_RATE"])
-        if env.get("THBDB_LINK_THRESHOLD"):
-            changes["link_threshold"] = float(env["THBDB_LINK_THRESHOLD"])
-        if env.get("THBDB_STREAM_WINDOW"):
-            changes["stream_window"] = float(env["THBDB_STREAM_WINDOW"])
-        if env.get("THBDB_STREAM_POLL"):
-            changes["stream_poll"] = float(env["THBDB_STREAM_POLL"])
+        changes: dict[str, object] = {k: _number(env, v, int) for k, v in ints.items() if env.get(v)}
+        floats = {
+            "max_failure_rate": "THBDB_MAX_FAILURE_RATE",
+            "link_threshold": "THBDB_LINK_THRESHOLD",
+            "stream_window": "THBDB_STREAM_WINDOW",
+            "stream_poll": "THBDB_STREAM_POLL",
+        }
+        changes |= {k: _number(env, v, float) for k, v in floats.items() if env.get(v)}
         if env.get("THBDB_WAREHOUSE_MEMORY"):
             memory = env["THBDB_WAREHOUSE_MEMORY"].strip()
             if not re.fullmatch(r"\d+(?:\.\d+)?\s*[KMGT]i?B", memory, re.IGNORECASE):

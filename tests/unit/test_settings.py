@@ -29,3 +29,10 @@ def test_the_marts_rebuild_within_the_memory_limit() -> None:
     ensure_schema(con)
     refresh_marts(con, memory_limit="256MB")
     assert con.execute("SELECT current_setting('memory_limit')").fetchone() == ("244.1 MiB",)
+
+
+def test_a_setting_that_is_not_a_number_is_named() -> None:
+    with pytest.raises(ValueError, match="THBDB_BATCH_SIZE must be a whole number"):
+        Settings.from_env({"THBDB_HOME": "/tmp/x", "THBDB_BATCH_SIZE": "lots"})
+    with pytest.raises(ValueError, match="THBDB_LINK_THRESHOLD must be a number"):
+        Settings.from_env({"THBDB_HOME": "/tmp/x", "THBDB_LINK_THRESHOLD": "high"})
