@@ -41,12 +41,11 @@ def thbdb_pipeline() -> None:
     @task
     def refresh_marts(reports: list[dict[str, object]]) -> dict[str, int]:
         """Rebuild the marts and the validation reports once every country is loaded."""
-        from thbdb.pipeline import refresh_warehouse
+        from thbdb.pipeline import LOAD_COUNTERS, refresh_warehouse
         from thbdb.settings import Settings
 
         refresh_warehouse(Settings.from_env())
-        keys = ("read", "loaded", "duplicates", "quarantined", "held_back", "batches")
-        return {k: sum(int(r[k]) for r in reports) for k in keys}  # type: ignore[call-overload]
+        return {k: sum(int(r[k]) for r in reports) for k in LOAD_COUNTERS}  # type: ignore[call-overload]
 
     refresh_marts(drain_country.expand(country=COUNTRIES))  # type: ignore[arg-type]
 

@@ -42,6 +42,10 @@ class PipelineError(RuntimeError):
     pass
 
 
+# The counters of a drain, which runs and streaming windows add up.
+LOAD_COUNTERS = ("batches", "read", "loaded", "duplicates", "quarantined", "held_back")
+
+
 @dataclass
 class DrainReport:
     country: str

@@ -21,7 +21,14 @@ from confluent_kafka import Consumer, TopicPartition
 
 from expectations.case_events import prepare_validation as prepare_victims
 from expectations.perpetrator_events import prepare_validation as prepare_perpetrators
-from thbdb.pipeline import DrainReport, drain_country, pipeline_consumer, refresh_queryable, write_reports
+from thbdb.pipeline import (
+    LOAD_COUNTERS,
+    DrainReport,
+    drain_country,
+    pipeline_consumer,
+    refresh_queryable,
+    write_reports,
+)
 from thbdb.settings import COUNTRIES, Settings, country_topic
 
 log = logging.getLogger(__name__)
@@ -43,7 +50,7 @@ class StreamReport:
 
     def add(self, drained: DrainReport) -> None:
         self.drains += 1
-        for key in ("batches", "read", "loaded", "duplicates", "quarantined", "held_back"):
+        for key in LOAD_COUNTERS:
             setattr(self, key, getattr(self, key) + getattr(drained, key))
 
     def as_dict(self) -> dict[str, object]:
