@@ -242,7 +242,7 @@ def encode(records: list[Written], encoder: LinkageEncoder) -> list[LinkRecord]:
         if r.birth is None:
             continue
         e = encoder.encode(r.given, r.family, r.birth)
-        assert e.birth_year is not None
+        assert e is not None and e.birth_year is not None
         encoded.append(LinkRecord(r.key, r.country, e.key_id, e.clk, e.birth_year, e.birth_month, e.birth_day, r.sex))
     return encoded
 

@@ -3,18 +3,22 @@ without ever seeing a name or a birth date.
 
 A person's names are normalised to one Latin form, cut into letter pairs (bigrams) and
 hashed into a Bloom filter of 1024 bits (a cryptographic long-term key, CLK, after
-Schnell, Bachteler and Reiher 2009, as the clkhash/anonlink family does it). Every hash
-is an HMAC under the region's *linkage key*, a secret shared by the national producers
-and never by the hub: the hub can compare two filters (similar names set similar bits)
-but cannot test a guessed name against a filter. The birth date travels as keyed
-tokens (year, year-month, year-month-day, as precise as the country knows it), so the
-hub can block on an equal year and veto a different day without learning either.
+Schnell, Bachteler and Reiher 2009). Every hash is an HMAC under the region's *linkage
+key*, a secret shared by the national producers and never by the hub. The birth date
+travels as keyed tokens (year, year-month, year-month-day, as precise as the country
+knows it), so the hub can block on an equal year and veto a different day without
+learning either.
+
+Plain Bloom filters give names up to whoever holds many of them: scheme v1 (double
+hashing, no salt) was decoded at the hub, without the key, for over 90 % of names
+(benchmarks/linkage_attacks.py keeps it as the control). Scheme v2, below, is hardened
+against each published attack: see ``LinkageEncoder``. Encodings name their scheme, and
+the key fingerprint includes it, so encodings of two schemes are never compared.
 
 Why not clkhash/anonlink: their last releases date from 2023 and the repositories are
 no longer maintained; they pull a C++ extension and a dozen dependencies for what is,
-here, fifty lines of standard-library HMAC. The scheme below is the same (bigrams,
-double hashing of HMAC-SHA-256 outputs into k positions), written out so that a
-national data-protection officer can read it.
+here, a page of standard-library HMAC, written out so that a national data-protection
+officer can read it.
 """
 
 from __future__ import annotations
@@ -31,13 +35,15 @@ from typing import Final
 
 from anyascii import anyascii
 
-from transforms.events import LinkageEncoding
+from transforms.events import LinkageEncoding, Scheme
 
 KEY_BYTES = 32
 KEY_FILE = "linkage.key"
 FILTER_BITS = 1024
 HASHES_PER_BIGRAM = 20  # with ~15-25 bigrams a name, about a third of the bits are set
-SCHEME: Final = "clk-bigram-1024-k20-v1"
+SCHEME: Final[Scheme] = "clk-rh-yearsalt-blip-1024-k20-v2"
+# BLIP: the share of bits flipped in every filter (see LinkageEncoder)
+FLIP_PROBABILITY = 0.02
 
 # Serbian and Macedonian Cyrillic -> Gaj's Latin (the Serbo-Croatian spelling with
 # diacritics), so Ж and Ž, Ћ and Ć end up alike; anyascii then drops the diacritics.
@@ -119,38 +125,77 @@ def bigrams(tokens: list[str]) -> set[str]:
 
 @dataclass(frozen=True)
 class LinkageEncoder:
-    """Encodes identifying fields under the shared key; lives at the producer only."""
+    """Encodes identifying fields under the shared key; lives at the producer only.
+
+    Scheme v2, hardened against the published attacks on Bloom-filter encodings:
+
+    - **Random hashing** (Schnell, Borgs and Encarnação 2017): each of a bigram's k bit
+      positions is its own HMAC of (salt, bigram, index). v1 derived them by double
+      hashing, ``first + i*step``, so only 1024 x 512 position sets existed and the hub
+      found every bigram's set by trying them all (Niedermeyer et al. 2014).
+    - **A salt from the birth year** (Niedermeyer et al.; Christen et al. 2018): the
+      positions of a bigram differ from one birth year to the next. Records are only
+      ever compared within a year (the blocking key), so linkage loses nothing, but a
+      frequency or pattern-mining attacker at the hub sees each year's few dozen
+      records apart instead of the region's thousands, and the bits of "an" in 1994
+      tell nothing about "an" in 1995. A record without a birth year is never linked,
+      so it gets no filter at all.
+    - **BLIP** (Schnell and Borgs 2016; Alaggan et al.): each bit is flipped with a
+      small probability drawn from a keyed generator seeded by the record's own
+      tokens, so a re-push of the same record gives the same filter (no averaging),
+      and a bit pattern that always appears together no longer always does.
+
+    benchmarks/linkage_attacks.py attacks this scheme and v1 in the same run.
+    """
 
     key: bytes
-    # bigram -> its bit positions; a few hundred bigrams cover a region's names
-    _positions: dict[str, tuple[int, ...]] = field(default_factory=dict, compare=False, repr=False)
+    flip_probability: float = FLIP_PROBABILITY
+    # (salt, bigram) -> its bit positions; a few hundred bigrams a year
+    _positions: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict, compare=False, repr=False)
 
-    def _mac(self, purpose: str, value: str) -> bytes:
-        return hmac.new(self.key, f"{purpose}\x1f{value}".encode(), hashlib.sha256).digest()
+    def _mac(self, purpose: str, *values: str) -> bytes:
+        return hmac.new(self.key, "\x1f".join((purpose, *values)).encode(), hashlib.sha256).digest()
+
+    @property
+    def scheme(self) -> Scheme:
+        return SCHEME
 
     @property
     def key_id(self) -> str:
-        """A public fingerprint of the key: the hub compares only encodings made under
-        the same key, which is what a key rotation needs."""
-        return self._mac("key-id", SCHEME).hex()[:8]
+        """A public fingerprint of key and scheme: the hub compares only encodings made
+        under the same key and scheme, which is what a key rotation needs."""
+        return self._mac("key-id", self.scheme).hex()[:8]
 
-    def bloom_filter(self, given_name: str, family_name: str) -> bytes:
+    def bloom_filter(self, given_name: str, family_name: str, salt: str) -> bytes:
+        tokens = name_tokens(given_name, family_name)
         bits = bytearray(FILTER_BITS // 8)
-        for gram in bigrams(name_tokens(given_name, family_name)):
-            for position in self._bigram_positions(gram):
+        for gram in bigrams(tokens):
+            for position in self._bigram_positions(salt, gram):
                 bits[position // 8] |= 1 << (position % 8)
+        if self.flip_probability > 0:
+            self._flip(bits, salt, tokens)
         return bytes(bits)
 
-    def _bigram_positions(self, gram: str) -> tuple[int, ...]:
-        positions = self._positions.get(gram)
+    def _bigram_positions(self, salt: str, gram: str) -> tuple[int, ...]:
+        positions = self._positions.get((salt, gram))
         if positions is None:
-            digest = self._mac("bigram", gram)
-            # Double hashing (Kirsch and Mitzenmacher): k positions from two hashes.
-            first = int.from_bytes(digest[:8], "big")
-            step = int.from_bytes(digest[8:16], "big") | 1
-            positions = tuple((first + i * step) % FILTER_BITS for i in range(HASHES_PER_BIGRAM))
-            self._positions[gram] = positions
+            # 2 bytes of an HMAC per position: 65,536 is a multiple of 1024, so no bias.
+            positions = tuple(
+                int.from_bytes(self._mac("bigram", salt, gram, str(i))[:2], "big") % FILTER_BITS
+                for i in range(HASHES_PER_BIGRAM)
+            )
+            self._positions[(salt, gram)] = positions
         return positions
+
+    def _flip(self, bits: bytearray, salt: str, tokens: list[str]) -> None:
+        """BLIP: flip each bit with ``flip_probability``, from a keyed stream of the
+        record's own salt and tokens (deterministic: the same name and year, the same
+        filter, so repeated pushes cannot be averaged)."""
+        stream = hashlib.shake_256(self._mac("blip", salt, " ".join(tokens))).digest(FILTER_BITS * 2)
+        limit = round(self.flip_probability * 65536)
+        for position in range(FILTER_BITS):
+            if int.from_bytes(stream[2 * position : 2 * position + 2], "big") < limit:
+                bits[position // 8] ^= 1 << (position % 8)
 
     def birth_token(self, part: str) -> str:
         return self._mac("birth", part).hex()[:16]
@@ -160,13 +205,16 @@ class LinkageEncoder:
         given_name: str,
         family_name: str,
         birth: tuple[int, int | None, int | None] | None,
-    ) -> LinkageEncoding:
+    ) -> LinkageEncoding | None:
+        """The record's encoding, or None without a birth year (it could never link)."""
         year, month, day = birth if birth else (None, None, None)
+        if not year:
+            return None
         return LinkageEncoding(
-            scheme=SCHEME,
+            scheme=self.scheme,
             key_id=self.key_id,
-            clk=base64.b64encode(self.bloom_filter(given_name, family_name)).decode("ascii"),
-            birth_year=self.birth_token(f"{year:04d}") if year else None,
-            birth_month=self.birth_token(f"{year:04d}-{month:02d}") if year and month else None,
-            birth_day=self.birth_token(f"{year:04d}-{month:02d}-{day:02d}") if year and month and day else None,
+            clk=base64.b64encode(self.bloom_filter(given_name, family_name, f"{year:04d}")).decode("ascii"),
+            birth_year=self.birth_token(f"{year:04d}"),
+            birth_month=self.birth_token(f"{year:04d}-{month:02d}") if month else None,
+            birth_day=self.birth_token(f"{year:04d}-{month:02d}-{day:02d}") if month and day else None,
         )

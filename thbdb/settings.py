@@ -43,7 +43,7 @@ class Settings:
     batch_size: int = 20_000
     min_cell: int = 5  # smallest count shown to analysts; smaller cells are suppressed
     max_failure_rate: float = 0.5  # a batch failing validation more than this is held back whole
-    link_threshold: float = 0.85  # Dice similarity from which two countries' records are one person
+    link_threshold: float = 0.8  # Dice similarity from which two countries' records are one person
     # SASL/SCRAM with ACLs on the broker (`thbdb up --secure`; see thbdb/kafka_security.py).
     kafka_secure: bool = False
     # One identity for every client of this process (a country's machine, the deployed pipeline).

@@ -29,6 +29,9 @@ Pseudonym = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 Code = Annotated[str, Field(pattern=r"^[a-z_]{1,40}$|^[A-Z]$")]
 BirthToken = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+# v1 (double hashing, unsalted) can be decoded at the hub: it is still read, so that old
+# events load, but only v2 is produced, and encodings of two schemes never meet.
+Scheme = Literal["clk-bigram-1024-k20-v1", "clk-rh-yearsalt-blip-1024-k20-v2"]
 
 
 class LinkageEncoding(BaseModel):
@@ -38,7 +41,7 @@ class LinkageEncoding(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    scheme: Literal["clk-bigram-1024-k20-v1"] = Field(description="How the filter was built.")
+    scheme: Scheme = Field(description="How the filter was built; only encodings of one scheme and key are compared.")
     key_id: Annotated[str, Field(pattern=r"^[0-9a-f]{8}$")] = Field(
         description="Fingerprint of the shared linkage key: only encodings under the same key are compared."
     )

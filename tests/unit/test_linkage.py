@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import itertools
 import json
 import re
 from datetime import UTC, date, datetime
@@ -23,7 +24,7 @@ from transforms.events import VictimEvent, parse_event
 from transforms.rows import victim_row
 from warehouse.link_queries import link_counts
 from warehouse.loader import LoadBatch, connect, ensure_schema, load_batch, refresh_marts
-from warehouse.person_linkage import LinkRecord, current_link_records, dice, link_persons
+from warehouse.person_linkage import DEFAULT_THRESHOLD, LinkRecord, current_link_records, dice, link_persons
 from warehouse.queries import victim_counts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,12 +71,30 @@ def test_birth_tokens_follow_the_precision_the_country_has() -> None:
     year_only = ENCODER.encode("A", "B", (1994, None, None))
     assert year_only.birth_year == full.birth_year
     assert (year_only.birth_month, year_only.birth_day) == (None, None)
-    assert ENCODER.encode("A", "B", None).birth_year is None
+    assert ENCODER.encode("A", "B", None) is None  # never linked, so no filter travels
+
+
+def test_v2_filters_are_salted_by_birth_year_and_hashed_at_random() -> None:
+    """The hardenings that defeat the attacks of benchmarks/linkage_attacks.py."""
+    one, next_year = (ENCODER.encode("Jovana", "Petrovic", (year, None, None)) for year in (1994, 1995))
+    assert one is not None and next_year is not None and one.scheme.endswith("-v2")
+    assert dice(one.clk, next_year.clk) < 0.5  # another year, other positions: nothing to pool
+    # Random hashing: a bigram's positions are no arithmetic progression mod 1024, so
+    # the 1024 x 512 double-hashing sets an attacker enumerates hold none of them.
+    positions = ENCODER._bigram_positions("1994", "jo")
+    steps = {(b - a) % 1024 for a, b in itertools.pairwise(positions)}
+    assert len(steps) > 1
+    # BLIP flips are keyed by the record itself: a re-push cannot be averaged.
+    assert ENCODER.encode("Jovana", "Petrovic", (1994, 5, None)).clk == one.clk
+    unflipped = LinkageEncoder(KEY, flip_probability=0.0).encode("Jovana", "Petrovic", (1994, None, None))
+    assert unflipped is not None and 0 < 1 - dice(unflipped.clk, one.clk) < 0.2
 
 
 def test_similar_names_are_similar_and_different_names_are_not() -> None:
     def similarity(a: tuple[str, str], b: tuple[str, str]) -> float:
-        return dice(ENCODER.encode(*a, None).clk, ENCODER.encode(*b, None).clk)
+        x, y = ENCODER.encode(*a, (1994, None, None)), ENCODER.encode(*b, (1994, None, None))
+        assert x is not None and y is not None
+        return dice(x.clk, y.clk)
 
     assert similarity(("Јована", "Петровић"), ("Jovana", "Petrovic")) == 1.0
     assert similarity(("Jovana", "Petrovic"), ("Jovana", "Petorvic")) > 0.8  # a typo
@@ -93,7 +112,7 @@ def test_the_shared_key_is_created_owner_only_and_absent_means_unlinked(tmp_path
 
 def _record(key: str, name: tuple[str, str], birth: tuple[int, int | None, int | None], sex: str = "F") -> LinkRecord:
     e = ENCODER.encode(*name, birth)
-    assert e.birth_year is not None
+    assert e is not None and e.birth_year is not None
     return LinkRecord(key, key[:2], e.key_id, e.clk, e.birth_year, e.birth_month, e.birth_day, sex)
 
 
@@ -257,7 +276,7 @@ def test_hub_side_code_cannot_reach_the_shared_key() -> None:
 
 
 def test_linkage_quality_benchmark_at_small_size() -> None:
-    result = run_benchmark(persons=400, seed=11, threshold=0.85, population=0)
+    result = run_benchmark(persons=400, seed=11, threshold=DEFAULT_THRESHOLD, population=0)
     chosen = result["at_threshold"]
     assert chosen["precision"] >= 0.99, chosen
     assert chosen["recall"] >= 0.85, chosen
