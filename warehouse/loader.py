@@ -20,6 +20,7 @@ import pandas as pd
 
 from transforms.perpetrator_rows import PERPETRATOR_EVENT_COLUMNS
 from transforms.rows import EVENT_COLUMNS
+from warehouse import linkage_store
 from warehouse.person_linkage import DEFAULT_THRESHOLD as DEFAULT_LINK_THRESHOLD
 from warehouse.person_linkage import refresh_person_links
 
@@ -32,6 +33,9 @@ DERIVED_SQL = (
     "035_modus_operandi.sql",
     "045_perpetrator_marts.sql",
 )
+# The raw layer takes every field of a victim event but its linkage encoding, which goes
+# to the linkage store (warehouse/linkage_store.py).
+RAW_VICTIM_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in linkage_store.ROW_FIELDS)
 _LOAD_COLUMNS = ("topic", "kafka_partition", "kafka_offset", "load_id", "validation_run_id", "loaded_at")
 
 
@@ -70,6 +74,7 @@ def run_sql_file(con: duckdb.DuckDBPyConnection, name: str) -> None:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for name in RAW_SQL:
         run_sql_file(con, name)
+    linkage_store.move_from_raw_layer(con)  # warehouses made before the linkage store
 
 
 def refresh_marts(
@@ -83,6 +88,7 @@ def refresh_marts(
     DuckDB spills to disk, slower but flat as the warehouse grows."""
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
+    linkage_store.attach(con)  # before the transaction: it may create the store's table
     con.execute("BEGIN TRANSACTION")
     try:
         for name in DERIVED_SQL:
@@ -93,6 +99,8 @@ def refresh_marts(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    # Encodings linkage no longer reads go now (withdrawn, superseded, replaced).
+    linkage_store.purge(con)
 
 
 def stored_offsets(con: duckdb.DuckDBPyConnection, topic: str) -> dict[int, int]:
@@ -163,6 +171,9 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> LoadResult:
                 "loaded_at": now,
             }
         )
+    # Encodings first, in the store's own transaction (DuckDB writes one file per
+    # transaction); keyed by event id, so a batch re-run after a fault rewrites them.
+    linkage_store.store_encodings(con, rows)
     con.execute("BEGIN TRANSACTION")
     try:
         loaded = 0
@@ -170,7 +181,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> LoadResult:
             frame = pd.DataFrame(rows)  # noqa: F841 - read by DuckDB by name below
             columns = ", ".join(
                 (
-                    *EVENT_COLUMNS,
+                    *RAW_VICTIM_COLUMNS,
                     "topic",
                     "kafka_partition",
                     "kafka_offset",

@@ -30,6 +30,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from warehouse import linkage_store
+
 # Scheme v2 flips 2 % of bits (BLIP), which lowers the similarity of two spellings of one
 # name: 0.8 keeps precision above 0.99 (benchmarks/linkage-quality.json).
 DEFAULT_THRESHOLD = 0.8
@@ -211,25 +213,21 @@ def current_link_records(con: duckdb.DuckDBPyConnection) -> list[LinkRecord]:
     blocks that hold records of more than one country (the others cannot link, and a
     country's archive of a million records would otherwise be read into memory).
 
-    The encoding is the one loaded last for the record's current version: after a
-    rotation of the linkage key, the re-pushed version (same updated_at, new encoding)
-    replaces the old encoding without changing anything else about the record.
+    Encodings come from the linkage store (warehouse/linkage_store.py), the one file
+    besides the producers' that holds them; the warehouse has none.
     """
+    if not linkage_store.attach(con):
+        return []
     rows = con.execute(
-        """
+        f"""
         WITH encoded AS (
-            SELECT c.country || ':' || c.record_ref AS key, c.country, e.linkage_key_id, e.linkage_clk,
-                   e.linkage_birth_year, e.linkage_birth_month, e.linkage_birth_day, c.sex
-            FROM stg_victim_current c
-            JOIN raw_victim_events e USING (country, record_ref, updated_at)
-            WHERE c.status <> 'withdrawn' AND e.linkage_clk IS NOT NULL AND e.linkage_birth_year IS NOT NULL
-            QUALIFY row_number() OVER (PARTITION BY c.country, c.record_ref ORDER BY e.loaded_at DESC,
-                                       e.kafka_offset DESC) = 1
+            SELECT country || ':' || record_ref AS key, country, key_id, clk, birth_year, birth_month, birth_day, sex
+            FROM ({linkage_store.CURRENT_ENCODINGS})
         ),
         shared_blocks AS (
-            SELECT linkage_key_id, linkage_birth_year FROM encoded GROUP BY ALL HAVING count(DISTINCT country) > 1
+            SELECT key_id, birth_year FROM encoded GROUP BY ALL HAVING count(DISTINCT country) > 1
         )
-        SELECT encoded.* FROM encoded JOIN shared_blocks USING (linkage_key_id, linkage_birth_year)
+        SELECT encoded.* FROM encoded JOIN shared_blocks USING (key_id, birth_year)
         ORDER BY 1
         """
     ).fetchall()

@@ -9,10 +9,12 @@ import io
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.conftest import Stack
+from warehouse import linkage_store
 
 pytestmark = pytest.mark.stack
 YEAR = "2017"  # no other stack test uses it
@@ -67,3 +69,10 @@ def test_one_person_in_two_countries_counts_once_regionally(stack: Stack, tmp_pa
     assert _counts(stack, "year") == {YEAR: 3}
     assert _counts(stack, "country") == {"MK": 1, "RS": 2}
     assert _links(stack) == [{"pair": "total", "year": "total", "victims": "0", "suppressed": "false"}]
+
+    # The withdrawn record's encoding has left the linkage store; the warehouse never had one.
+    store = stack.settings.warehouse.with_name(stack.settings.warehouse.stem + linkage_store.SUFFIX)
+    assert store.stat().st_mode & 0o777 == 0o600
+    with duckdb.connect(str(store), read_only=True) as con:
+        kept = dict(con.execute("SELECT country, count(*) FROM encodings GROUP BY ALL").fetchall())
+    assert kept.get("MK", 0) <= 1 and kept.get("RS", 0) >= 2  # MK-L-2 only; other tests may add their own
