@@ -152,7 +152,7 @@ def move_from_raw_layer(con: duckdb.DuckDBPyConnection) -> int:
         return 0
     moved = 0
     if "linkage_clk" in columns and attach(con):
-        old = con.execute(  # noqa: F841 - read by DuckDB by name below
+        old = con.execute(
             "SELECT event_id, country, record_ref, updated_at, linkage_key_id AS key_id, linkage_clk AS clk,"
             " linkage_birth_year AS birth_year, linkage_birth_month AS birth_month, linkage_birth_day AS birth_day,"
             " loaded_at, kafka_offset FROM raw_victim_events WHERE linkage_clk IS NOT NULL"
