@@ -39,6 +39,18 @@ GENERALISED = (
     "Identification date is stored as year and month only, never the day.",
 )
 
+# A record version withdrawn, or put back as it was, this soon after the version before
+# it (by the national record's own updated_at) looks like a probe: a key holder pushing a
+# named person to watch a cross-border count move, then taking the row back. The demo's
+# genuine withdrawals come about two months after the record.
+PROBE_WINDOW_DAYS = 7
+# What a version says that counts; a change back restores all of it.
+_CONTENT = (
+    "status, case_category, sex, citizenship, age_band, identified_year, identified_month, identified_by,"
+    " exploitation_types, country_of_exploitation, recruited_in, transit_countries, recruitment_method,"
+    " means_of_control, means_of_travel, means_of_communication"
+)
+
 # The sensitive attribute as one value per victim: the sorted set of exploitation forms.
 _SA = "coalesce(array_to_string(list_sort(exploitation_types), ';'), 'not_recorded')"
 
@@ -138,6 +150,42 @@ def suppressed_cells(con: duckdb.DuckDBPyConnection, min_cell: int) -> list[dict
     return tables
 
 
+def probing_signs(con: duckdb.DuckDBPyConnection, window_days: int = PROBE_WINDOW_DAYS) -> list[dict[str, Any]]:
+    """Per country, records withdrawn or changed back within ``window_days`` of the
+    version before: counts only, for the officer to ask the country about."""
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'raw_victim_events'").fetchone() == (0,):
+        return []  # a marts-only file (tests, a copy): no versions to read
+    rows = con.execute(
+        f"""
+        WITH versions AS (
+            SELECT country, record_ref, updated_at, status, md5(to_json(struct_pack({_CONTENT}))::VARCHAR) AS content
+            FROM raw_victim_events
+            QUALIFY row_number() OVER (PARTITION BY country, record_ref, updated_at ORDER BY loaded_at) = 1
+        ),
+        sequenced AS (
+            SELECT *, lag(updated_at) OVER w AS before_at, lag(content, 2) OVER w AS content_two_before,
+                   lag(updated_at, 2) OVER w AS two_before_at
+            FROM versions
+            WINDOW w AS (PARTITION BY country, record_ref ORDER BY updated_at)
+        )
+        SELECT country,
+               count(DISTINCT record_ref) FILTER (
+                   WHERE status = 'withdrawn' AND updated_at - before_at <= to_days(?)) AS withdrawn_soon,
+               count(DISTINCT record_ref) FILTER (
+                   WHERE content = content_two_before AND updated_at - two_before_at <= to_days(?)) AS changed_back
+        FROM sequenced
+        GROUP BY country
+        HAVING withdrawn_soon + changed_back > 0
+        ORDER BY country
+        """,
+        [window_days, window_days],
+    ).fetchall()
+    return [
+        {"country": c, f"withdrawn within {window_days} days": w, f"changed back within {window_days} days": b}
+        for c, w, b in rows
+    ]
+
+
 def privacy_report(con: duckdb.DuckDBPyConnection, min_cell: int, automatic: bool = False) -> dict[str, Any]:
     policy = load_policy()
     measured = measured_risk(con, min_cell, policy)
@@ -164,6 +212,7 @@ def privacy_report(con: duckdb.DuckDBPyConnection, min_cell: int, automatic: boo
         "pycanon_agrees": agree,
         "generalisation_steps": generalisation_steps(con, min_cell, policy),
         "suppressed_cells": suppressed_cells(con, min_cell),
+        "probing": {"window_days": PROBE_WINDOW_DAYS, "by_country": probing_signs(con)},
         "public_export": export,
         "generalised": list(GENERALISED),
         "hierarchies": {name: list(levels) for name, levels in policy.hierarchies.items()},
@@ -207,6 +256,11 @@ def _report_html(report: dict[str, Any]) -> str:
         + _rows_html(report["generalisation_steps"])
         + "<h2>Cells withheld in the standard analyst tables</h2>"
         + _rows_html(report["suppressed_cells"])
+        + "<h2>Signs of probing</h2>"
+        + f"<p>Records withdrawn, or changed back to what they said before, within {report['probing']['window_days']}"
+        " days of the version before: a key holder can push a named person, watch a cross-border count move and"
+        " take the row back. Counts by country; ask the country's focal point about any.</p>"
+        + _rows_html(report["probing"]["by_country"])
         + "<h2>Public microdata export</h2>"
         + (
             f"<p>At k = {export['k_required']}, {export['records_exported']} of {export['records']} records survive;"

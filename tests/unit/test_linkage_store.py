@@ -94,3 +94,18 @@ def test_a_warehouse_made_before_the_store_moves_its_encodings_out(tmp_path: Pat
         columns = {c for (c,) in con.execute("SELECT column_name FROM information_schema.columns").fetchall()}
         assert not columns & set(linkage_store.ROW_FIELDS)
         assert con.execute("SELECT clk FROM linkage_store.encodings").fetchall() == [(row["linkage_clk"],)]
+
+
+def test_the_privacy_report_lists_records_withdrawn_soon_after_they_were_pushed(tmp_path: Path) -> None:
+    from thbdb.privacy_report import probing_signs
+
+    with connect(tmp_path / "w.duckdb") as con:
+        ensure_schema(con)
+        load_batch(con, _events("MK", "MK-1", "Ana", "Ilikj", "1990"))
+        load_batch(con, _events("RS", "RS-1", "Ana", "Ilić", "1990-01-02"))
+        refresh_marts(con)
+        assert probing_signs(con) == []
+        # A probe: pushed on 1 May, withdrawn on 2 May.
+        load_batch(con, _events("MK", "MK-1", "Jovana", "Petrovic", "1994", status="withdrawn"))
+        refresh_marts(con)
+        assert probing_signs(con) == [{"country": "MK", "withdrawn within 7 days": 1, "changed back within 7 days": 0}]
