@@ -3,6 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 UV := .cache/uv/bin/uv
+# The venv's interpreter: Debian's python3 where there is one. pyenv's lives under /root
+# (mode 0700), which the hub's and the countries' own accounts could not run.
+VENV_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v $(PYTHON))
 THBDB := $(VENV)/bin/thbdb
 
 .PHONY: setup demo test lint typecheck unit kafka chromium schema bench bench-quick clean down
@@ -14,7 +17,7 @@ $(UV):
 	.cache/uv/bin/pip install --quiet uv==0.13.9
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --python $(PYTHON)
+	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --python $(VENV_PYTHON)
 	touch $@
 
 kafka: ## fetch the Apache Kafka broker jars from Maven Central (cached in .cache/kafka)

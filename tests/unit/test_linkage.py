@@ -331,3 +331,13 @@ def test_records_of_a_block_with_one_country_are_not_read_for_linking(tmp_path: 
         assert sorted(r.key.split(":")[0] for r in current_link_records(con)) == ["MK", "RS"]  # not RS-2's 1988
         assert _counts(con, "country") == {"MK": 1, "RS": 2}
         assert con.execute("SELECT count(*) FROM person_links").fetchone() == (2,)
+
+
+def test_encodings_of_two_schemes_are_never_compared() -> None:
+    from benchmarks.linkage_attacks import V1ControlEncoder
+
+    old = V1ControlEncoder(KEY).encode("Jovana", "Petrovic", (1994, None, None))
+    assert old is not None and old.scheme.endswith("-v1") and old.key_id != ENCODER.key_id
+    v1 = LinkRecord("MK:1", "MK", old.key_id, old.clk, old.birth_year or "", None, None, "F")
+    # The same person under v1 in MK and v2 in RS: another key fingerprint, another block.
+    assert link_persons([SERBIAN, v1]) == {}
