@@ -141,9 +141,10 @@ def detect_kind(header: list[str]) -> str:
     )
 
 
-def open_export(path: Path) -> tuple[str, list[str], Iterator[tuple[int, list[str]]]]:
-    """Open a national export: its kind, header and an iterator of (row number, fields)."""
-    raw = path.read_bytes()
+def open_export(path: Path, data: bytes | None = None) -> tuple[str, list[str], Iterator[tuple[int, list[str]]]]:
+    """Open a national export: its kind, header and an iterator of (row number, fields).
+    ``data``: the file's bytes, when the caller read them before changing account."""
+    raw = path.read_bytes() if data is None else data
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from producers import country_keys
 from producers.code_mapping import load_mapping
 from producers.linkage import LinkageEncoder, load_or_create_linkage_key
 from producers.national_export import ExportRejected, Refusal, VictimRowChecker, open_export
@@ -40,18 +41,24 @@ def push_export(
     path: Path,
     create_key: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    data: bytes | None = None,
+    keys_ready: bool = False,
 ) -> PushReport:
-    """Publish every acceptable row of ``path`` to ``country``'s topic.
+    """Publish every acceptable row of ``path`` to ``country``'s topic (``data``: its
+    bytes, read before the push took on the country's account).
 
     Refused rows are reported, never published, and never stop the others.
     """
     if country not in COUNTRIES:
         raise ExportRejected(f"unknown reporting country {country!r}; one of {', '.join(COUNTRIES)}")
-    kind, header, rows = open_export(path)
-    key = load_or_create_country_key(settings.keys_dir, country, create=create_key)
+    kind, header, rows = open_export(path, data)
+    # ``keys_ready``: the caller put the keys in place before taking on the country's
+    # account, which may not look into the shared keys/ folder.
+    folder = settings.country_keys_dir(country) if keys_ready else country_keys.prepare(settings, country, create_key)
+    key = load_or_create_country_key(folder, country, create=False)
     batch_id = uuid.uuid4().hex
     # Without the region's shared linkage key the push still goes out, unlinked.
-    linkage_key = load_or_create_linkage_key(settings.keys_dir, create=create_key) if kind == "victims" else None
+    linkage_key = load_or_create_linkage_key(folder, create=False) if kind == "victims" else None
     report = PushReport(country=country, kind=kind, batch_id=batch_id, source=path.name, linkage=bool(linkage_key))
     mapping = load_mapping(country)
     checker = VictimRowChecker(country, mapping) if kind == "victims" else PerpetratorRowChecker(country, mapping)

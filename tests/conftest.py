@@ -19,6 +19,9 @@ import pytest
 from thbdb.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+# Tests play the hub and the countries in this very process, as root: accounts stay off
+# for them and for the session's stack; tests/stack/test_accounts.py turns them on.
+os.environ["THBDB_ACCOUNTS"] = "off"
 SHARED = ROOT.parent / "shared"
 THBDB = str(Path(sys.executable).with_name("thbdb"))
 
@@ -57,6 +60,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "THBDB_KAFKA_CONTROLLER_PORT": str(_free_port()),
             "THBDB_AIRFLOW_PORT": str(_free_port()),
             "COLUMNS": "200",
+            "THBDB_ACCOUNTS": "off",
             # Small micro-batches, so that fault tests see several batches in a few thousand events.
             "THBDB_BATCH_SIZE": "5000",
         }

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from thbdb import accounts
 from thbdb.processes import running_pid, start_process, stop_process
 from thbdb.settings import Settings
 
@@ -87,12 +88,17 @@ def start_airflow(settings: Settings, timeout: float = 240.0) -> list[str]:
     """Initialise the metadata database once and start what is not running."""
     env = airflow_env(settings)
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    hub = accounts.hub_for(settings)  # None unless accounts are on: then Airflow runs as the hub
+    if hub:
+        env["HOME"] = str(settings.airflow_home)
     missing = [name for name in PROCESSES if running_pid(settings.run_dir, name) is None]
     if not missing:
         _wait_until_ready(settings, timeout)
         return []
     if not (settings.airflow_home / "airflow.db").exists() or "airflow-api-server" in missing:
-        result = subprocess.run([_airflow_bin(), "db", "migrate"], env=env, capture_output=True, text=True)
+        result = subprocess.run(
+            [_airflow_bin(), "db", "migrate"], env=env, capture_output=True, text=True, **(hub.popen() if hub else {})
+        )
         if result.returncode != 0:
             raise AirflowError(f"`airflow db migrate` failed:\n{result.stderr[-2000:]}")
     commands = {
@@ -108,7 +114,9 @@ def start_airflow(settings: Settings, timeout: float = 240.0) -> list[str]:
         "airflow-dag-processor": [_airflow_bin(), "dag-processor"],
     }
     for name in missing:
-        start_process(settings.run_dir, settings.logs_dir, name, commands[name], env, cwd=settings.airflow_home)
+        start_process(
+            settings.run_dir, settings.logs_dir, name, commands[name], env, cwd=settings.airflow_home, account=hub
+        )
     _wait_until_ready(settings, timeout)
     return [n.replace("airflow-", "airflow ") for n in missing]
 

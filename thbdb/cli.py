@@ -54,6 +54,21 @@ class StatusFormat(StrEnum):
     json = "json"
 
 
+# Commands that act on the hub's state: with accounts on (thbdb/accounts.py) and run by
+# root, they run as the hub's account, like the hub's processes.
+HUB_COMMANDS = frozenset({"run", "stream", "query", "report", "export", "check-table"})
+
+
+@app.callback()
+def _as_hub(ctx: typer.Context) -> None:
+    from thbdb import accounts
+
+    if ctx.invoked_subcommand in HUB_COMMANDS:
+        settings = _settings()
+        if accounts.enforced(settings.accounts):
+            accounts.become(accounts.ensure(accounts.HUB))
+
+
 def _settings() -> Settings:
     try:
         return Settings.from_env()
@@ -142,24 +157,39 @@ def produce(
     Refused rows are listed on stderr by row number, column and reason (never a value);
     the exit code is 1 if any row was refused.
     """
+    from producers import country_keys
     from producers.national_export import ExportRejected
     from producers.pseudonymise import KeyMissing
     from producers.publisher import PublishFailed
     from producers.push import push_export
+    from thbdb import accounts
 
     country = country.upper()
     if not input.is_file():
         raise _fail(f"no such file: {input}")
+    settings = _settings()
+    data, keys_ready = None, False
     try:
+        if accounts.enforced(settings.accounts) and country in COUNTRIES:
+            # Read the export as the user who ran this, put the keys in place, then go on
+            # as the country's own account: it can open its keys and nobody else's.
+            data = input.read_bytes()
+            folder = country_keys.prepare(settings, country, create_key)
+            account = accounts.country_for(settings, country, folder)
+            assert account is not None
+            accounts.become(account)
+            keys_ready = True
         with err.status(f"{country}: reading, pseudonymising and publishing {input.name}…") as spinner:
             report = push_export(
-                _settings(),
+                settings,
                 country,
                 input,
                 create_key=create_key,
                 on_progress=lambda n: spinner.update(f"{country}: {n} rows published…"),
+                data=data,
+                keys_ready=keys_ready,
             )
-    except (ExportRejected, KeyMissing, PublishFailed) as error:
+    except (ExportRejected, KeyMissing, PublishFailed, accounts.AccountError) as error:
         raise _fail(f"{input.name}: {error}") from None
     for refusal in report.refused:
         err.print(f"{input.name}: {refusal}", highlight=False, markup=False)
@@ -172,7 +202,10 @@ def produce(
         f"{country}: {report.published} rows published, {report.refused_rows} rows refused (batch {report.batch_id})"
     )
     if not report.linkage:
-        err.print(f"no shared linkage key under {_settings().keys_dir}: records published without linkage encodings")
+        err.print(
+            f"no shared linkage key under {settings.country_keys_dir(country)}: records published without linkage"
+            " encodings"
+        )
     if report.refused:
         raise typer.Exit(1)
 
@@ -489,6 +522,7 @@ def quarantine(
     computed locally with the country's key: fix the record and push it again, and the
     entry shows as resolved.
     """
+    from producers import country_keys
     from producers.pseudonymise import KeyMissing, record_ids_by_pseudonym
     from thbdb.validation_report import open_quarantine
     from warehouse.loader import WarehouseBusy, connect
@@ -498,7 +532,7 @@ def quarantine(
     try:
         with connect(settings.warehouse, read_only=True) as con:
             entries = open_quarantine(con, country)
-        names = record_ids_by_pseudonym(settings.keys_dir, country, records) if records else {}
+        names = record_ids_by_pseudonym(country_keys.migrate(settings, country), country, records) if records else {}
     except (FileNotFoundError, WarehouseBusy, KeyMissing) as error:
         raise _fail(str(error)) from None
     if not show_resolved:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import pickle
 import tempfile
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -10,9 +13,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from producers import country_keys
 from producers.push import PushReport, push_export
 from producers.synthetic import write_demo_exports
-from thbdb import airflow_stack, stack
+from thbdb import accounts, airflow_stack, stack
 from thbdb.analysis_report import write_analysis_report
 from thbdb.reports import write_data_protection_report
 from thbdb.settings import Settings
@@ -45,6 +49,18 @@ def _run_demo(settings: Settings, seed: int, out: Console, err: Console, export_
     total_files = sum(len(f) for f in files.values())
     err.print(f"wrote {total_files} synthetic monthly exports for {len(files)} countries under {export_dir}")
 
+    if accounts.enforced(settings.accounts):
+        with err.status("national operators pushing their exports, each country as its own account…"):
+            reports = _push_as_countries(settings, files)
+        # The rest (run, reports) is the hub's work: done as the hub's account.
+        accounts.become(accounts.ensure(accounts.HUB))
+    else:
+        reports = _push_in_threads(settings, files, err)
+    _after_pushes(settings, reports, out, err)
+
+
+def _push_in_threads(settings: Settings, files: dict[str, list[Path]], err: Console) -> list[PushReport]:
+    total_files = sum(len(f) for f in files.values())
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("national operators pushing their exports", total=total_files)
 
@@ -57,7 +73,47 @@ def _run_demo(settings: Settings, seed: int, out: Console, err: Console, export_
             return reports
 
         with ThreadPoolExecutor(max_workers=len(files)) as pool:
-            reports = [r for rs in pool.map(push_country, files) for r in rs]
+            return [r for rs in pool.map(push_country, files) for r in rs]
+
+
+def _push_as_countries(settings: Settings, files: dict[str, list[Path]]) -> list[PushReport]:
+    """With accounts on: each country's months pushed by a child process that took on
+    that country's account (a process changes account once, so one child a country).
+    The exports are read first, as the demo's own user."""
+    children: dict[str, tuple[int, int]] = {}
+    for country, paths in files.items():
+        account = accounts.country_for(settings, country, country_keys.prepare(settings, country, create=True))
+        assert account is not None
+        exports = [(path, path.read_bytes()) for path in paths]
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: this country's operator
+            status = 1
+            try:
+                os.close(read_end)
+                accounts.become(account)
+                pushed = [push_export(settings, country, p, data=d, keys_ready=True) for p, d in exports]
+                with os.fdopen(write_end, "wb") as pipe:
+                    pickle.dump(pushed, pipe)
+                status = 0
+            except BaseException:  # noqa: BLE001 - the child must reach os._exit, whatever went wrong
+                traceback.print_exc()
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        children[country] = (pid, read_end)
+    reports: list[PushReport] = []
+    for country, (pid, read_end) in children.items():
+        with os.fdopen(read_end, "rb") as pipe:
+            sent = pipe.read()
+        _pid, status = os.waitpid(pid, 0)
+        if status != 0 or not sent:
+            raise RuntimeError(f"{country}: the push failed (see above)")
+        reports.extend(pickle.loads(sent))  # noqa: S301 - from our own child, through a pipe
+    return reports
+
+
+def _after_pushes(settings: Settings, reports: list[PushReport], out: Console, err: Console) -> None:
     for report in reports:
         for refusal in report.refused:
             err.print(f"  {report.country} {report.source}: {refusal}", markup=False, highlight=False)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from thbdb import kafka_security
+from thbdb import accounts, kafka_security
 from thbdb.processes import running_pid, start_process, stop_process
 from thbdb.settings import COUNTRIES, REPO_ROOT, SECURE_MARKER, Settings, country_topic
 
@@ -134,6 +134,7 @@ def start_broker(settings: Settings, timeout: float = 90.0) -> bool:
     if settings.kafka_secure:
         kafka_security.ensure_credentials(settings)
     config = _write_config(settings)
+    hub = accounts.hub_for(settings)  # None unless accounts are on: then the broker runs as the hub
     if not formatted:
         cluster_id = uuid.uuid4().hex[:22]
         scram = kafka_security.scram_format_arguments(settings) if settings.kafka_secure else []
@@ -141,6 +142,7 @@ def start_broker(settings: Settings, timeout: float = 90.0) -> bool:
             _java(settings, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config), *scram),
             capture_output=True,
             text=True,
+            **(hub.popen() if hub else {}),
         )
         if result.returncode != 0:
             # The output may echo the arguments: never show it in secure mode (passwords).
@@ -154,6 +156,7 @@ def start_broker(settings: Settings, timeout: float = 90.0) -> bool:
         PROCESS,
         _java(settings, "kafka.Kafka", str(config)),
         env={"PATH": "/usr/bin:/bin:/usr/local/bin", "KAFKA_HEAP_OPTS": "-Xmx1g"},
+        account=hub,
     )
     wait_until_ready(settings, timeout)
     return True

@@ -7,8 +7,10 @@ StandardAuthorizer and ``allow.everyone.if.no.acl.found=false`` anything not gra
 here is refused.
 
 The embedded broker runs this way with ``thbdb up --secure`` (see README, "Faults,
-access control and keys"). Passwords are random, one file per principal under
-``$THBDB_HOME/keys/kafka/`` (owner-only); the SCRAM credentials are written into the
+access control and keys"). Passwords are random, one file per principal, owner-only,
+where only that principal's account reads it (thbdb/accounts.py): a country's in its own
+folder (``country/CC/kafka.password``), the pipeline's in the hub's (``hub-secrets/``),
+the broker's admin password under ``keys/kafka/``; the SCRAM credentials are written into the
 KRaft metadata when the storage is formatted, so the broker never starts without them.
 A real deployment gives each country only its own password file and sets
 ``THBDB_KAFKA_SASL_USERNAME`` and ``THBDB_KAFKA_SASL_PASSWORD_FILE``.
@@ -56,8 +58,19 @@ def credentials_dir(settings: Settings) -> Path:
     return settings.keys_dir / "kafka"
 
 
-def _password_file(settings: Settings, principal: str) -> Path:
-    return credentials_dir(settings) / f"{principal}.password"
+def password_file(settings: Settings, principal: str) -> Path:
+    countries = {country_principal(c): c for c in COUNTRIES}
+    if principal in countries:
+        path = settings.country_keys_dir(countries[principal]) / "kafka.password"
+    elif principal == PIPELINE:
+        path = settings.hub_secrets_dir / "pipeline.password"
+    else:
+        return credentials_dir(settings) / f"{principal}.password"
+    old = credentials_dir(settings) / f"{principal}.password"  # homes made before: moved, not replaced
+    if not path.exists() and old.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.replace(old, path)
+    return path
 
 
 def ensure_credentials(settings: Settings) -> None:
@@ -66,7 +79,8 @@ def ensure_credentials(settings: Settings) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     for principal in principals():
-        path = _password_file(settings, principal)
+        path = password_file(settings, principal)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if path.exists():
             continue
         # URL-safe characters only: the value goes into JAAS and --add-scram syntax unquoted.
@@ -76,7 +90,7 @@ def ensure_credentials(settings: Settings) -> None:
 
 
 def password(settings: Settings, principal: str) -> str:
-    path = _password_file(settings, principal)
+    path = password_file(settings, principal)
     if settings.kafka_sasl_password_file and principal == settings.kafka_sasl_username:
         path = settings.kafka_sasl_password_file
     try:

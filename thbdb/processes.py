@@ -9,6 +9,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from thbdb.accounts import Account
+
 
 def pid_file(run_dir: Path, name: str) -> Path:
     return run_dir / f"{name}.pid"
@@ -46,11 +48,14 @@ def start_process(
     command: Sequence[str],
     env: Mapping[str, str],
     cwd: Path | None = None,
+    account: Account | None = None,
 ) -> int:
-    """Start ``command`` detached (its own session), logging to ``log_dir/name.log``."""
+    """Start ``command`` detached (its own session), logging to ``log_dir/name.log``;
+    as ``account`` when given (the hub's, see thbdb/accounts.py)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / f"{name}.log", "ab") as log:
+    log_path, pid_path = log_dir / f"{name}.log", pid_file(run_dir, name)
+    with open(log_path, "ab") as log:
         process = subprocess.Popen(
             list(command),
             stdout=log,
@@ -59,8 +64,13 @@ def start_process(
             env=dict(env),
             cwd=cwd,
             start_new_session=True,
+            **(account.popen() if account else {}),
         )
-    pid_file(run_dir, name).write_text(f"{process.pid}\n")
+    pid_path.write_text(f"{process.pid}\n")
+    for path in (log_path, pid_path):  # the process's own, like the rest of its state
+        path.chmod(0o600)
+        if account:
+            os.chown(path, account.uid, account.gid)
     return process.pid
 
 

@@ -56,6 +56,9 @@ class Settings:
     # DuckDB's memory for rebuilding the marts: beyond it DuckDB spills to disk, so the
     # worker's memory stays bounded however large the warehouse grows (README, Performance).
     warehouse_memory: str = "1GB"
+    # Run the hub and each country under accounts of their own when started by root
+    # (THBDB_ACCOUNTS, on by default; see thbdb/accounts.py).
+    accounts: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,6 +92,11 @@ class Settings:
             changes["kafka_sasl_username"] = env["THBDB_KAFKA_SASL_USERNAME"]
         if env.get("THBDB_KAFKA_SASL_PASSWORD_FILE"):
             changes["kafka_sasl_password_file"] = Path(env["THBDB_KAFKA_SASL_PASSWORD_FILE"])
+        # On unless turned off: it takes effect only for root, who alone can change account.
+        accounts = env.get("THBDB_ACCOUNTS", "on").strip().lower()
+        if accounts not in ("on", "off"):
+            raise ValueError("THBDB_ACCOUNTS must be on or off")
+        changes["accounts"] = accounts == "on"
         # A home whose broker was formatted with credentials stays secure (its marker file).
         secure = env.get("THBDB_KAFKA_SECURE", "").lower() in ("1", "true", "yes")
         if secure or "kafka_sasl_username" in changes or (base.kafka_dir / SECURE_MARKER).exists():
@@ -110,6 +118,7 @@ class Settings:
             "THBDB_STREAM_WINDOW": str(self.stream_window),
             "THBDB_STREAM_POLL": str(self.stream_poll),
             "THBDB_WAREHOUSE_MEMORY": self.warehouse_memory,
+            "THBDB_ACCOUNTS": "on" if self.accounts else "off",
         }
         if self.external_kafka:
             env["THBDB_KAFKA_BOOTSTRAP"] = self.external_kafka
@@ -135,7 +144,32 @@ class Settings:
 
     @property
     def keys_dir(self) -> Path:
+        """The region's secrets as handed out (the linkage key, broker credentials)."""
         return self.home / "keys"
+
+    def country_keys_dir(self, country: str) -> Path:
+        """One country's own keys: its pseudonymisation key and its copy of the linkage key."""
+        return self.home / "country" / country
+
+    @property
+    def hub_secrets_dir(self) -> Path:
+        """The hub's own credentials (the pipeline's broker password)."""
+        return self.home / "hub-secrets"
+
+    @property
+    def hub_dirs(self) -> tuple[Path, ...]:
+        """Everything the hub's account owns; no key is under any of them."""
+        return (
+            self.kafka_dir,
+            self.airflow_home,
+            self.warehouse.parent,
+            self.gx_dir,
+            self.reports_dir,
+            self.exports_dir,
+            self.logs_dir,
+            self.run_dir,
+            self.hub_secrets_dir,
+        )
 
     @property
     def kafka_dir(self) -> Path:

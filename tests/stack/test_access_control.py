@@ -49,6 +49,7 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 def _env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("THBDB_", "AIRFLOW"))}
     env.update({"THBDB_HOME": str(settings.home), "THBDB_KAFKA_PORT": str(settings.kafka_port)})
+    env["THBDB_ACCOUNTS"] = "off"  # this test plays each principal itself, as root
     env["THBDB_KAFKA_CONTROLLER_PORT"] = str(settings.kafka_controller_port)
     env.update({**extra, "COLUMNS": "200"})
     return env
@@ -95,12 +96,14 @@ def _read(settings: Settings, principal: str, country: str) -> tuple[int, list[s
 
 
 def test_credentials_are_owner_only_files(secure: Settings) -> None:
-    directory = kafka_security.credentials_dir(secure)
-    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
-    files = sorted(directory.glob("*.password"))
-    assert [f.stem for f in files] == sorted(kafka_security.principals())
+    # Each principal's password where only its own account reads it: a country's in its
+    # folder, the pipeline's in the hub's, the admin's under keys/kafka/.
+    files = [kafka_security.password_file(secure, p) for p in kafka_security.principals()]
+    assert files[0].parent == kafka_security.credentials_dir(secure)
+    assert kafka_security.password_file(secure, "rs").parent == secure.country_keys_dir("RS")
     for path in [*files, secure.kafka_dir / "server.properties"]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        assert path.parent == secure.kafka_dir or stat.S_IMODE(path.parent.stat().st_mode) == 0o700, path
 
 
 def test_serbia_writes_its_own_topic_only_and_reads_none(secure: Settings) -> None:
@@ -137,7 +140,7 @@ def test_a_wrong_password_or_no_credentials_get_nothing(secure: Settings) -> Non
 def test_thbdb_produce_as_serbia_is_refused_on_kosovos_topic(secure: Settings, tmp_path: Path) -> None:
     profiles = [VictimProfile(f"RS-ACL-{i}", date(2023, 3, 3), "F", 22, "RS", ["labour"]) for i in range(3)]
     export = write_victims_csv(tmp_path / "victims.csv", victim_rows("RS", profiles, 4))
-    password_file = kafka_security.credentials_dir(secure) / "rs.password"
+    password_file = kafka_security.password_file(secure, "rs")
     as_serbia = {"THBDB_KAFKA_SASL_USERNAME": "rs", "THBDB_KAFKA_SASL_PASSWORD_FILE": str(password_file)}
 
     def produce(country: str) -> subprocess.CompletedProcess[str]:

@@ -96,7 +96,7 @@ def test_the_latest_updated_at_per_record_decides_whatever_the_order(stack: Stac
         held = latest.get(version.record_id)
         if held is None or (version.updated_at or BASE) > (held.updated_at or BASE):
             latest[version.record_id] = version
-    key = load_or_create_country_key(stack.settings.keys_dir, COUNTRY, create=False)
+    key = load_or_create_country_key(stack.settings.country_keys_dir(COUNTRY), COUNTRY, create=False)
     names = Pseudonymiser(COUNTRY, key, "").record_ref
     expected = {names(r): (v.sex, v.status) for r, v in latest.items() if v.status != "withdrawn"}
     refs = [names(r) for r in latest]

@@ -69,9 +69,10 @@ def test_keys_appear_nowhere_but_in_their_own_files(stack: Stack, tmp_path: Path
     printed.append((ran.stdout + ran.stderr).encode())
     printed.append(stack.thbdb("status", "--format", "json").stdout.encode())
 
-    keys = _secrets(stack.settings.keys_dir)
+    key_folders = (stack.settings.keys_dir, stack.settings.home / "country")
+    keys = {**_secrets(key_folders[0]), **_secrets(key_folders[1])}
     assert {"BA.key", "XK.key"} <= set(keys)
-    for path in stack.settings.keys_dir.rglob("*.key"):
+    for path in [p for folder in key_folders for p in folder.rglob("*.key")]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
     con_dump = tmp_path / "warehouse"
@@ -86,7 +87,7 @@ def test_keys_appear_nowhere_but_in_their_own_files(stack: Stack, tmp_path: Path
         "command output": b"\n".join(printed),
     }
     for path in stack.settings.home.rglob("*"):
-        if path.is_file() and not path.is_relative_to(stack.settings.keys_dir):
+        if path.is_file() and not any(path.is_relative_to(folder) for folder in key_folders):
             places[str(path.relative_to(stack.settings.home))] = path.read_bytes()
 
     found = [

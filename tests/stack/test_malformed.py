@@ -197,7 +197,7 @@ def test_after_the_run_the_bad_is_quarantined_the_good_loaded_and_nothing_leaked
     ran = stack.thbdb("run")
     assert "succeeded" in ran.stdout and not leaked(ran.stdout + ran.stderr)
 
-    key = load_or_create_country_key(stack.settings.keys_dir, EXPORTS, create=False)
+    key = load_or_create_country_key(stack.settings.country_keys_dir(EXPORTS), EXPORTS, create=False)
     good_refs = [Pseudonymiser(EXPORTS, key, "").record_ref(r) for r in ledger.good_rows]
     topic = country_topic(MESSAGES)
     with connect(stack.settings.warehouse, read_only=True) as con:
@@ -235,7 +235,7 @@ def test_after_the_run_the_bad_is_quarantined_the_good_loaded_and_nothing_leaked
     found += [f"message on {EXPORTS}'s topic" for v in _topic_values(stack, EXPORTS) if leaked(v)]
     # Everything under the home but the broker's segments (the bad messages written
     # straight to a topic hold canaries by construction) and the keys.
-    skip = (stack.settings.kafka_dir / "data", stack.settings.keys_dir)
+    skip = (stack.settings.kafka_dir / "data", stack.settings.keys_dir, stack.settings.home / "country")
     for path in stack.settings.home.rglob("*"):
         if path.is_file() and not any(path.is_relative_to(s) for s in skip) and leaked(path.read_bytes()):
             found.append(str(path))

@@ -46,7 +46,7 @@ def test_clients_authenticate_only_on_a_secure_home(tmp_path: Path) -> None:
     kafka_security.ensure_credentials(secure)
     config = kafka_security.client_config(secure, "rs")
     assert config["sasl.username"] == "rs" and config["sasl.mechanism"] == "SCRAM-SHA-512"
-    assert config["sasl.password"] == (kafka_security.credentials_dir(secure) / "rs.password").read_text().strip()
+    assert config["sasl.password"] == kafka_security.password_file(secure, "rs").read_text().strip()
     assert Settings.from_env(secure.to_env()).kafka_secure  # an Airflow task inherits it
 
     # A home whose broker was formatted with credentials stays secure without the flag.
