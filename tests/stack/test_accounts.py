@@ -120,9 +120,13 @@ def test_the_hub_and_each_country_run_as_their_own_accounts(home: Settings, tmp_
     assert counted.returncode == 0, counted.stderr
     assert counted.stdout.splitlines()[1:3] == ["RS,1,false", "XK,1,false"]
 
-    # Everything the hub wrote is its own and nobody else's: no group or other bits.
+    # Everything the hub wrote is its own and nobody else's: no group or other bits. A
+    # country, which holds the linkage key, cannot open the filters in the linkage store.
     stores = [home.warehouse, home.warehouse.with_name(home.warehouse.stem + ".linkage.duckdb")]
     assert all(p.exists() for p in stores)
+    for path in stores:
+        refused = _opens(rs, path)
+        assert refused.returncode != 0 and "PermissionError" in refused.stderr, path
     for folder in home.hub_dirs:
         for path in [folder, *folder.rglob("*")]:
             if path.is_symlink():
