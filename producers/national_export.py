@@ -17,6 +17,7 @@ from pathlib import Path
 
 from producers.code_mapping import CodeMapping
 from transforms.codelists import CodeLists, load_codelists
+from transforms.events import VictimEvent, field_bounds
 
 VICTIM_COLUMNS = (
     "record_id",
@@ -251,6 +252,12 @@ class VictimRowChecker:
         if identified_on is not None:
             if identified_on > today:
                 refuse("identified_on", "in the future")
+            low, high = field_bounds(VictimEvent, "identified_year")
+            if not (low or 0) <= identified_on.year <= (high or 9999):
+                refuse("identified_on", f"outside the years the regional contract covers ({low}-{high})")
+            oldest = field_bounds(VictimEvent, "age_at_identification")[1] or 120
+            if birth is not None and identified_on.year - birth[0] - 1 > oldest:
+                refuse("date_of_birth", f"more than {oldest} years before identified_on")
             if birth is not None and (birth[0], birth[1] or 1, birth[2] or 1) > (
                 identified_on.year,
                 identified_on.month,

@@ -21,6 +21,7 @@ from producers.national_export import (
     row_values,
 )
 from transforms.codelists import CodeLists, load_codelists
+from transforms.events import PerpetratorEvent, field_bounds
 
 # Single-code columns and the regional list each takes.
 _SINGLE_CODES = {
@@ -81,6 +82,9 @@ class PerpetratorRowChecker:
         if registered_on is not None:
             if registered_on > today:
                 refuse("registered_on", "in the future")
+            low, high = field_bounds(PerpetratorEvent, "registered_year")
+            if not (low or 0) <= registered_on.year <= (high or 9999):
+                refuse("registered_on", f"outside the years the regional contract covers ({low}-{high})")
             if birth is not None and (birth[0], birth[1] or 1, birth[2] or 1) > (
                 registered_on.year,
                 registered_on.month,

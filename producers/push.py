@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from producers import country_keys
 from producers.code_mapping import load_mapping
 from producers.linkage import LinkageEncoder, load_or_create_linkage_key
@@ -17,6 +19,17 @@ from producers.publisher import EventPublisher
 from thbdb import kafka_security
 from thbdb.settings import COUNTRIES, Settings, country_topic
 from transforms.events import CaseEvent
+
+# The export column an event field comes from, where the names differ.
+_EVENT_TO_COLUMN = {
+    "identified_year": "identified_on",
+    "identified_month": "identified_on",
+    "age_at_identification": "date_of_birth",
+    "registered_year": "registered_on",
+    "registered_month": "registered_on",
+    "age_at_registration": "date_of_birth",
+}
+_CONTRACT_REASON = "outside what the regional event contract allows"
 
 
 @dataclass
@@ -73,10 +86,20 @@ def push_export(
             if isinstance(checked, list):
                 report.refused.extend(checked)
                 continue
-            if isinstance(checked, PerpetratorRow):
-                yield pseudonymiser.pseudonymise_perpetrator(checked)
-            else:
-                yield pseudonymiser.pseudonymise_victim(checked)
+            try:
+                if isinstance(checked, PerpetratorRow):
+                    event: CaseEvent = pseudonymiser.pseudonymise_perpetrator(checked)
+                else:
+                    event = pseudonymiser.pseudonymise_victim(checked)
+            except ValidationError as error:
+                # A bound the row checker missed: refused like any bad row, by row and
+                # column, never with the value; the other rows go on.
+                report.refused.extend(
+                    Refusal(number, _EVENT_TO_COLUMN.get(str(e["loc"][0]), str(e["loc"][0])), _CONTRACT_REASON)
+                    for e in error.errors()
+                )
+                continue
+            yield event
             accepted += 1
             if on_progress and accepted % 1000 == 0:
                 on_progress(accepted)

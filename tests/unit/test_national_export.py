@@ -49,6 +49,10 @@ def test_national_codes_are_mapped_to_regional_ones(tmp_path: Path) -> None:
         ("date_of_birth", "1994-13-40", "not YYYY-MM-DD"),
         ("citizenship", "Serbia", "alpha-2"),
         ("exploitation_types", "sexual;Петровић", "not a code"),
+        # Bounds of the event contract (transforms/events.py), checked at the row: before,
+        # the event model refused them with a traceback that stopped the push.
+        ("identified_on", "1985-06-01", "outside the years the regional contract covers (1990-2100)"),
+        ("date_of_birth", "1900", "more than 120 years before identified_on"),
     ],
 )
 def test_bad_values_are_refused_by_row_and_column_without_the_value(
