@@ -33,30 +33,30 @@ def run_demo(settings: Settings, seed: int, out: Console, err: Console, exports_
     operators' input, not the hub's state, so they are written outside $THBDB_HOME: to
     ``exports_dir`` if given, else to a temporary folder removed after the push.
     """
-    if exports_dir is None:
-        with tempfile.TemporaryDirectory(prefix="thbdb-national-exports-") as temporary:
-            _run_demo(settings, seed, out, err, Path(temporary))
-    else:
-        _run_demo(settings, seed, out, err, exports_dir)
-
-
-def _run_demo(settings: Settings, seed: int, out: Console, err: Console, export_dir: Path) -> None:
     with err.status("starting the stack: Kafka broker (KRaft) and Airflow…"):
         started = stack.up(settings)
     err.print(f"stack up ({', '.join(started) or 'already running'}); home {settings.home}")
+    if exports_dir is None:
+        with tempfile.TemporaryDirectory(prefix="thbdb-national-exports-") as temporary:
+            reports = _push_demo(settings, seed, err, Path(temporary))
+    else:
+        reports = _push_demo(settings, seed, err, exports_dir)
+    if accounts.enforced(settings.accounts):
+        # The rest (run, reports) is the hub's work: done as the hub's account, once the
+        # exports, which hold (fake) names, are gone.
+        accounts.become(accounts.ensure(accounts.HUB))
+    _after_pushes(settings, reports, out, err)
 
+
+def _push_demo(settings: Settings, seed: int, err: Console, export_dir: Path) -> list[PushReport]:
     files = write_demo_exports(export_dir, seed=seed)
     total_files = sum(len(f) for f in files.values())
     err.print(f"wrote {total_files} synthetic monthly exports for {len(files)} countries under {export_dir}")
 
     if accounts.enforced(settings.accounts):
         with err.status("national operators pushing their exports, each country as its own account…"):
-            reports = _push_as_countries(settings, files)
-        # The rest (run, reports) is the hub's work: done as the hub's account.
-        accounts.become(accounts.ensure(accounts.HUB))
-    else:
-        reports = _push_in_threads(settings, files, err)
-    _after_pushes(settings, reports, out, err)
+            return _push_as_countries(settings, files)
+    return _push_in_threads(settings, files, err)
 
 
 def _push_in_threads(settings: Settings, files: dict[str, list[Path]], err: Console) -> list[PushReport]:
