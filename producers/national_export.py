@@ -83,6 +83,35 @@ _MULTI_CODES = {
 }
 _COUNTRY_COLUMNS = ("citizenship", "country_of_exploitation", "recruited_in")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+# The contract's only date form: YYYY-MM-DD (date.fromisoformat alone would also take
+# ISO week dates such as 2024W011 and basic dates such as 20240101).
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_date(text: str) -> date:
+    if not _DATE.match(text):
+        raise ValueError("not YYYY-MM-DD")
+    return date.fromisoformat(text)
+
+
+def _iso_countries() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes and Kosovo's XK, from CLDR's territories (Babel), less
+    CLDR's codes that are not countries (EU, UN, exceptional reservations, ZZ)."""
+    from babel import Locale
+
+    not_countries = {"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "TA", "UN", "QO", "XA", "XB", "ZZ"}
+    territories = Locale("en").territories
+    codes = (str(c) for c in territories)
+    return frozenset(c for c in codes if len(c) == 2 and c.isalpha() and c not in not_countries)
+
+
+COUNTRY_CODES = _iso_countries()
+
+
+def is_country(code: str) -> bool:
+    return bool(_COUNTRY.match(code)) and code in COUNTRY_CODES
+
+
 _BIRTH = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 MAX_FIELD_CHARS = 10_000
 _COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -239,7 +268,7 @@ class VictimRowChecker:
             refusals.append(Refusal(number, column, reason))
 
         updated_at = _checked(values, "updated_at", _parse_datetime, refuse, "not an ISO 8601 date-time")
-        identified_on = _checked(values, "identified_on", date.fromisoformat, refuse, "not a YYYY-MM-DD date")
+        identified_on = _checked(values, "identified_on", parse_date, refuse, "not a YYYY-MM-DD date")
         status = self._code(values, "status", "status_victim", refuse)
         birth = None
         if values.get("date_of_birth"):
@@ -272,13 +301,13 @@ class VictimRowChecker:
         countries = {}
         for column in _COUNTRY_COLUMNS:
             value = values.get(column, "").upper()
-            if value and not _COUNTRY.match(value):
-                refuse(column, "not an ISO 3166-1 alpha-2 country code")
+            if value and not is_country(value):
+                refuse(column, "not an ISO 3166-1 alpha-2 country code (or XK)")
             countries[column] = value or None
         transit = None
         if values.get("transit_countries"):
             transit = tuple(c.strip().upper() for c in values["transit_countries"].split(";") if c.strip())
-            if not all(_COUNTRY.match(c) for c in transit):
+            if not all(is_country(c) for c in transit):
                 refuse("transit_countries", "not a ;-separated list of alpha-2 country codes")
 
         if refusals:

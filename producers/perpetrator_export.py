@@ -12,12 +12,13 @@ from datetime import date, datetime
 from producers.code_mapping import CodeMapping
 from producers.national_export import (
     _BIRTH,
-    _COUNTRY,
     PERPETRATOR_REQUIRED,
     Refusal,
     _checked,
     _parse_datetime,
     _valid_birth,
+    is_country,
+    parse_date,
     row_values,
 )
 from transforms.codelists import CodeLists, load_codelists
@@ -70,7 +71,7 @@ class PerpetratorRowChecker:
             refusals.append(Refusal(number, column, reason))
 
         updated_at = _checked(values, "updated_at", _parse_datetime, refuse, "not an ISO 8601 date-time")
-        registered_on = _checked(values, "registered_on", date.fromisoformat, refuse, "not a YYYY-MM-DD date")
+        registered_on = _checked(values, "registered_on", parse_date, refuse, "not a YYYY-MM-DD date")
         birth = None
         if values.get("date_of_birth"):
             match = _BIRTH.match(values["date_of_birth"])
@@ -96,7 +97,7 @@ class PerpetratorRowChecker:
         singles = {c: self._code(values.get(c, ""), c, lst, refuse) for c, lst in _SINGLE_CODES.items()}
         roles = self._roles(values.get("role", ""), refuse)
         citizenship = values.get("citizenship", "").upper()
-        if citizenship and not _COUNTRY.match(citizenship):
+        if citizenship and not is_country(citizenship):
             refuse("citizenship", "not an ISO 3166-1 alpha-2 country code")
         if refusals:
             return refusals

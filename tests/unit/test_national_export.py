@@ -53,6 +53,12 @@ def test_national_codes_are_mapped_to_regional_ones(tmp_path: Path) -> None:
         # the event model refused them with a traceback that stopped the push.
         ("identified_on", "1985-06-01", "outside the years the regional contract covers (1990-2100)"),
         ("date_of_birth", "1900", "more than 120 years before identified_on"),
+        # Only the contract's forms: an ISO week date or a basic date is no YYYY-MM-DD.
+        ("identified_on", "2024W011", "not a YYYY-MM-DD date"),
+        ("identified_on", "20240101", "not a YYYY-MM-DD date"),
+        # Alpha-2 in form is not enough: ZZ is no country.
+        ("citizenship", "ZZ", "not an ISO 3166-1 alpha-2 country code"),
+        ("transit_countries", "RS;QQ", "alpha-2"),
     ],
 )
 def test_bad_values_are_refused_by_row_and_column_without_the_value(
@@ -65,6 +71,15 @@ def test_bad_values_are_refused_by_row_and_column_without_the_value(
     assert reason in text
     if value:
         assert value not in text
+
+
+def test_kosovo_and_every_region_country_are_country_codes(tmp_path: Path) -> None:
+    from producers.national_export import COUNTRY_CODES
+
+    assert {"AL", "BA", "ME", "MK", "RS", "XK", "IT", "DE", "GR", "TR"} <= COUNTRY_CODES
+    assert len(COUNTRY_CODES) == 250  # ISO 3166-1's 249 and XK
+    (row,) = _check(_export(tmp_path, citizenship="XK", transit_countries="RS;MK"))
+    assert not isinstance(row, list)
 
 
 def test_birth_after_identification_is_refused(tmp_path: Path) -> None:
