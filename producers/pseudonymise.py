@@ -43,7 +43,10 @@ def load_or_create_country_key(key_dir: Path, country: str, create: bool) -> byt
             raise KeyMissing(f"the key file for {country} does not hold a {KEY_BYTES}-byte key")
         return key
     if not create:
-        raise KeyMissing(f"no pseudonymisation key for {country} at {path}")
+        raise KeyMissing(
+            f"no pseudonymisation key for {country} at {path}: make one with `thbdb keys init --country {country}`"
+            " (once; or move the country's existing key there)"
+        )
     key_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(KEY_BYTES)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

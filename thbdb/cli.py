@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -38,6 +39,11 @@ stream_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(stream_app, name="stream")
+keys_app = typer.Typer(
+    help="A country's keys: its pseudonymisation key and the region's shared linkage key (0600, never overwritten).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
 
 out = Console()
 err = Console(stderr=True)
@@ -204,10 +210,96 @@ def produce(
     if not report.linkage:
         err.print(
             f"no shared linkage key under {settings.country_keys_dir(country)}: records published without linkage"
-            " encodings"
+            f" encodings (store the region's with `thbdb keys import-linkage FILE --country {country}`)"
         )
     if report.refused:
         raise typer.Exit(1)
+
+
+def _key_folder(country: str) -> Path:
+    """The country's key folder, its keys moved there from an older home; with accounts
+    on (root), owned by the country's account."""
+    from producers import country_keys
+
+    country = country.upper()
+    if country not in COUNTRIES:
+        raise _fail(f"unknown country {country!r}; one of {', '.join(COUNTRIES)}")
+    settings = _settings()
+    folder = country_keys.migrate(settings, country)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
+
+
+def _owned(country: str, folder: Path) -> None:
+    from thbdb import accounts
+
+    try:
+        accounts.country_for(_settings(), country.upper(), folder)
+    except accounts.AccountError as error:
+        raise _fail(str(error)) from None
+
+
+@keys_app.command("init")
+def keys_init(country: Annotated[str, typer.Option("--country", help="The country whose key to make.")]) -> None:
+    """Make the country's pseudonymisation key (32 random bytes, 0600). Refuses to replace
+    one: a new key gives every record a new pseudonym, and each would count twice."""
+    from producers.pseudonymise import KEY_BYTES
+
+    folder = _key_folder(country)
+    path = folder / f"{country.upper()}.key"
+    if not _write_new_key(path, os.urandom(KEY_BYTES)):
+        raise _fail(f"{path} exists: a country key is made once (see README, Keys)")
+    _owned(country, folder)
+    out.print(f"{country.upper()}: pseudonymisation key made at {path}; back it up with the national database")
+
+
+@keys_app.command("init-linkage")
+def keys_init_linkage(
+    country: Annotated[str, typer.Option("--country", help="The focal point's country: the key is made there.")],
+) -> None:
+    """Make the region's shared linkage key, once, at one national focal point; hand it to
+    the other countries out of band (never through the hub), who import it."""
+    from producers.linkage import KEY_BYTES, KEY_FILE
+
+    folder = _key_folder(country)
+    path = folder / KEY_FILE
+    if not _write_new_key(path, os.urandom(KEY_BYTES)):
+        raise _fail(f"{path} exists: the region has a linkage key; rotating it is a joint decision (README)")
+    _owned(country, folder)
+    out.print(f"{country.upper()}: linkage key made at {path}; give it to the other focal points out of band")
+
+
+@keys_app.command("import-linkage")
+def keys_import_linkage(
+    file: Annotated[Path, typer.Argument(help="The linkage key as the focal point handed it over (64 hex digits).")],
+    country: Annotated[str, typer.Option("--country", help="Your country.")],
+) -> None:
+    """Store the region's linkage key in your country's folder (0600, never overwritten)."""
+    from producers.linkage import KEY_BYTES, KEY_FILE
+
+    try:
+        key = bytes.fromhex(file.read_text("ascii").strip())
+    except (OSError, ValueError):
+        raise _fail(f"{file} does not hold a linkage key (64 hex digits)") from None
+    if len(key) != KEY_BYTES:
+        raise _fail(f"{file} does not hold a {KEY_BYTES}-byte key")
+    folder = _key_folder(country)
+    path = folder / KEY_FILE
+    if not _write_new_key(path, key):
+        raise _fail(f"{path} exists: remove it first if the region rotated its key (README)")
+    _owned(country, folder)
+    out.print(f"{country.upper()}: linkage key stored at {path}")
+
+
+def _write_new_key(path: Path, key: bytes) -> bool:
+    """Write ``key`` as hex to a new owner-only file; False if the file exists."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(key.hex() + "\n")
+    return True
 
 
 @app.command()
