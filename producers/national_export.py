@@ -114,7 +114,7 @@ def is_country(code: str) -> bool:
 
 _BIRTH = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 MAX_FIELD_CHARS = 10_000
-_COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_TOO_LONG = "\x00field too long"  # marks a row whose field passed the CSV reader's limit
 
 
 class ExportRejected(ValueError):
@@ -197,7 +197,9 @@ def open_export(path: Path, data: bytes | None = None) -> tuple[str, list[str], 
     if unknown:
         # A column is named only if the name looks like one (lower-case, underscores):
         # a header row that is really a data row must not be echoed.
-        shown = ", ".join(f"{i} ({n!r})" if _COLUMN_NAME.match(n) else str(i) for i, n in unknown[:10])
+        # By position only: a header row that is really a data row (or a name typed into
+        # the header) must not be echoed, whatever it looks like.
+        shown = ", ".join(str(i) for i, _name in unknown[:10])
         raise ExportRejected(f"unknown column(s) in the header, by position: {shown}")
     duplicated = sorted({n for n in header if header.count(n) > 1})
     if duplicated:
@@ -215,8 +217,10 @@ def open_export(path: Path, data: bytes | None = None) -> tuple[str, list[str], 
                 fields = next(reader)
             except StopIteration:
                 return
-            except csv.Error:
-                yield number, []  # an empty list marks a row the CSV reader could not split
+            except csv.Error as error:
+                # An empty list marks a row the CSV reader could not split; a field past
+                # the reader's limit is said as such, not as unbalanced quotes.
+                yield number, [_TOO_LONG] if "field larger than field limit" in str(error) else []
                 continue
             if fields:
                 yield number, fields
@@ -238,6 +242,8 @@ def row_values(
     shape (then no values), over-long fields (blanked) and empty required columns."""
     if not fields:
         return None, [Refusal(number, "*", "the row is not valid CSV (unbalanced quotes?)")]
+    if fields == [_TOO_LONG]:
+        return None, [Refusal(number, "*", f"a field is longer than {csv.field_size_limit():,} characters")]
     if len(fields) != len(header):
         return None, [Refusal(number, "*", f"the row has {len(fields)} fields, the header {len(header)}")]
     values = {name: value.strip() for name, value in zip(header, fields, strict=True)}

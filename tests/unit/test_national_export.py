@@ -108,3 +108,24 @@ def test_a_row_with_too_many_fields_is_refused_not_misread(tmp_path: Path) -> No
     results = _check(path)
     assert isinstance(results[1], list)
     assert "fields" in results[1][0].reason
+
+
+def test_header_errors_name_columns_by_position_only(tmp_path: Path) -> None:
+    # A data row where the header should be: its values are never echoed, even when
+    # they look like column names.
+    path = tmp_path / "victims.csv"
+    path.write_text("record_id,updated_at,status,identified_on,jovana,petrovic\nRS-1,2024-01-01T00:00:00Z,x,y,a,b\n")
+    with pytest.raises(ExportRejected) as rejected:
+        open_export(path)
+    assert "by position: 5, 6" in str(rejected.value)
+    assert "jovana" not in str(rejected.value) and "petrovic" not in str(rejected.value)
+
+
+def test_a_field_past_the_csv_limit_gets_its_own_reason(tmp_path: Path) -> None:
+    (row,) = victim_rows("RS", [VictimProfile("RS-1", date(2024, 3, 2), "F", 16, "RS", ["sexual"])], seed=1)
+    long_row = {**row, "address": "x" * 200_000}
+    path = write_victims_csv(tmp_path / "victims.csv", [long_row, row])
+    results = _check(path)
+    assert isinstance(results[0], list)
+    assert "longer than 131,072 characters" in str(results[0][0])
+    assert not isinstance(results[-1], list)  # the next row still reads
