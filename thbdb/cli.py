@@ -141,7 +141,16 @@ def _print_status(settings: Settings, format: StatusFormat) -> None:
         out.print_json(json.dumps(info))
         return
     table = Table(show_header=False, box=None)
-    keys = ("home", "kafka_bootstrap", "kafka_running", "airflow_url", "airflow_running", "streaming", "warehouse")
+    keys = (
+        "home",
+        "kafka_bootstrap",
+        "kafka_running",
+        "airflow_url",
+        "airflow_running",
+        "streaming",
+        "warehouse",
+        "accounts",
+    )
     for key in keys:
         table.add_row(key, str(info[key]))
     out.print(table)

@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from thbdb import airflow_stack, kafka_broker
+from thbdb import accounts, airflow_stack, kafka_broker
 from thbdb.processes import running_pid
 from thbdb.settings import Settings
 
@@ -78,6 +78,12 @@ def status(settings: Settings) -> dict[str, object]:
         "warehouse": str(settings.warehouse),
         "warehouse_exists": settings.warehouse.exists(),
         "processes": {name: pid for name, pid in processes.items()},
+        # Which account each role runs as (thbdb/accounts.py); "off": the caller's own.
+        "accounts": (
+            {"hub": accounts.HUB, "countries": accounts.country_account("CC")}
+            if accounts.enforced(settings.accounts)
+            else "off"
+        ),
     }
 
 
