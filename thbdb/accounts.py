@@ -2,15 +2,15 @@
 goodwill, keep a country's keys away from the hub and from the other countries.
 
 The local stack runs every role on one machine. Started by root (as these machines and
-CI do, and root ignores file modes) with ``THBDB_ACCOUNTS=on``, it runs:
+CI do, and root ignores file modes), unless ``THBDB_ACCOUNTS=off``, it runs:
 
 - the hub's processes (the Kafka broker, Airflow and its tasks, and the hub-side
   commands: run, stream, query, report, export, check-table) as ``thbdb-hub``, which owns
   the hub's state (``kafka/``, ``airflow/``, ``warehouse/``, ``gx/``, ``reports/``,
-  ``exports/``, ``logs/``, ``run/``; mode 0700) and can open no key;
+  ``exports/``, ``logs/``, ``run/``, ``hub-secrets/``; mode 0700) and can open no key;
 - ``thbdb produce --country CC`` as ``thbdb-cc``, after the export was opened as the user
-  who ran it: it owns ``country/CC/`` (the country key and its copy of the region's
-  linkage key, 0700/0600) and can open no other country's folder.
+  who ran it: it owns ``country/CC/`` (the country key, its copy of the region's
+  linkage key, its broker password; 0700/0600) and can open no other country's folder.
 
 ``keys/`` (the region's linkage key as handed out, broker credentials) stays root's.
 Accounts are created when absent (system accounts, no login, no home). Not root, or

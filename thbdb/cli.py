@@ -225,10 +225,12 @@ def produce(
         raise typer.Exit(1)
 
 
-def _key_folder(country: str) -> Path:
-    """The country's key folder, its keys moved there from an older home; with accounts
-    on (root), owned by the country's account."""
+def _store_new_key(country: str, file_name: str, key: bytes, if_there: str) -> Path:
+    """Write ``key`` to a new owner-only file in the country's key folder (its keys moved
+    there from an older home; with accounts on, the folder owned by the country's account).
+    Fails, naming ``if_there``, rather than replace a key."""
     from producers import country_keys
+    from thbdb import accounts
 
     country = country.upper()
     if country not in COUNTRIES:
@@ -236,16 +238,18 @@ def _key_folder(country: str) -> Path:
     settings = _settings()
     folder = country_keys.migrate(settings, country)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return folder
-
-
-def _owned(country: str, folder: Path) -> None:
-    from thbdb import accounts
-
+    path = folder / file_name
     try:
-        accounts.country_for(_settings(), country.upper(), folder)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise _fail(f"{path} exists: {if_there}") from None
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(key.hex() + "\n")
+    try:
+        accounts.country_for(settings, country, folder)
     except accounts.AccountError as error:
         raise _fail(str(error)) from None
+    return path
 
 
 @keys_app.command("init")
@@ -254,11 +258,8 @@ def keys_init(country: Annotated[str, typer.Option("--country", help="The countr
     one: a new key gives every record a new pseudonym, and each would count twice."""
     from producers.pseudonymise import KEY_BYTES
 
-    folder = _key_folder(country)
-    path = folder / f"{country.upper()}.key"
-    if not _write_new_key(path, os.urandom(KEY_BYTES)):
-        raise _fail(f"{path} exists: a country key is made once (see README, Keys)")
-    _owned(country, folder)
+    key = os.urandom(KEY_BYTES)
+    path = _store_new_key(country, f"{country.upper()}.key", key, "a country key is made once (README, Keys)")
     out.print(f"{country.upper()}: pseudonymisation key made at {path}; back it up with the national database")
 
 
@@ -270,11 +271,8 @@ def keys_init_linkage(
     the other countries out of band (never through the hub), who import it."""
     from producers.linkage import KEY_BYTES, KEY_FILE
 
-    folder = _key_folder(country)
-    path = folder / KEY_FILE
-    if not _write_new_key(path, os.urandom(KEY_BYTES)):
-        raise _fail(f"{path} exists: the region has a linkage key; rotating it is a joint decision (README)")
-    _owned(country, folder)
+    if_there = "the region has a linkage key; rotating it is a joint decision (README)"
+    path = _store_new_key(country, KEY_FILE, os.urandom(KEY_BYTES), if_there)
     out.print(f"{country.upper()}: linkage key made at {path}; give it to the other focal points out of band")
 
 
@@ -292,23 +290,8 @@ def keys_import_linkage(
         raise _fail(f"{file} does not hold a linkage key (64 hex digits)") from None
     if len(key) != KEY_BYTES:
         raise _fail(f"{file} does not hold a {KEY_BYTES}-byte key")
-    folder = _key_folder(country)
-    path = folder / KEY_FILE
-    if not _write_new_key(path, key):
-        raise _fail(f"{path} exists: remove it first if the region rotated its key (README)")
-    _owned(country, folder)
+    path = _store_new_key(country, KEY_FILE, key, "remove it first if the region rotated its key (README)")
     out.print(f"{country.upper()}: linkage key stored at {path}")
-
-
-def _write_new_key(path: Path, key: bytes) -> bool:
-    """Write ``key`` as hex to a new owner-only file; False if the file exists."""
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return False
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(key.hex() + "\n")
-    return True
 
 
 @app.command()
