@@ -72,7 +72,10 @@ def _as_hub(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand in HUB_COMMANDS:
         settings = _settings()
         if accounts.enforced(settings.accounts):
-            accounts.become(accounts.ensure(accounts.HUB))
+            try:
+                accounts.become(accounts.ensure(accounts.HUB))
+            except accounts.AccountError as error:  # no useradd, say: one line, not a traceback
+                raise _fail(str(error)) from None
 
 
 def _settings() -> Settings:
