@@ -82,7 +82,6 @@ _MULTI_CODES = {
     "means_of_communication": "means_of_communication",
 }
 _COUNTRY_COLUMNS = ("citizenship", "country_of_exploitation", "recruited_in")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
 # The contract's only date form: YYYY-MM-DD (date.fromisoformat alone would also take
 # ISO week dates such as 2024W011 and basic dates such as 20240101).
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -109,7 +108,21 @@ COUNTRY_CODES = _iso_countries()
 
 
 def is_country(code: str) -> bool:
-    return bool(_COUNTRY.match(code)) and code in COUNTRY_CODES
+    return code in COUNTRY_CODES
+
+
+# The event contract's bounds (transforms/events.py), read once: the row checkers refuse
+# what the event model would, so a row never reaches it to fail there.
+IDENTIFIED_YEARS = field_bounds(VictimEvent, "identified_year")
+OLDEST_AT_IDENTIFICATION = field_bounds(VictimEvent, "age_at_identification")[1] or 120
+
+
+def outside_contract_years(years: tuple[int | None, int | None], day: date) -> str | None:
+    """The refusal reason when ``day``'s year is outside ``years``, else None."""
+    low, high = years
+    if (low or 0) <= day.year <= (high or 9999):
+        return None
+    return f"outside the years the regional contract covers ({low}-{high})"
 
 
 _BIRTH = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -195,8 +208,6 @@ def open_export(path: Path, data: bytes | None = None) -> tuple[str, list[str], 
     known = VICTIM_COLUMNS if kind == "victims" else PERPETRATOR_COLUMNS
     unknown = [(i, n) for i, n in enumerate(header, start=1) if n not in known]
     if unknown:
-        # A column is named only if the name looks like one (lower-case, underscores):
-        # a header row that is really a data row must not be echoed.
         # By position only: a header row that is really a data row (or a name typed into
         # the header) must not be echoed, whatever it looks like.
         shown = ", ".join(str(i) for i, _name in unknown[:10])
@@ -287,12 +298,10 @@ class VictimRowChecker:
         if identified_on is not None:
             if identified_on > today:
                 refuse("identified_on", "in the future")
-            low, high = field_bounds(VictimEvent, "identified_year")
-            if not (low or 0) <= identified_on.year <= (high or 9999):
-                refuse("identified_on", f"outside the years the regional contract covers ({low}-{high})")
-            oldest = field_bounds(VictimEvent, "age_at_identification")[1] or 120
-            if birth is not None and identified_on.year - birth[0] - 1 > oldest:
-                refuse("date_of_birth", f"more than {oldest} years before identified_on")
+            if reason := outside_contract_years(IDENTIFIED_YEARS, identified_on):
+                refuse("identified_on", reason)
+            if birth is not None and identified_on.year - birth[0] - 1 > OLDEST_AT_IDENTIFICATION:
+                refuse("date_of_birth", f"more than {OLDEST_AT_IDENTIFICATION} years before identified_on")
             if birth is not None and (birth[0], birth[1] or 1, birth[2] or 1) > (
                 identified_on.year,
                 identified_on.month,

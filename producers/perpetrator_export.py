@@ -18,11 +18,14 @@ from producers.national_export import (
     _parse_datetime,
     _valid_birth,
     is_country,
+    outside_contract_years,
     parse_date,
     row_values,
 )
 from transforms.codelists import CodeLists, load_codelists
 from transforms.events import PerpetratorEvent, field_bounds
+
+_REGISTERED_YEARS = field_bounds(PerpetratorEvent, "registered_year")
 
 # Single-code columns and the regional list each takes.
 _SINGLE_CODES = {
@@ -83,9 +86,8 @@ class PerpetratorRowChecker:
         if registered_on is not None:
             if registered_on > today:
                 refuse("registered_on", "in the future")
-            low, high = field_bounds(PerpetratorEvent, "registered_year")
-            if not (low or 0) <= registered_on.year <= (high or 9999):
-                refuse("registered_on", f"outside the years the regional contract covers ({low}-{high})")
+            if reason := outside_contract_years(_REGISTERED_YEARS, registered_on):
+                refuse("registered_on", reason)
             if birth is not None and (birth[0], birth[1] or 1, birth[2] or 1) > (
                 registered_on.year,
                 registered_on.month,

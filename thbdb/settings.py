@@ -148,7 +148,8 @@ class Settings:
         return self.home / "keys"
 
     def country_keys_dir(self, country: str) -> Path:
-        """One country's own keys: its pseudonymisation key and its copy of the linkage key."""
+        """One country's own keys: its pseudonymisation key, its copy of the linkage key,
+        its broker password."""
         return self.home / "country" / country
 
     @property

@@ -182,11 +182,6 @@ def json_schema(model: type[BaseModel] = VictimEvent) -> dict[str, object]:
     return schema
 
 
-if __name__ == "__main__":  # `make schema`: publish the JSON Schemas beside the code
-    SCHEMA_PATH.write_text(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n")
-    PERPETRATOR_SCHEMA_PATH.write_text(json.dumps(json_schema(PerpetratorEvent), indent=2, sort_keys=True) + "\n")
-
-
 def field_bounds(model: type[BaseModel], name: str) -> tuple[int | None, int | None]:
     """The inclusive bounds a model declares on a numeric field (``Field(ge=, le=)``):
     the row checkers read them here, so producers refuse what the contract would."""
@@ -195,3 +190,8 @@ def field_bounds(model: type[BaseModel], name: str) -> tuple[int | None, int | N
         low = getattr(constraint, "ge", low)
         high = getattr(constraint, "le", high)
     return low, high
+
+
+if __name__ == "__main__":  # `make schema`: publish the JSON Schemas beside the code
+    SCHEMA_PATH.write_text(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n")
+    PERPETRATOR_SCHEMA_PATH.write_text(json.dumps(json_schema(PerpetratorEvent), indent=2, sort_keys=True) + "\n")

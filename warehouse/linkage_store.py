@@ -129,12 +129,11 @@ def purge(con: duckdb.DuckDBPyConnection) -> int:
     and encodings of events that never reached the warehouse. Returns how many went."""
     if not attach(con):
         return 0
-    before = con.execute(f"SELECT count(*) FROM {ALIAS}.encodings").fetchone()
-    kept = con.execute(f"SELECT event_id FROM ({CURRENT_ENCODINGS})").df()  # noqa: F841 - read by name below
-    con.execute(f"DELETE FROM {ALIAS}.encodings WHERE event_id NOT IN (SELECT event_id FROM kept)")
-    after = con.execute(f"SELECT count(*) FROM {ALIAS}.encodings").fetchone()
+    deleted = con.execute(
+        f"DELETE FROM {ALIAS}.encodings WHERE event_id NOT IN (SELECT event_id FROM ({CURRENT_ENCODINGS}))"
+    ).fetchone()
     _owner_only(store_path(con))
-    return int(before[0] if before else 0) - int(after[0] if after else 0)
+    return int(deleted[0]) if deleted else 0
 
 
 def move_from_raw_layer(con: duckdb.DuckDBPyConnection) -> int:

@@ -63,12 +63,16 @@ def test_no_file_an_analyst_opens_holds_a_filter_or_a_birth_token(tmp_path: Path
         assert con.execute("SELECT count(*) FROM encodings").fetchone() == (2,)
 
 
+def _load_one_person_in_rs_and_mk(con: duckdb.DuckDBPyConnection) -> None:
+    ensure_schema(con)
+    load_batch(con, _events("RS", "RS-1", "Ana", "Ilić", "1990-01-02"))
+    load_batch(con, _events("MK", "MK-1", "Ana", "Ilikj", "1990"))
+    refresh_marts(con)
+
+
 def test_a_withdrawn_record_s_encodings_are_gone_after_the_next_refresh(tmp_path: Path) -> None:
     with connect(tmp_path / "w.duckdb") as con:
-        ensure_schema(con)
-        load_batch(con, _events("RS", "RS-1", "Ana", "Ilić", "1990-01-02"))
-        load_batch(con, _events("MK", "MK-1", "Ana", "Ilikj", "1990"))
-        refresh_marts(con)
+        _load_one_person_in_rs_and_mk(con)
         load_batch(con, _events("MK", "MK-1", "Ana", "Ilikj", "1990", status="withdrawn"))
         refresh_marts(con)
         left = con.execute("SELECT country, count(*) FROM linkage_store.encodings GROUP BY ALL").fetchall()
@@ -100,10 +104,7 @@ def test_the_privacy_report_lists_records_withdrawn_soon_after_they_were_pushed(
     from thbdb.privacy_report import probing_signs
 
     with connect(tmp_path / "w.duckdb") as con:
-        ensure_schema(con)
-        load_batch(con, _events("MK", "MK-1", "Ana", "Ilikj", "1990"))
-        load_batch(con, _events("RS", "RS-1", "Ana", "Ilić", "1990-01-02"))
-        refresh_marts(con)
+        _load_one_person_in_rs_and_mk(con)
         assert probing_signs(con) == []
         # A probe: pushed on 1 May, withdrawn on 2 May.
         load_batch(con, _events("MK", "MK-1", "Jovana", "Petrovic", "1994", status="withdrawn"))
