@@ -16,6 +16,7 @@ COPY --chown=airflow:root transforms ./transforms
 COPY --chown=airflow:root expectations ./expectations
 COPY --chown=airflow:root warehouse ./warehouse
 COPY --chown=airflow:root dags ./dags
+COPY --chown=airflow:root release ./release
 RUN pip install --no-cache-dir uv==0.13.9 \
  && uv export --frozen --no-dev --no-emit-project -o /tmp/requirements.txt \
  && pip install --no-cache-dir -r /tmp/requirements.txt \

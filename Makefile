@@ -8,7 +8,7 @@ UV := .cache/uv/bin/uv
 VENV_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v $(PYTHON))
 THBDB := $(VENV)/bin/thbdb
 
-.PHONY: setup demo test lint typecheck unit kafka chromium schema bench bench-quick clean down
+.PHONY: setup demo test test-fast lint typecheck unit kafka chromium schema bench bench-quick clean down
 
 setup: $(VENV)/.synced kafka chromium ## install Python deps, fetch the Kafka broker, Chromium for the report test
 
@@ -40,6 +40,9 @@ test: setup lint typecheck ## every test: unit, integration (real Kafka, Airflow
 
 unit: setup
 	$(VENV)/bin/pytest tests/unit
+
+test-fast: $(VENV)/.synced lint typecheck ## the inner loop: lint, types, unit tests without the attack harness
+	$(VENV)/bin/pytest tests/unit --deselect tests/unit/test_linkage_attacks.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

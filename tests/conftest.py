@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -32,16 +32,28 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# The commands that are clients of the release service: each run asks it once.
+CLIENT_COMMANDS = frozenset({"query", "report", "export", "check-table", "quarantine", "audit"})
+
+
 @dataclass
 class Stack:
     settings: Settings
     env: dict[str, str]
+    # Exit codes of the client commands run, to hold against the audit log at the end.
+    client_exits: list[int] = field(default_factory=list)
 
-    def thbdb(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-        """Run the installed `thbdb` command against this stack."""
+    def thbdb(
+        self, *args: str, check: bool = True, timeout: float = 900, token: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the installed `thbdb` command against this stack (as the local admin, or
+        with ``token``)."""
+        env = {**self.env, "THBDB_TOKEN": token} if token else self.env
         result = subprocess.run(
-            [THBDB, *args], env=self.env, capture_output=True, text=True, timeout=timeout, cwd=self.settings.home
+            [THBDB, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=self.settings.home
         )
+        if args and args[0] in CLIENT_COMMANDS:
+            self.client_exits.append(result.returncode)
         if check and result.returncode != 0:
             raise AssertionError(
                 f"thbdb {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
@@ -69,5 +81,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running.thbdb("up", timeout=600)
     try:
         yield running
+        _every_request_audited(running)
     finally:
         running.thbdb("down", check=False, timeout=300)
+
+
+def _every_request_audited(stack: Stack) -> None:
+    """Every client command the tests ran is in the release service's audit log: one
+    answered entry per command that succeeded, and no answer the tests did not ask for."""
+    from release import audit
+
+    entries = audit.entries(stack.settings.audit_dir)
+    answered = sum(e["outcome"] == "answered" for e in entries)
+    succeeded = sum(code in (0, 1) for code in stack.client_exits)  # 1: check-table found differences
+    assert answered == succeeded, f"{answered} answers in the audit log for {succeeded} client commands that succeeded"
+    assert len(entries) <= len(stack.client_exits), "the audit log holds requests the tests did not make"

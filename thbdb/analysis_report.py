@@ -18,8 +18,8 @@ from pathlib import Path
 import duckdb
 import plotly.graph_objects as go
 
-from warehouse.perpetrators import perpetrator_counts
-from warehouse.queries import CountCell, victim_counts
+from warehouse.perturbation import Perturbation, perpetrator_cells, victim_cells
+from warehouse.queries import CountCell
 from warehouse.trends import REGION, TrendCell, trend_cells
 
 BANNER = (
@@ -57,6 +57,7 @@ class _Page:
     """The page being written: plotly.js goes into the first chart only."""
 
     min_cell: int
+    protection: Perturbation | None = None  # counts perturbed for a role not entitled to exact ones
     sections: list[str] = field(default_factory=list)
     charts: int = 0
 
@@ -110,9 +111,9 @@ def _share(value: float | None) -> str:
 
 
 def _regional_picture(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
-    by_year = victim_counts(con, ["year", "country"], min_cell=page.min_cell)
-    forms = victim_counts(con, ["year", "exploitation"], min_cell=page.min_cell)
-    ages = victim_counts(con, ["year", "age_group"], min_cell=page.min_cell)
+    by_year = victim_cells(con, ["year", "country"], min_cell=page.min_cell, protection=page.protection)
+    forms = victim_cells(con, ["year", "exploitation"], min_cell=page.min_cell, protection=page.protection)
+    ages = victim_cells(con, ["year", "age_group"], min_cell=page.min_cell, protection=page.protection)
     page.section(
         "The regional picture over time",
         "Victims (distinct persons) by year of identification. A victim with several forms of "
@@ -127,9 +128,9 @@ def _regional_picture(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _by_country(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
-    forms = victim_counts(con, ["country", "exploitation"], min_cell=page.min_cell)
-    sexes = victim_counts(con, ["country", "sex"], min_cell=page.min_cell)
-    scope = victim_counts(con, ["country", "trafficking_scope"], min_cell=page.min_cell)
+    forms = victim_cells(con, ["country", "exploitation"], min_cell=page.min_cell, protection=page.protection)
+    sexes = victim_cells(con, ["country", "sex"], min_cell=page.min_cell, protection=page.protection)
+    scope = victim_cells(con, ["country", "trafficking_scope"], min_cell=page.min_cell, protection=page.protection)
     page.section(
         "By country",
         "All years together, by reporting country.",
@@ -146,7 +147,9 @@ def _flagged_shifts(page: _Page, con: duckdb.DuckDBPyConnection, alpha: float) -
     flagged: list[tuple[str, TrendCell]] = []
     series: dict[tuple[str, str, str], list[TrendCell]] = {}
     for title, dimension, filters in TREND_QUERIES:
-        cells = trend_cells(con, dimension, min_cell=page.min_cell, filters=filters, alpha=alpha)
+        cells = trend_cells(
+            con, dimension, min_cell=page.min_cell, filters=filters, alpha=alpha, protection=page.protection
+        )
         for cell in cells:
             series.setdefault((title, cell.country, cell.category), []).append(cell)
             if cell.flagged and not cell.suppressed:
@@ -201,7 +204,11 @@ def _flagged_shifts(page: _Page, con: duckdb.DuckDBPyConnection, alpha: float) -
 def _modus_operandi(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
     parts = []
     for dimension in MODUS_OPERANDI:
-        cells = [c for c in trend_cells(con, dimension, min_cell=page.min_cell) if c.country == REGION]
+        cells = [
+            c
+            for c in trend_cells(con, dimension, min_cell=page.min_cell, protection=page.protection)
+            if c.country == REGION
+        ]
         figure = go.Figure()
         for category in sorted({c.category for c in cells}):
             points = [c for c in cells if c.category == category]
@@ -226,7 +233,7 @@ def _modus_operandi(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _routes(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
-    cells = victim_counts(con, ["route"], min_cell=page.min_cell)
+    cells = victim_cells(con, ["route"], min_cell=page.min_cell, protection=page.protection)
     shown = sorted(
         (c for c in cells if not c.suppressed and c.key[0] != "not_recorded"), key=lambda c: -(c.victims or 0)
     )
@@ -249,13 +256,13 @@ def _routes(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
 def _perpetrators(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
     parts = []
     for dimension in PERPETRATOR_PROFILES:
-        cells = perpetrator_counts(con, ["year", dimension], min_cell=page.min_cell)
+        cells = perpetrator_cells(con, ["year", dimension], min_cell=page.min_cell, protection=page.protection)
         label = dimension.replace("_", " ")
         parts += [
             page.chart(_bars(f"Perpetrators by year of registration and {label}", cells, "year", label)),
             _count_table(page, ["year", dimension], cells, counted="perpetrators"),
         ]
-    linked = perpetrator_counts(con, ["linked_to_victim"], min_cell=page.min_cell)
+    linked = perpetrator_cells(con, ["linked_to_victim"], min_cell=page.min_cell, protection=page.protection)
     page.section(
         "Perpetrator profiles",
         "Distinct perpetrators (suspected, charged, convicted or acquitted) by year of registration. A perpetrator "
@@ -265,9 +272,16 @@ def _perpetrators(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def write_analysis_report(con: duckdb.DuckDBPyConnection, path: Path, min_cell: int, alpha: float = 0.05) -> Path:
-    """Write the report to ``path``: one self-contained HTML file."""
-    page = _Page(min_cell=min_cell)
+def write_analysis_report(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    min_cell: int,
+    alpha: float = 0.05,
+    protection: Perturbation | None = None,
+) -> Path:
+    """Write the report to ``path``: one self-contained HTML file; its counts protected
+    (warehouse/perturbation.py) when ``protection`` is given."""
+    page = _Page(min_cell=min_cell, protection=protection)
     _regional_picture(page, con)
     _by_country(page, con)
     _flagged_shifts(page, con, alpha)
@@ -282,7 +296,13 @@ def write_analysis_report(con: duckdb.DuckDBPyConnection, path: Path, min_cell: 
         f"<p class='banner' role='note'>{html.escape(BANNER)}</p>"
         f"<p>Cells under {min_cell} persons are withheld (shown as x), and so are the cells that would let one"
         " be recovered from a total. "
-        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the regional warehouse.</p>"
+        + (
+            f"Every other count is perturbed by a small amount (standard deviation {protection.sd:g}), the same"
+            " each time it is shown, so that no withheld cell can be worked out by differencing. "
+            if protection
+            else ""
+        )
+        + f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the regional warehouse.</p>"
         + "".join(page.sections)
         + "</body></html>"
     )

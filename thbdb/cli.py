@@ -9,12 +9,13 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from release.access import Role
 from thbdb.settings import COUNTRIES, Settings
 
 app = typer.Typer(
@@ -27,7 +28,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-query_app = typer.Typer(help="Analysts' queries on the warehouse (read-only).", no_args_is_help=True)
+query_app = typer.Typer(
+    help="Analysts' queries, answered by the hub's release service (protected unless your token is entitled).",
+    no_args_is_help=True,
+)
 app.add_typer(query_app, name="query")
 report_app = typer.Typer(help="Reports for analysts and data-protection officers.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
@@ -44,6 +48,11 @@ keys_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(keys_app, name="keys")
+users_app = typer.Typer(
+    help="Identities of the hub's release service: a role (analyst, national, dpo, admin) and a token.",
+    no_args_is_help=True,
+)
+app.add_typer(users_app, name="users")
 
 out = Console()
 err = Console(stderr=True)
@@ -61,8 +70,10 @@ class StatusFormat(StrEnum):
 
 
 # Commands that act on the hub's state: with accounts on (thbdb/accounts.py) and run by
-# root, they run as the hub's account, like the hub's processes.
-HUB_COMMANDS = frozenset({"run", "stream", "query", "report", "export", "check-table"})
+# root, they run as the hub's account, like the hub's processes. The commands that read
+# outputs (query, report, export, check-table, quarantine, audit) are clients of the
+# release service instead, and run as whoever calls them.
+HUB_COMMANDS = frozenset({"run", "stream", "users"})
 
 
 @app.callback()
@@ -86,7 +97,7 @@ def _settings() -> Settings:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)  # one line, however long
     return typer.Exit(code)
 
 
@@ -151,6 +162,8 @@ def _print_status(settings: Settings, format: StatusFormat) -> None:
         "airflow_url",
         "airflow_running",
         "streaming",
+        "hub_url",
+        "hub_running",
         "warehouse",
         "accounts",
     )
@@ -357,24 +370,86 @@ def _set_streaming(on: bool) -> None:
     out.print(state.summary_line(), highlight=False)
 
 
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="THBDB_TOKEN",
+        show_envvar=True,
+        help="Your release-service token (default: the local admin's, on the hub's own machine).",
+    ),
+]
+MinCellOption = Annotated[
+    int | None,
+    typer.Option(
+        "--min-cell",
+        help="Smallest count shown (default: the policy's 5). Below it, exact counts: the admin's, or a national"
+        " officer's for its own --country.",
+    ),
+]
+
+
+def _ask(operation: str, body: dict[str, object], token: str | None) -> dict[str, Any]:
+    """One request to the hub's release service; exit 2 with its one-line reason if refused."""
+    from release.client import HubError, ask
+
+    try:
+        answer: dict[str, Any] = ask(_settings(), operation, {k: v for k, v in body.items() if v is not None}, token)
+    except HubError as error:
+        raise _fail(str(error)) from None
+    return answer
+
+
+def _upper(country: str | None) -> str | None:
+    return country.upper() if country else None
+
+
+def _count_rows(answer: dict[str, Any], count: str, format: OutputFormat, title: str, every: str) -> None:
+    """Count cells as CSV (dimensions, count, suppressed), JSON or a table."""
+    dims: list[str] = answer["dimensions"]
+    cells = answer["cells"]
+    if format is OutputFormat.json:
+        rows = [{**dict(zip(dims, c["key"], strict=True)), count: c["count"], "suppressed": c["suppressed"]}
+                for c in cells]  # fmt: skip
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    elif format is OutputFormat.csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow([*dims, count, "suppressed"])
+        for c in cells:
+            writer.writerow([*c["key"], "" if c["count"] is None else c["count"], str(c["suppressed"]).lower()])
+        sys.stdout.write(buffer.getvalue())
+    else:
+        table = Table(*dims, count, title=title)
+        for c in cells:
+            table.add_row(*(str(k) for k in c["key"]), "<suppressed>" if c["suppressed"] else str(c["count"]))
+        out.print(table)
+        if any(c["suppressed"] for c in cells):
+            secondary = sum(c["secondary"] for c in cells)
+            err.print(
+                f"cells under {answer['threshold']} {every} are suppressed (--min-cell)"
+                + (f", and {secondary} more so that none can be recovered from the totals" if secondary else "")
+            )
+
+
 @query_app.command("counts")
 def query_counts(
     by: Annotated[str, typer.Option("--by", help="Comma-separated dimensions, e.g. year,country.")],
     country: Annotated[str | None, typer.Option("--country", help="Only this reporting country.")] = None,
     year_from: Annotated[int | None, typer.Option("--from", help="First year (identification).")] = None,
     year_to: Annotated[int | None, typer.Option("--to", help="Last year.")] = None,
-    min_cell: Annotated[
-        int | None, typer.Option("--min-cell", help="Smallest count shown (default 5); 1 turns suppression off.")
-    ] = None,
+    min_cell: MinCellOption = None,
     format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
     totals: Annotated[
         bool, typer.Option("--totals", help="Also show the totals of every dimension (the value 'total').")
     ] = False,
+    token: TokenOption = None,
 ) -> None:
     """Victim counts (distinct persons) grouped by dimensions, small cells suppressed.
 
-    Cells under --min-cell victims are withheld, and so are the cells that would let
-    a withheld one be recovered from a total (secondary suppression).
+    Cells under the threshold are withheld, and so are the cells that would let a
+    withheld one be recovered from a total (secondary suppression). Answered by the
+    hub's release service, which decides what your token may receive.
 
     Dimensions: year, month, country, citizenship, sex, age_group, age_band,
     exploitation, recruitment, case_category, identified_by, country_of_exploitation;
@@ -385,39 +460,13 @@ def query_counts(
     (exploitation, means of ..., perpetrators) counts once under each; one with none
     recorded counts under not_recorded.
     """
-    from warehouse.loader import WarehouseBusy, connect
-    from warehouse.queries import QueryError, parse_dimensions, victim_counts
-
-    settings = _settings()
-    threshold = settings.min_cell if min_cell is None else min_cell
-    try:
-        dims = parse_dimensions(by)
-        with connect(settings.warehouse, read_only=True) as con:
-            cells = victim_counts(con, dims, country and country.upper(), year_from, year_to, threshold, totals)
-    except (QueryError, FileNotFoundError, WarehouseBusy) as error:
-        raise _fail(str(error)) from None
-    if format is OutputFormat.csv:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([*dims, "victims", "suppressed"])
-        for cell in cells:
-            writer.writerow([*cell.key, "" if cell.victims is None else cell.victims, str(cell.suppressed).lower()])
-        sys.stdout.write(buffer.getvalue())
-    elif format is OutputFormat.json:
-        rows = [
-            {**dict(zip(dims, c.key, strict=True)), "victims": c.victims, "suppressed": c.suppressed} for c in cells
-        ]
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    else:
-        table = Table(*dims, "victims", title=f"Victims by {', '.join(dims)}")
-        for cell in cells:
-            table.add_row(*(str(k) for k in cell.key), "<suppressed>" if cell.suppressed else str(cell.victims))
-        out.print(table)
-        if any(c.suppressed for c in cells):
-            err.print(
-                f"cells under {threshold} victims are suppressed (--min-cell), and"
-                f" {sum(c.secondary for c in cells)} more so that none can be recovered from the totals"
-            )
+    answer = _ask(
+        "query/counts",
+        {"by": by, "country": _upper(country), "year_from": year_from, "year_to": year_to, "min_cell": min_cell,
+         "totals": totals},
+        token,
+    )  # fmt: skip
+    _count_rows(answer, "victims", format, f"Victims by {', '.join(answer['dimensions'])}", "victims")
 
 
 @query_app.command("links")
@@ -426,52 +475,33 @@ def query_links(
     country: Annotated[str | None, typer.Option("--country", help="Only persons found in this country.")] = None,
     year_from: Annotated[int | None, typer.Option("--from", help="First year (first identification).")] = None,
     year_to: Annotated[int | None, typer.Option("--to", help="Last year.")] = None,
-    min_cell: Annotated[
-        int | None, typer.Option("--min-cell", help="Smallest count shown (default 5); 1 turns suppression off.")
-    ] = None,
+    min_cell: MinCellOption = None,
     format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    token: TokenOption = None,
 ) -> None:
     """Cross-border persons: victims that privacy-preserving linkage found in two or more
     countries, by country pair (e.g. MK-RS), year of first identification in the region,
     or country. A person in three countries counts under each of its pairs. Small cells
     are suppressed as in `query counts`; the total comes last (CSV and JSON: a row with
-    every dimension set to `total`).
+    every dimension set to `total`). Never exact for a national officer.
     """
-    from warehouse.link_queries import link_counts, parse_link_dimensions
-    from warehouse.loader import WarehouseBusy, connect
-    from warehouse.queries import QueryError
-
-    settings = _settings()
-    threshold = settings.min_cell if min_cell is None else min_cell
-    try:
-        dims = parse_link_dimensions(by)
-        with connect(settings.warehouse, read_only=True) as con:
-            cells, total = link_counts(con, dims, country and country.upper(), year_from, year_to, threshold)
-    except (QueryError, FileNotFoundError, WarehouseBusy) as error:
-        raise _fail(str(error)) from None
-    rows = [(list(c.key), c) for c in cells] + [(["total"] * len(dims), total)]
-    if format is OutputFormat.csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow([*dims, "victims", "suppressed"])
-        for key, cell in rows:
-            writer.writerow([*key, "" if cell.victims is None else cell.victims, str(cell.suppressed).lower()])
-    elif format is OutputFormat.json:
-        document = [
-            {**dict(zip(dims, key, strict=True)), "victims": c.victims, "suppressed": c.suppressed} for key, c in rows
-        ]
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
-    else:
-        table = Table(*dims, "victims", title=f"Cross-border persons by {', '.join(dims)}")
-        for key, cell in rows:
-            table.add_row(*(str(k) for k in key), "<suppressed>" if cell.suppressed else str(cell.victims))
-        out.print(table)
-        if any(c.suppressed for _, c in rows):
-            err.print(f"cells under {threshold} persons are suppressed (--min-cell)")
+    answer = _ask(
+        "query/links",
+        {"by": by, "country": _upper(country), "year_from": year_from, "year_to": year_to, "min_cell": min_cell},
+        token,
+    )
+    dims = answer["dimensions"]
+    answer["cells"][-1]["key"] = ["total"] * len(dims)  # the last cell is the total
+    _count_rows(answer, "victims", format, f"Cross-border persons by {', '.join(dims)}", "persons")
 
 
 class TrendPeriod(StrEnum):
     year = "year"
     quarter = "quarter"
+
+
+TREND_COLUMNS = ["period", "country", "category", "victims", "share", "change", "flagged", "p_value", "direction",
+                 "period_victims", "suppressed"]  # fmt: skip
 
 
 @query_app.command("trends")
@@ -489,10 +519,9 @@ def query_trends(
     year_to: Annotated[int | None, typer.Option("--to", help="Last year.")] = None,
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level of the flag.")] = 0.05,
     flagged_only: Annotated[bool, typer.Option("--flagged-only", help="Only rows whose change is flagged.")] = False,
-    min_cell: Annotated[
-        int | None, typer.Option("--min-cell", help="Smallest count shown (default 5); 1 turns suppression off.")
-    ] = None,
+    min_cell: MinCellOption = None,
     format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    token: TokenOption = None,
 ) -> None:
     """Share of each category of a dimension per period and country, its change against
     the previous period, and a flag where Fisher's exact test finds the change unlikely
@@ -503,43 +532,34 @@ def query_trends(
     period's cell is suppressed. CSV columns: period, country, category, victims, share,
     change, flagged, then p_value, direction, period_victims, suppressed.
     """
-    from warehouse.loader import WarehouseBusy, connect
-    from warehouse.queries import QueryError
-    from warehouse.trends import parse_filters, trend_cells
-
-    settings = _settings()
-    threshold = settings.min_cell if min_cell is None else min_cell
-    try:
-        filters = parse_filters(filter)
-        with connect(settings.warehouse, read_only=True) as con:
-            cells = trend_cells(
-                con, dimension, country and country.upper(), period.value, threshold, filters, alpha, year_from, year_to
-            )
-    except (QueryError, FileNotFoundError, WarehouseBusy) as error:
-        raise _fail(str(error)) from None
-    if flagged_only:
-        cells = [c for c in cells if c.flagged]
-    columns = ["period", "country", "category", "victims", "share", "change", "flagged", "p_value", "direction",
-               "period_victims", "suppressed"]  # fmt: skip
+    answer = _ask(
+        "query/trends",
+        {"dimension": dimension, "country": _upper(country), "period": period.value, "filter": filter,
+         "year_from": year_from, "year_to": year_to, "alpha": alpha, "min_cell": min_cell},
+        token,
+    )  # fmt: skip
+    cells = [c for c in answer["rows"] if c["flagged"] or not flagged_only]
+    if format is OutputFormat.json:
+        sys.stdout.write(json.dumps([{k: c[k] for k in TREND_COLUMNS} for c in cells], indent=2) + "\n")
+        return
 
     def number(value: float | None, digits: int) -> str:
         return "" if value is None else f"{value:.{digits}f}"
 
-    if format is OutputFormat.json:
-        rows = [{k: getattr(c, k) for k in columns} for c in cells]
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-        return
+    def whole(value: int | None) -> str:
+        return "" if value is None else str(value)
+
     text_rows = [
-        [c.period, c.country, c.category, "" if c.victims is None else str(c.victims), number(c.share, 4),
-         number(c.change, 4), str(c.flagged).lower(), number(c.p_value, 4), c.direction,
-         "" if c.period_victims is None else str(c.period_victims), str(c.suppressed).lower()]
+        [c["period"], c["country"], c["category"], whole(c["victims"]), number(c["share"], 4),
+         number(c["change"], 4), str(c["flagged"]).lower(), number(c["p_value"], 4), c["direction"],
+         whole(c["period_victims"]), str(c["suppressed"]).lower()]
         for c in cells
     ]  # fmt: skip
     if format is OutputFormat.table:
         for row in text_rows:
             row[3] = row[3] or "<suppressed>"
             row[6] = "FLAGGED" if row[6] == "true" else ""
-    _print_rows(columns, text_rows, format, title=f"Trends of {dimension} by {period.value}")
+    _print_rows(TREND_COLUMNS, text_rows, format, title=f"Trends of {dimension} by {period.value}")
 
 
 @query_app.command("perpetrators")
@@ -548,10 +568,9 @@ def query_perpetrators(
     country: Annotated[str | None, typer.Option("--country", help="Only this reporting country.")] = None,
     year_from: Annotated[int | None, typer.Option("--from", help="First year (registration).")] = None,
     year_to: Annotated[int | None, typer.Option("--to", help="Last year.")] = None,
-    min_cell: Annotated[
-        int | None, typer.Option("--min-cell", help="Smallest count shown (default 5); 1 turns suppression off.")
-    ] = None,
+    min_cell: MinCellOption = None,
     format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    token: TokenOption = None,
 ) -> None:
     """Perpetrator profiles: distinct perpetrators by dimensions, small cells suppressed.
 
@@ -559,34 +578,18 @@ def query_perpetrators(
     structure, relation_to_victim, linked_to_victim. One with several roles counts once
     under each. CSV: one column per dimension, then perpetrators, then suppressed.
     """
-    from warehouse.loader import WarehouseBusy, connect
-    from warehouse.perpetrators import parse_perpetrator_dimensions, perpetrator_counts
-    from warehouse.queries import QueryError
-
-    settings = _settings()
-    threshold = settings.min_cell if min_cell is None else min_cell
-    try:
-        dims = parse_perpetrator_dimensions(by)
-        with connect(settings.warehouse, read_only=True) as con:
-            cells = perpetrator_counts(con, dims, country and country.upper(), year_from, year_to, threshold)
-    except (QueryError, FileNotFoundError, WarehouseBusy) as error:
-        raise _fail(str(error)) from None
-    if format is OutputFormat.json:
-        rows = [
-            {**dict(zip(dims, c.key, strict=True)), "perpetrators": c.victims, "suppressed": c.suppressed}
-            for c in cells
-        ]
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-        return
-    text_rows = [
-        [*(str(k) for k in c.key), "" if c.victims is None else str(c.victims), str(c.suppressed).lower()]
-        for c in cells
-    ]
+    answer = _ask(
+        "query/perpetrators",
+        {"by": by, "country": _upper(country), "year_from": year_from, "year_to": year_to, "min_cell": min_cell},
+        token,
+    )
+    dims = answer["dimensions"]
     if format is OutputFormat.table:
-        text_rows = [[*r[:-2], r[-2] or "<suppressed>"] for r in text_rows]
-        _print_rows([*dims, "perpetrators"], text_rows, format, title=f"Perpetrators by {', '.join(dims)}")
+        rows = [[*(str(k) for k in c["key"]), "<suppressed>" if c["suppressed"] else str(c["count"])]
+                for c in answer["cells"]]  # fmt: skip
+        _print_rows([*dims, "perpetrators"], rows, format, title=f"Perpetrators by {', '.join(dims)}")
     else:
-        _print_rows([*dims, "perpetrators", "suppressed"], text_rows, format, title="")
+        _count_rows(answer, "perpetrators", format, "", "perpetrators")
 
 
 @app.command()
@@ -601,26 +604,25 @@ def quarantine(
     ] = None,
     show_resolved: Annotated[bool, typer.Option("--all", help="Also events a later version resolved.")] = False,
     format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    token: TokenOption = None,
 ) -> None:
     """Events of a country that validation refused, with the reasons.
 
-    The hub knows records only by pseudonym. A national operator who passes --records
-    (an export holding the record ids) sees the national record_id of each refused event,
-    computed locally with the country's key: fix the record and push it again, and the
-    entry shows as resolved.
+    The hub sends a national officer (or a data-protection officer) of the country its
+    own entries: pseudonyms, positions and reasons. With --records (an export holding the
+    record ids), each pseudonym is matched to its national record_id on this machine,
+    with the country's key: fix the record and push it again, and the entry shows as
+    resolved. Nothing here opens the warehouse.
     """
     from producers import country_keys
     from producers.pseudonymise import KeyMissing, record_ids_by_pseudonym
-    from thbdb.validation_report import open_quarantine
-    from warehouse.loader import WarehouseBusy, connect
 
     settings = _settings()
     country = country.upper()
+    entries = _ask("quarantine", {"country": country}, token)["entries"]
     try:
-        with connect(settings.warehouse, read_only=True) as con:
-            entries = open_quarantine(con, country)
         names = record_ids_by_pseudonym(country_keys.migrate(settings, country), country, records) if records else {}
-    except (FileNotFoundError, WarehouseBusy, KeyMissing) as error:
+    except (KeyMissing, FileNotFoundError, PermissionError) as error:
         raise _fail(str(error)) from None
     if not show_resolved:
         entries = [e for e in entries if not e["resolved"]]
@@ -648,45 +650,60 @@ def _print_rows(columns: list[str], rows: list[list[str]], format: OutputFormat,
         out.print(table)
 
 
-@report_app.command("validation")
-def report_validation() -> None:
-    """Write the validation report (pass rates per country, quarantine by reason) and
-    say where it and the redacted Great Expectations Data Docs are."""
-    from expectations.data_docs import data_docs_index
-    from thbdb.validation_report import validation_history, write_validation_report
-    from warehouse.loader import WarehouseBusy, connect
+def _save(answer: dict[str, Any], out_dir: Path | None, name: str) -> Path:
+    """Write the files a report answer carries: into ``out_dir``, by default the home's
+    reports folder (for the local hub) or the working directory (for a remote one).
+    Returns the path of ``name`` among them."""
+    from release.client import write_files
 
     settings = _settings()
+    folder = out_dir or (settings.reports_dir if settings.external_hub_url is None else Path.cwd())
     try:
-        with connect(settings.warehouse, read_only=True) as con:
-            path = write_validation_report(con, settings)
-            history = validation_history(con)
-    except (FileNotFoundError, WarehouseBusy) as error:
-        raise _fail(str(error)) from None
+        written = write_files(answer, folder)
+    except OSError as error:
+        raise _fail(f"cannot write the report into {folder}: {error.strerror}; pass --out FOLDER") from None
+    return next(p for p in written if p.name == name)
+
+
+ReportOut = Annotated[
+    Path | None,
+    typer.Option("--out", help="The folder to write into (default: $THBDB_HOME/reports for the local hub, else .)."),
+]
+
+
+@report_app.command("validation")
+def report_validation(
+    country: Annotated[
+        str | None, typer.Option("--country", help="One country only (a national officer's is always its own).")
+    ] = None,
+    out_dir: ReportOut = None,
+    token: TokenOption = None,
+) -> None:
+    """Write the validation report (pass rates per country, quarantine by reason) and
+    say where it and the redacted Great Expectations Data Docs are. For data-protection
+    officers (a national one: its country's) and the administrator."""
+    answer = _ask("report/validation", {"country": _upper(country)}, token)
+    path = _save(answer, out_dir, "validation.html")
+    report = answer["report"]
     table = Table(
         "day", "country", "events", "failed", "pass rate", "held back", title="Validation per country and day"
     )
-    for h in history[-30:]:
+    for h in report["pass_rates"][-30:]:
         rate = "" if h["pass_rate"] is None else f"{h['pass_rate']:.1%}"
         table.add_row(h["day"], h["country"], str(h["events"]), str(h["failed"]), rate, str(h["batches_held_back"]))
     out.print(table)
     out.print(f"Validation report: {path}")
-    out.print(f"Data Docs (redacted, no sample values): {data_docs_index(settings.gx_dir)}")
+    out.print(f"Data Docs (redacted, no sample values; on the hub): {report['data_docs']}")
 
 
 @report_app.command("privacy")
-def report_privacy() -> None:
+def report_privacy(out_dir: ReportOut = None, token: TokenOption = None) -> None:
     """Write the disclosure-risk report (k-anonymity and l-diversity checked with pycanon,
-    records at risk by country, cells suppressed, the public export) and say where it is."""
-    from thbdb.privacy_report import write_privacy_report
-    from warehouse.loader import WarehouseBusy, connect
-
-    settings = _settings()
-    try:
-        with connect(settings.warehouse, read_only=True) as con:
-            json_path, html_path, report = write_privacy_report(con, settings.reports_dir, settings.min_cell)
-    except (FileNotFoundError, WarehouseBusy) as error:
-        raise _fail(str(error)) from None
+    records at risk by country, cells suppressed, the public export) and say where it is.
+    For data-protection officers and the administrator."""
+    answer = _ask("report/privacy", {}, token)
+    html_path = _save(answer, out_dir, "privacy.html")
+    report = answer["report"]
     w, p, export = report["warehouse"], report["pycanon"], report["public_export"]
     out.print(
         f"Warehouse: {w['records']} victim records, k-anonymity {w['k_anonymity']}, l-diversity {w['l_diversity']}"
@@ -699,7 +716,7 @@ def report_privacy() -> None:
     out.print(
         f"Public export at k = {export['k_required']}: {export['records_exported']} of {export['records']} records kept"
     )
-    out.print(f"Disclosure-risk report: {html_path} (JSON: {json_path})")
+    out.print(f"Disclosure-risk report: {html_path} (JSON: {html_path.with_suffix('.json')})")
 
 
 class ExportFormat(StrEnum):
@@ -718,13 +735,14 @@ def export(
     out_path: Annotated[
         Path, typer.Option("--out", help="csv, parquet: the folder to write into; htcds, dp-synthetic: the file.")
     ],
-    min_cell: Annotated[
-        int | None, typer.Option("--min-cell", help="csv, parquet: smallest count shown (default 5); 1: all.")
+    min_cell: MinCellOption = None,
+    k: Annotated[
+        int | None, typer.Option("--k", min=2, help="htcds: k-anonymity (default: the policy's 11; lower: admin only).")
     ] = None,
-    k: Annotated[int | None, typer.Option("--k", min=2, help="htcds: k-anonymity (default 11).")] = None,
     epsilon: Annotated[
-        float, typer.Option("--epsilon", min=0.01, help="dp-synthetic: privacy loss (default 1.0).")
+        float, typer.Option("--epsilon", min=0.01, help="dp-synthetic: privacy loss (default 1.0, capped by policy).")
     ] = 1.0,
+    token: TokenOption = None,
 ) -> None:
     """Export for other tools; nothing exported can single out a victim.
 
@@ -736,35 +754,30 @@ def export(
     dp-synthetic: synthetic records drawn from a differentially private histogram
     (OpenDP Laplace mechanism) at the stated epsilon; no row is a real victim.
     """
-    from thbdb.dp_synthetic import write_dp_synthetic
-    from thbdb.htcds_export import write_htcds_export
-    from warehouse.exports import export_counts
-    from warehouse.loader import WarehouseBusy, connect
+    from release.client import files, write_files
 
-    settings = _settings()
-    threshold = settings.min_cell if min_cell is None else min_cell
-    if threshold < 1:
+    if min_cell is not None and min_cell < 1:
         raise _fail("--min-cell must be at least 1 (1 turns suppression off)")
-    try:
-        with connect(settings.warehouse, read_only=True) as con:
-            if format in (ExportFormat.csv, ExportFormat.parquet):
-                written = export_counts(con, format.value, out_path, threshold)
-                out.print(f"{len(written) - 1} {format.value} tables and manifest.json written to {out_path}")
-                return
-            if format is ExportFormat.dp_synthetic:
-                synthetic = write_dp_synthetic(con, out_path, epsilon)
-                out.print(
-                    f"{synthetic.synthetic_records} synthetic records (from {synthetic.true_records} victims) written"
-                    f" to {out_path} at epsilon {synthetic.epsilon}; noisy counts under {synthetic.dropped_below}"
-                    " dropped"
-                )
-                errors = ", ".join(f"{k} {v}" for k, v in synthetic.marginal_error.items())
-                out.print(f"Mean absolute error of one-way counts against the true ones: {errors}", highlight=False)
-                return
-            summary = write_htcds_export(con, out_path, k)
-    except (FileNotFoundError, WarehouseBusy) as error:
-        raise _fail(str(error)) from None
-    s = summary.as_dict()
+    body: dict[str, object] = {"format": format.value, "min_cell": min_cell, "k": k}
+    if format is ExportFormat.dp_synthetic:
+        body["epsilon"] = epsilon
+    answer = _ask("export", body, token)
+    if format in (ExportFormat.csv, ExportFormat.parquet):
+        write_files(answer, out_path)
+        out.print(f"{answer['tables']} {format.value} tables and manifest.json written to {out_path}")
+        return
+    (data,) = files(answer).values()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_bytes(data)
+    s = answer["summary"]
+    if format is ExportFormat.dp_synthetic:
+        out.print(
+            f"{s['synthetic_records']} synthetic records (from {s['true_records']} victims) written"
+            f" to {out_path} at epsilon {s['epsilon']}; noisy counts under {s['dropped_below']} dropped"
+        )
+        errors = ", ".join(f"{key} {value}" for key, value in s["marginal_error"].items())
+        out.print(f"Mean absolute error of one-way counts against the true ones: {errors}", highlight=False)
+        return
     out.print(
         f"{s['records_exported']} of {s['records']} victim records exported to {out_path}"
         f" (k = {s['k_required']}, smallest class {s['smallest_class']}; {s['records_suppressed']} suppressed)"
@@ -778,54 +791,133 @@ def report_analysis(
     out_path: Annotated[
         Path | None, typer.Option("--out", help="The HTML file (default: $THBDB_HOME/reports/analysis.html).")
     ] = None,
-    min_cell: Annotated[
-        int | None, typer.Option("--min-cell", help="Smallest count shown (default 5); 1 turns suppression off.")
-    ] = None,
+    min_cell: MinCellOption = None,
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level of the trend flags.")] = 0.05,
+    token: TokenOption = None,
 ) -> None:
     """Write the analyst report: one self-contained HTML file (charts inlined, no network
     needed) with the regional picture over time, by country, flagged shifts in trends and
     modus operandi, routes and perpetrator profiles, each chart with its table."""
-    from thbdb.analysis_report import write_analysis_report
-    from warehouse.loader import WarehouseBusy, connect
+    from release.client import files
 
-    settings = _settings()
-    threshold = settings.min_cell if min_cell is None else min_cell
-    path = out_path or settings.reports_dir / "analysis.html"
-    try:
-        with connect(settings.warehouse, read_only=True) as con:
-            write_analysis_report(con, path, threshold, alpha)
-    except (FileNotFoundError, WarehouseBusy) as error:
-        raise _fail(str(error)) from None
-    out.print(f"Analyst report: {path}")
+    answer = _ask("report/analysis", {"min_cell": min_cell, "alpha": alpha}, token)
+    if out_path is None:
+        out_path = _save(answer, None, "analysis.html")
+    else:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_bytes(files(answer)["analysis.html"])
+    out.print(f"Analyst report: {out_path}")
 
 
 @app.command("check-table")
 def check_table(
     table: Annotated[Path, typer.Argument(help="A published table: country,year,dimension,category,victims.")],
+    token: TokenOption = None,
 ) -> None:
     """Check a published aggregate table: rows whose parts do not add up to the total,
-    and cells the warehouse does not reproduce. Exit 1 if the warehouse differs."""
-    from thbdb.check_table import compare_with_warehouse
-    from transforms.published_tables import TableRejected, find_inconsistencies, read_published_table
-    from warehouse.loader import WarehouseBusy, connect
+    and cells the warehouse does not reproduce. Exit 1 if the warehouse differs.
+
+    Compared with exact counts for the administrator and for the national officer of
+    the table's country; for anyone else with the protected counts, and cells the hub
+    withholds are not compared."""
+    from dataclasses import asdict
+
+    from transforms.published_tables import TableRejected, read_published_table
 
     try:
         cells = read_published_table(table)
-        with connect(_settings().warehouse, read_only=True) as con:
-            differences = compare_with_warehouse(con, cells)
-    except (TableRejected, FileNotFoundError, WarehouseBusy) as error:
+    except (TableRejected, FileNotFoundError) as error:
         raise _fail(f"{table.name}: {error}") from None
-    inconsistencies = find_inconsistencies(cells)
+    answer = _ask("check-table", {"cells": [asdict(c) for c in cells]}, token)
+    inconsistencies, differences = answer["inconsistencies"], answer["differences"]
     out.print(f"[bold]{table.name}[/]: {len(cells)} cells")
     out.print(f"Rows that do not add up within the published table: {len(inconsistencies)}")
     for item in inconsistencies:
-        out.print(f"  {item.severity}: {item}", highlight=False)
+        out.print(f"  {item['severity']}: {item['text']}", highlight=False)
     out.print(f"Cells the warehouse does not reproduce: {len(differences)}")
     for difference in differences:
         out.print(f"  {difference}", highlight=False)
+    if answer["not_compared"]:
+        out.print(f"Cells not compared (the warehouse's count is withheld for {answer['identity']}): "
+                  f"{answer['not_compared']}")  # fmt: skip
     if differences:
         raise typer.Exit(1)
+
+
+@app.command("audit")
+def audit(
+    last: Annotated[int | None, typer.Option("--last", min=1, help="Only the last N requests.")] = 50,
+    format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    token: TokenOption = None,
+) -> None:
+    """The release service's audit log: who asked what, when, the outcome, and how many
+    cells were withheld. For data-protection officers (a national one: its country's
+    identities) and the administrator."""
+    entries = _ask("audit", {"last": last}, token)["entries"]
+    if format is OutputFormat.json:
+        sys.stdout.write(json.dumps(entries, indent=2) + "\n")
+        return
+    columns = ["at", "who", "role", "country", "operation", "outcome", "cells", "withheld", "parameters"]
+    rows = [
+        [str(e.get(c, "") if e.get(c) is not None else "") if c != "parameters" else json.dumps(e.get(c, {}))
+         for c in columns]
+        for e in entries
+    ]  # fmt: skip
+    _print_rows(columns, rows, format, title="Release service: audit log")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Who the token is for, e.g. ana.analyst or rs-officer.")],
+    role: Annotated[Role, typer.Option("--role", help="analyst, national, dpo or admin.")],
+    country: Annotated[
+        str | None, typer.Option("--country", help="A national officer's country; a national dpo's.")
+    ] = None,
+) -> None:
+    """Make an identity for the release service; its token is printed once, on the last
+    line. Only its hash is kept. It expires after the policy's token_days."""
+    from release import identities
+    from transforms.disclosure import load_policy
+
+    settings = _settings()
+    if country and country.upper() not in COUNTRIES:
+        raise _fail(f"unknown country {country!r}; one of {', '.join(COUNTRIES)}")
+    days = load_policy().token_days
+    try:
+        token = identities.add(settings.hub_secrets_dir, name, role, _upper(country), days)
+    except identities.IdentityError as error:
+        raise _fail(str(error)) from None
+    scope = f" of {country.upper()}" if country else ""
+    err.print(f"{name}: {role.value}{scope}, token valid {days} days. It is shown once: hand it over safely.")
+    sys.stdout.write(token + "\n")
+
+
+@users_app.command("list")
+def users_list(
+    format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+) -> None:
+    """The identities of the release service and their state (never their tokens)."""
+    from datetime import UTC, datetime
+
+    from release import identities
+
+    now = datetime.now(UTC)
+    columns = ["name", "role", "country", "state", "created_at", "expires_at", "revoked_at"]
+    rows = [[u.name, u.role, u.country or "", u.state(now), u.created_at, u.expires_at, u.revoked_at or ""]
+            for u in identities.listed(_settings().hub_secrets_dir)]  # fmt: skip
+    _print_rows(columns, rows, format, title="Release service identities")
+
+
+@users_app.command("revoke")
+def users_revoke(name: Annotated[str, typer.Argument(help="The identity to end.")]) -> None:
+    """End an identity: its token gets nothing from the next request on."""
+    from release import identities
+
+    try:
+        user = identities.revoke(_settings().hub_secrets_dir, name)
+    except identities.IdentityError as error:
+        raise _fail(str(error)) from None
+    out.print(f"{user.name}: revoked at {user.revoked_at}")
 
 
 @app.command()

@@ -16,12 +16,12 @@ from rich.table import Table
 from producers import country_keys
 from producers.push import PushReport, push_export
 from producers.synthetic import write_demo_exports
+from release import snapshot
 from thbdb import accounts, airflow_stack, stack
 from thbdb.analysis_report import write_analysis_report
 from thbdb.reports import write_data_protection_report
 from thbdb.settings import Settings
 from warehouse.link_queries import link_counts
-from warehouse.loader import connect
 from warehouse.queries import victim_counts
 from warehouse.trends import trend_cells
 
@@ -127,7 +127,8 @@ def _after_pushes(settings: Settings, reports: list[PushReport], out: Console, e
     if not result.succeeded:
         raise RuntimeError("the pipeline failed; see the Airflow UI at " + settings.airflow_url)
 
-    with connect(settings.warehouse, read_only=True) as con:
+    # What the release service answers from: the snapshot the run just published.
+    with snapshot.open_current(settings) as con:
         by_year = victim_counts(con, ["year", "country"], min_cell=settings.min_cell)
         forms = victim_counts(con, ["exploitation"], min_cell=settings.min_cell)
         _pairs, cross_border = link_counts(con, ["pair"], min_cell=settings.min_cell)
@@ -158,4 +159,5 @@ def _after_pushes(settings: Settings, reports: list[PushReport], out: Console, e
     out.print(f"Analyst report:         {analysis}")
     out.print(f"Data-protection report: {dp_html} (and {dp_json.name})")
     out.print(f"Disclosure-risk report: {settings.reports_dir / 'privacy.html'} (and privacy.json)")
+    out.print(f"Release service:        {settings.hub_url}   (query, report, export: `thbdb --help`)")
     out.print(f"Airflow UI:             {settings.airflow_url}   (stop everything with `thbdb down`)")

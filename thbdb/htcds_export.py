@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -229,6 +230,10 @@ def public_microdata(
 
 def write_htcds_export(con: duckdb.DuckDBPyConnection, path: Path, k: int | None = None) -> ExportSummary:
     rows, summary = public_microdata(con, k)
+    # The records come in warehouse order (by person key, which starts with the country):
+    # written so, the row number alone would give a withheld country away. Shuffled with
+    # the operating system's cryptographic generator, the order says nothing.
+    secrets.SystemRandom().shuffle(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")

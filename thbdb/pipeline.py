@@ -278,10 +278,14 @@ def refresh_warehouse(settings: Settings) -> None:
 
 
 def refresh_queryable(settings: Settings) -> None:
-    """Rebuild the marts from the raw layer: what was loaded becomes countable."""
+    """Rebuild the marts from the raw layer and publish them as the release snapshot that
+    the release service answers from: what was loaded becomes countable."""
+    from release import snapshot
+
     with connect(settings.warehouse) as con:
         ensure_schema(con)
         refresh_marts(con, settings.link_threshold, settings.warehouse_memory)
+        snapshot.publish(con, settings)
 
 
 def write_reports(settings: Settings) -> None:

@@ -44,6 +44,7 @@ GENERALISED = (
 # named person to watch a cross-border count move, then taking the row back. The demo's
 # genuine withdrawals come about two months after the record.
 PROBE_WINDOW_DAYS = 7
+PROBING_COLUMNS = (f"withdrawn within {PROBE_WINDOW_DAYS} days", f"changed back within {PROBE_WINDOW_DAYS} days")
 # What a version says that counts; a change back restores all of it.
 _CONTENT = (
     "status, case_category, sex, citizenship, age_band, identified_year, identified_month, identified_by,"
@@ -153,7 +154,11 @@ def suppressed_cells(con: duckdb.DuckDBPyConnection, min_cell: int) -> list[dict
 def probing_signs(con: duckdb.DuckDBPyConnection, window_days: int = PROBE_WINDOW_DAYS) -> list[dict[str, Any]]:
     """Per country, records withdrawn or changed back within ``window_days`` of the
     version before: counts only, for the officer to ask the country about."""
-    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'raw_victim_events'").fetchone() == (0,):
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if "release_probing_signs" in tables:  # a release snapshot: the signs as published
+        rows = con.execute("SELECT * FROM release_probing_signs ORDER BY country").fetchall()
+        return [{"country": c, PROBING_COLUMNS[0]: w, PROBING_COLUMNS[1]: b} for c, w, b in rows]
+    if "raw_victim_events" not in tables:
         return []  # a marts-only file (tests, a copy): no versions to read
     rows = con.execute(
         f"""

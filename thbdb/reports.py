@@ -30,7 +30,7 @@ def write_data_protection_report(
         " FROM validation_runs GROUP BY country ORDER BY country"
     ).fetchall()
     quarantine = con.execute(
-        "SELECT country, reasons, count(*) FROM quarantine GROUP BY ALL ORDER BY country, 3 DESC"
+        "SELECT country, reasons, count(*) FROM quarantine_status GROUP BY ALL ORDER BY country, 3 DESC"
     ).fetchall()
     loads = con.execute("SELECT count(*), sum(events_loaded), sum(events_duplicate) FROM load_batches").fetchone()
     report = {

@@ -25,6 +25,15 @@ def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) ->
         raise ValueError(f"{name} must be a {'whole ' if kind is int else ''}number") from None
 
 
+def _exists(path: Path) -> bool:
+    """Whether ``path`` exists; False where it cannot be seen (a client on the hub's
+    machine may not look into the hub's folders)."""
+    try:
+        return path.exists()
+    except PermissionError:
+        return False
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -34,6 +43,16 @@ class Settings:
     # Set to use a broker somewhere else (a real deployment): `up` then starts none.
     external_kafka: str | None = None
     airflow_port: int = 38080
+    # The release service (release/service.py): the only way outputs leave the hub.
+    hub_port: int = 38443
+    # Where the service listens (loopback unless deployed: THBDB_HUB_HOST), and the names
+    # clients reach it by, put in its certificate (THBDB_HUB_NAMES, comma-separated).
+    hub_host: str = "127.0.0.1"
+    hub_names: tuple[str, ...] = ()
+    # A hub elsewhere (THBDB_HUB_URL) and the CA file that vouches for it (THBDB_HUB_CA);
+    # by default the local hub and the CA certificate it wrote under the home.
+    external_hub_url: str | None = None
+    hub_ca: Path | None = None
     kafka_lib: Path = REPO_ROOT / ".cache" / "kafka" / "lib"
     dags_folder: Path = REPO_ROOT / "dags"
     topic_partitions: int = 3
@@ -68,6 +87,7 @@ class Settings:
             "kafka_port": "THBDB_KAFKA_PORT",
             "kafka_controller_port": "THBDB_KAFKA_CONTROLLER_PORT",
             "airflow_port": "THBDB_AIRFLOW_PORT",
+            "hub_port": "THBDB_HUB_PORT",
             "batch_size": "THBDB_BATCH_SIZE",
             "min_cell": "THBDB_MIN_CELL",
         }
@@ -86,6 +106,14 @@ class Settings:
             changes["warehouse_memory"] = memory
         if env.get("THBDB_KAFKA_BOOTSTRAP"):
             changes["external_kafka"] = env["THBDB_KAFKA_BOOTSTRAP"]
+        if env.get("THBDB_HUB_HOST"):
+            changes["hub_host"] = env["THBDB_HUB_HOST"].strip()
+        if env.get("THBDB_HUB_NAMES"):
+            changes["hub_names"] = tuple(n.strip() for n in env["THBDB_HUB_NAMES"].split(",") if n.strip())
+        if env.get("THBDB_HUB_URL"):
+            changes["external_hub_url"] = env["THBDB_HUB_URL"].rstrip("/")
+        if env.get("THBDB_HUB_CA"):
+            changes["hub_ca"] = Path(env["THBDB_HUB_CA"]).expanduser()
         if env.get("THBDB_KAFKA_LIB"):
             changes["kafka_lib"] = Path(env["THBDB_KAFKA_LIB"])
         if env.get("THBDB_KAFKA_SASL_USERNAME"):
@@ -99,7 +127,7 @@ class Settings:
         changes["accounts"] = accounts == "on"
         # A home whose broker was formatted with credentials stays secure (its marker file).
         secure = env.get("THBDB_KAFKA_SECURE", "").lower() in ("1", "true", "yes")
-        if secure or "kafka_sasl_username" in changes or (base.kafka_dir / SECURE_MARKER).exists():
+        if secure or "kafka_sasl_username" in changes or _exists(base.kafka_dir / SECURE_MARKER):
             changes["kafka_secure"] = True
         return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -110,6 +138,8 @@ class Settings:
             "THBDB_KAFKA_PORT": str(self.kafka_port),
             "THBDB_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
             "THBDB_AIRFLOW_PORT": str(self.airflow_port),
+            "THBDB_HUB_PORT": str(self.hub_port),
+            "THBDB_HUB_HOST": self.hub_host,
             "THBDB_BATCH_SIZE": str(self.batch_size),
             "THBDB_MIN_CELL": str(self.min_cell),
             "THBDB_MAX_FAILURE_RATE": str(self.max_failure_rate),
@@ -122,6 +152,8 @@ class Settings:
         }
         if self.external_kafka:
             env["THBDB_KAFKA_BOOTSTRAP"] = self.external_kafka
+        if self.hub_names:
+            env["THBDB_HUB_NAMES"] = ",".join(self.hub_names)
         if self.kafka_secure:
             env["THBDB_KAFKA_SECURE"] = "1"
         if self.kafka_sasl_username:
@@ -137,6 +169,26 @@ class Settings:
     @property
     def airflow_url(self) -> str:
         return f"http://127.0.0.1:{self.airflow_port}"
+
+    @property
+    def hub_url(self) -> str:
+        """The release service: the local hub's unless THBDB_HUB_URL names another."""
+        return self.external_hub_url or f"https://127.0.0.1:{self.hub_port}"
+
+    @property
+    def hub_ca_file(self) -> Path:
+        """The CA certificate that vouches for the hub (public: the hub's admin hands it out)."""
+        return self.hub_ca or self.home / "hub-ca.pem"
+
+    @property
+    def releases_dir(self) -> Path:
+        """Release snapshots: the marts that outputs are computed from, nothing else."""
+        return self.home / "releases"
+
+    @property
+    def audit_dir(self) -> Path:
+        """The release service's audit log: every request, who, what, when."""
+        return self.home / "audit"
 
     @property
     def warehouse(self) -> Path:
@@ -170,6 +222,8 @@ class Settings:
             self.logs_dir,
             self.run_dir,
             self.hub_secrets_dir,
+            self.releases_dir,
+            self.audit_dir,
         )
 
     @property

@@ -11,6 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from release import process as release_service
 from thbdb import accounts, airflow_stack, kafka_broker
 from thbdb.processes import running_pid
 from thbdb.settings import Settings
@@ -22,6 +23,9 @@ class StackError(RuntimeError):
     pass
 
 
+PROCESSES = (kafka_broker.PROCESS, *airflow_stack.PROCESSES, release_service.PROCESS)
+
+
 def _other_running_home(settings: Settings) -> Path | None:
     try:
         home = Path(json.loads(LOCK.read_text())["home"])
@@ -30,7 +34,7 @@ def _other_running_home(settings: Settings) -> Path | None:
     if home == settings.home:
         return None
     run_dir = home / "run"
-    alive = any(running_pid(run_dir, name) for name in (kafka_broker.PROCESS, *airflow_stack.PROCESSES))
+    alive = any(running_pid(run_dir, name) for name in PROCESSES)
     return home if alive else None
 
 
@@ -49,11 +53,15 @@ def up(settings: Settings, airflow: bool = True) -> list[str]:
     kafka_broker.ensure_topics(settings)
     if airflow:
         started.extend(airflow_stack.start_airflow(settings))
+    if release_service.start_service(settings):
+        started.append("release service")
     return started
 
 
 def down(settings: Settings) -> list[str]:
     stopped = []
+    if release_service.stop_service(settings):
+        stopped.append("release service")
     for name in airflow_stack.stop_airflow(settings):
         stopped.append(name)
     if kafka_broker.stop_broker(settings):
@@ -67,7 +75,7 @@ def down(settings: Settings) -> list[str]:
 
 
 def status(settings: Settings) -> dict[str, object]:
-    processes = {name: running_pid(settings.run_dir, name) for name in (kafka_broker.PROCESS, *airflow_stack.PROCESSES)}
+    processes = {name: running_pid(settings.run_dir, name) for name in PROCESSES}
     return {
         "home": str(settings.home),
         "kafka_bootstrap": settings.kafka_bootstrap,
@@ -75,6 +83,9 @@ def status(settings: Settings) -> dict[str, object]:
         "airflow_url": settings.airflow_url,
         "airflow_running": airflow_stack.is_ready(settings),
         "streaming": _streaming(settings),
+        "hub_url": settings.hub_url,
+        "hub_running": release_service.is_ready(settings),
+        "hub_ca": str(settings.hub_ca_file),
         "warehouse": str(settings.warehouse),
         "warehouse_exists": settings.warehouse.exists(),
         "processes": {name: pid for name, pid in processes.items()},

@@ -14,15 +14,6 @@ import duckdb
 from expectations.data_docs import data_docs_index
 from thbdb.settings import Settings
 
-# A quarantined record is resolved once a later version of it was accepted.
-OPEN_QUARANTINE_SQL = """
-SELECT q.*, EXISTS (
-    SELECT 1 FROM raw_victim_events r
-    WHERE r.country = q.country AND r.record_ref = q.record_ref AND r.loaded_at >= q.quarantined_at
-) AS resolved
-FROM quarantine q
-"""
-
 
 def validation_history(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Events validated and their pass rate, per country and day."""
@@ -43,7 +34,7 @@ def open_quarantine(con: duckdb.DuckDBPyConnection, country: str | None = None) 
     where = "WHERE country = ?" if country else ""
     rows = con.execute(
         f"SELECT quarantined_at, country, topic, kafka_partition, kafka_offset, record_ref, reasons, resolved"
-        f" FROM ({OPEN_QUARANTINE_SQL}) {where} ORDER BY quarantined_at DESC, kafka_offset",
+        f" FROM quarantine_status {where} ORDER BY quarantined_at DESC, kafka_offset",
         [country] if country else [],
     ).fetchall()
     keys = ("quarantined_at", "country", "topic", "partition", "offset", "record_ref", "reasons", "resolved")
@@ -54,44 +45,58 @@ def _percent(rate: float | None) -> str:
     return "" if rate is None else f"{rate:.1%}"
 
 
-def write_validation_report(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
-    """reports/validation.html and .json; links the Data Docs. No personal value."""
-    history = validation_history(con)
+def validation_report(con: duckdb.DuckDBPyConnection, settings: Settings, country: str | None = None) -> dict[str, Any]:
+    """Pass rates and quarantine by reason, of every country or of ``country`` only."""
+    history = [h for h in validation_history(con) if country is None or h["country"] == country]
+    where = "WHERE country = ?" if country else ""
     quarantine = con.execute(
-        f"SELECT country, reasons, count(*) FILTER (WHERE NOT resolved), count(*) FILTER (WHERE resolved)"
-        f" FROM ({OPEN_QUARANTINE_SQL}) GROUP BY ALL ORDER BY 1, 3 DESC"
+        "SELECT country, reasons, count(*) FILTER (WHERE NOT resolved), count(*) FILTER (WHERE resolved)"
+        f" FROM quarantine_status {where} GROUP BY ALL ORDER BY 1, 3 DESC",
+        [country] if country else [],
     ).fetchall()
-    report = {
+    return {
         "generated_at": datetime.now(UTC).isoformat(),
+        "country": country or "all",
         "data_docs": str(data_docs_index(settings.gx_dir)),
         "pass_rates": history,
         "quarantine_by_reason": [
             {"country": c, "reasons": r, "open": int(o), "resolved": int(s)} for c, r, o, s in quarantine
         ],
     }
-    settings.reports_dir.mkdir(parents=True, exist_ok=True)
-    (settings.reports_dir / "validation.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+
+
+def validation_html(report: dict[str, Any]) -> str:
+    """The report as one HTML page: counts, reasons and positions, no personal value."""
     rows = "".join(
         f"<tr><td>{h['day']}</td><td>{h['country']}</td><td>{h['events']}</td><td>{h['failed']}</td>"
         f"<td>{_percent(h['pass_rate'])}</td><td>{h['batches_held_back']}</td>"
         f"<td>{html.escape(h['warnings'])}</td></tr>"
-        for h in history
+        for h in report["pass_rates"]
     )
     reasons = "".join(
-        f"<tr><td>{c}</td><td>{html.escape(r)}</td><td>{o}</td><td>{s}</td></tr>" for c, r, o, s in quarantine
+        f"<tr><td>{q['country']}</td><td>{html.escape(q['reasons'])}</td><td>{q['open']}</td><td>{q['resolved']}</td></tr>"
+        for q in report["quarantine_by_reason"]
     )
-    docs = data_docs_index(settings.gx_dir).as_uri()
-    path = settings.reports_dir / "validation.html"
-    path.write_text(
+    docs = html.escape(Path(report["data_docs"]).as_uri())
+    scope = "" if report["country"] == "all" else f" ({html.escape(report['country'])})"
+    return (
         "<!doctype html><html><head><meta charset='utf-8'><title>thbdb: validation</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:2px 8px}"
-        "table{border-collapse:collapse}</style></head><body><h1>Validation of national pushes</h1>"
+        f"table{{border-collapse:collapse}}</style></head><body><h1>Validation of national pushes{scope}</h1>"
         "<p>Counts, reasons and positions only: no personal value is kept in any validation result.</p>"
-        f"<p>Great Expectations Data Docs (redacted): <a href='{docs}'>index</a></p>"
+        f"<p>Great Expectations Data Docs (redacted, on the hub): <a href='{docs}'>index</a></p>"
         "<h2>Pass rate per country and day</h2><table><tr><th>day</th><th>country</th><th>events</th>"
         f"<th>failed</th><th>pass rate</th><th>batches held back</th><th>batch warnings</th></tr>{rows}</table>"
         "<h2>Quarantine by reason</h2><table><tr><th>country</th><th>reasons</th><th>open</th>"
-        f"<th>resolved by a later version</th></tr>{reasons}</table></body></html>",
-        encoding="utf-8",
+        f"<th>resolved by a later version</th></tr>{reasons}</table></body></html>"
     )
+
+
+def write_validation_report(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
+    """reports/validation.html and .json; links the Data Docs. No personal value."""
+    report = validation_report(con, settings)
+    settings.reports_dir.mkdir(parents=True, exist_ok=True)
+    (settings.reports_dir / "validation.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    path = settings.reports_dir / "validation.html"
+    path.write_text(validation_html(report), encoding="utf-8")
     return path

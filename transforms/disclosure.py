@@ -23,6 +23,11 @@ MINOR_BANDS = frozenset({"0-8", "9-17"})
 class DisclosurePolicy:
     min_cell: int
     public_k: int
+    epsilon_cap: float
+    epsilon_per_year: float
+    perturbation_sd: float
+    perturbation_spread: int
+    token_days: int
     warehouse_quasi_identifiers: tuple[str, ...]
     sensitive_attribute: str
     hierarchies: dict[str, tuple[str, ...]]
@@ -44,6 +49,11 @@ def load_policy() -> DisclosurePolicy:
     return DisclosurePolicy(
         min_cell=int(raw["min_cell"]),
         public_k=int(raw["public_k"]),
+        epsilon_cap=float(raw["epsilon_cap"]),
+        epsilon_per_year=float(raw["epsilon_per_year"]),
+        perturbation_sd=float(raw["perturbation"]["sd"]),
+        perturbation_spread=int(raw["perturbation"]["spread"]),
+        token_days=int(raw["token_days"]),
         warehouse_quasi_identifiers=tuple(raw["warehouse_quasi_identifiers"]),
         sensitive_attribute=str(raw["sensitive_attribute"]),
         hierarchies={name: tuple(levels) for name, levels in raw["hierarchies"].items()},

@@ -17,8 +17,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from warehouse.perpetrators import perpetrator_counts
-from warehouse.queries import CountCell, victim_counts
+from warehouse.perturbation import Perturbation, perpetrator_cells, victim_cells
+from warehouse.queries import CountCell
 
 # (file stem, what is counted, dimensions) of every exported table.
 VICTIM_TABLES: tuple[tuple[str, ...], ...] = (
@@ -82,10 +82,13 @@ class Table:
         return frame.astype({self.counted: "Int64", "suppressed": "bool"})
 
 
-def count_tables(con: duckdb.DuckDBPyConnection, min_cell: int) -> list[Table]:
-    tables = [Table("victims", d, victim_counts(con, list(d), min_cell=min_cell)) for d in VICTIM_TABLES]
+def count_tables(con: duckdb.DuckDBPyConnection, min_cell: int, protection: Perturbation | None = None) -> list[Table]:
+    tables = [
+        Table("victims", d, victim_cells(con, list(d), min_cell=min_cell, protection=protection)) for d in VICTIM_TABLES
+    ]
     tables += [
-        Table("perpetrators", d, perpetrator_counts(con, list(d), min_cell=min_cell)) for d in PERPETRATOR_TABLES
+        Table("perpetrators", d, perpetrator_cells(con, list(d), min_cell=min_cell, protection=protection))
+        for d in PERPETRATOR_TABLES
     ]
     return tables
 
@@ -111,7 +114,13 @@ def _write_parquet(table: Table, directory: Path) -> Path:
 WRITERS: dict[str, Callable[[Table, Path], Path]] = {"csv": _write_csv, "parquet": _write_parquet}
 
 
-def export_counts(con: duckdb.DuckDBPyConnection, format: str, directory: Path, min_cell: int) -> list[Path]:
+def export_counts(
+    con: duckdb.DuckDBPyConnection,
+    format: str,
+    directory: Path,
+    min_cell: int,
+    protection: Perturbation | None = None,
+) -> list[Path]:
     """Write every count table in ``format`` under ``directory``, with a manifest."""
     if format not in WRITERS:
         raise ValueError(f"unknown export format {format!r}; one of {', '.join(WRITERS)}")
@@ -127,7 +136,7 @@ def export_counts(con: duckdb.DuckDBPyConnection, format: str, directory: Path, 
         " not evidence.",
         "tables": listed,
     }
-    for table in count_tables(con, min_cell):
+    for table in count_tables(con, min_cell, protection):
         path = WRITERS[format](table, directory)
         written.append(path)
         listed.append(

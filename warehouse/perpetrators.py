@@ -38,6 +38,12 @@ def parse_perpetrator_dimensions(text: str) -> list[str]:
     return parse_dimension_names(text, PERPETRATOR_DIMENSIONS)
 
 
+def source_for(by: list[str]) -> str:
+    """The perpetrators mart, joined to its role bridge when a dimension needs it."""
+    uses_roles = any(re.search(r"\br\.", PERPETRATOR_DIMENSIONS[d]) for d in by)
+    return "mart_perpetrators p" + (" JOIN mart_perpetrator_role r USING (perpetrator_key)" if uses_roles else "")
+
+
 def perpetrator_counts(
     con: duckdb.DuckDBPyConnection,
     by: list[str],
@@ -50,10 +56,8 @@ def perpetrator_counts(
     small cells and the cells that would reveal them withheld, as for victims."""
     if min_cell < 1:
         raise QueryError("--min-cell must be at least 1 (1 turns suppression off)")
-    uses_roles = any(re.search(r"\br\.", PERPETRATOR_DIMENSIONS[d]) for d in by)
-    join = " JOIN mart_perpetrator_role r USING (perpetrator_key)" if uses_roles else ""
     where, params = period_filters("p", country, year_from, year_to)
     counts = cube_counts(
-        con, [PERPETRATOR_DIMENSIONS[d] for d in by], f"mart_perpetrators p{join}", where, params, "p.perpetrator_key"
+        con, [PERPETRATOR_DIMENSIONS[d] for d in by], source_for(by), where, params, "p.perpetrator_key"
     )
     return protect_counts(counts, min_cell)

@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 from scipy.stats import fisher_exact
 
 from warehouse.queries import DIMENSIONS, QueryError, joins_for, period_filters, person_counts, suppress_small_cells
 from warehouse.suppression import TOTAL
+
+if TYPE_CHECKING:
+    from warehouse.perturbation import Perturbation
 
 PERIODS = {
     "year": "CAST(v.year AS VARCHAR)",
@@ -114,9 +118,11 @@ def trend_cells(
     alpha: float = 0.05,
     year_from: int | None = None,
     year_to: int | None = None,
+    protection: Perturbation | None = None,
 ) -> list[TrendCell]:
     """Trend rows for each period, country (and the region as ``ALL`` when no country is
-    asked for) and category of ``dimension``."""
+    asked for) and category of ``dimension``; from protected counts when ``protection``
+    is given (tested as shown, so nothing exact leaves through a p-value)."""
     if dimension not in DIMENSIONS or dimension in _NOT_TRENDS:
         choices = ", ".join(d for d in DIMENSIONS if d not in _NOT_TRENDS)
         raise QueryError(f"unknown trend dimension {dimension!r}; choose from {choices}")
@@ -125,7 +131,15 @@ def trend_cells(
     if min_cell < 1:
         raise QueryError("--min-cell must be at least 1 (1 turns suppression off)")
     filters = filters or {}
-    if period == "year" and not filters:
+    if protection is not None:
+        if period != "year":
+            raise QueryError("protected trends are by year; quarters are for the roles entitled to exact counts")
+        shown_counts, shown_totals = _protected_counts(con, dimension, country, filters, year_from, year_to, protection)
+        counts = {k: n or 0 for k, n in shown_counts.items()}
+        totals = {k: n or 0 for k, n in shown_totals.items()}
+        withheld = {k for k, n in shown_counts.items() if n is None}
+        withheld_totals = {k for k, n in shown_totals.items() if n is None}
+    elif period == "year" and not filters:
         counts, totals = _yearly_counts(con, dimension, country, year_from, year_to)
     else:
         counts, totals = _period_counts(con, dimension, country, period, filters, year_from, year_to)
@@ -137,33 +151,80 @@ def trend_cells(
         categories = sorted({cat for (_, cc, cat) in counts if cc == c})
         periods = sorted(p for (p, cc) in totals if cc == c)
         per_period = {p: {cat: counts.get((p, c, cat), 0) for cat in categories} for p in periods}
-        hidden = {p: _hidden_cells(per_period[p], min_cell, multi) for p in periods}
+        if protection is not None:  # withheld once, on the grid (warehouse/perturbation.py)
+            hidden = {p: set(categories) if (p, c) in withheld_totals else
+                      {cat for cat in categories if (p, c, cat) in withheld} for p in periods}  # fmt: skip
+        else:
+            hidden = {p: _hidden_cells(per_period[p], min_cell, multi) for p in periods}
         for p in periods:
             total, before = totals[(p, c)], previous_period(p)
             before_total = totals.get((before, c), 0)
             for category in categories:
                 n = per_period[p][category]
                 before_n = counts.get((before, c, category), 0)
-                p_value = change_test(before_n, before_total, n, total) if before_total else None
-                flagged = p_value is not None and p_value < alpha
                 is_hidden = category in hidden[p]
-                comparable = p_value is not None and not is_hidden and category not in hidden.get(before, set())
+                comparable = bool(before_total) and not is_hidden and category not in hidden.get(before, set())
+                # Protected counts are tested as shown; a withheld one is not tested at all.
+                testable = comparable if protection is not None else bool(before_total) and bool(total)
+                p_value = change_test(before_n, before_total, n, total) if testable else None
+                flagged = p_value is not None and p_value < alpha
+                total_hidden = (p, c) in withheld_totals if protection is not None else _hidden(total, min_cell)
                 cells.append(
                     TrendCell(
                         period=p,
                         country=c,
                         category=category,
                         victims=None if is_hidden else n,
-                        share=None if is_hidden else n / total,
-                        change=(n / total - before_n / before_total) if comparable else None,
+                        share=None if is_hidden or not total else n / total,
+                        change=(n / total - before_n / before_total) if comparable and total else None,
                         flagged=flagged,
                         p_value=p_value if comparable else None,
                         direction=("up" if n / total > before_n / before_total else "down") if flagged else "",
-                        period_victims=None if _hidden(total, min_cell) else total,
+                        period_victims=None if total_hidden else total,
                         suppressed=is_hidden,
                     )
                 )
     return cells
+
+
+def _protected_counts(
+    con: duckdb.DuckDBPyConnection,
+    dimension: str,
+    country: str | None,
+    filters: dict[str, str],
+    year_from: int | None,
+    year_to: int | None,
+    protection: Perturbation,
+) -> tuple[dict[tuple[str, str, str], int | None], dict[tuple[str, str], int | None]]:
+    """Shown counts per (year, country, category) and per (year, country) from the grid
+    year x country x dimension (x the filter's dimension): the cells every other
+    protected output shows, so a trend tells nothing a count does not."""
+    from warehouse.perturbation import MAX_DIMENSIONS, shown_grid, victim_grid
+
+    dims = [dimension, *(d for d in filters if d != dimension)]
+    if len(dims) > MAX_DIMENSIONS:
+        raise QueryError(f"protected trends take one --filter dimension at most (here {len(filters)})")
+    shown = shown_grid(victim_grid(con, dims), protection)
+    counts: dict[tuple[str, str, str], int | None] = {}
+    totals: dict[tuple[str, str], int | None] = {}
+    for (year, c, category, *rest), value in shown.items():
+        if any(str(v) != filters[d] for d, v in zip(dims[1:], rest, strict=True)):
+            continue
+        if (year_from is not None and year < year_from) or (year_to is not None and year > year_to):  # type: ignore[operator]
+            continue
+        if country and c != country:
+            continue
+        key = (str(year), REGION if c == TOTAL else str(c))
+        if category == TOTAL:
+            totals[key] = value
+        else:
+            counts[(*key, str(category))] = value
+    # Perturbed apart, a category may show more than its total: a share is at most 1.
+    for (year, c, category), value in counts.items():
+        total = totals.get((year, c))
+        if value is not None and total is not None:
+            counts[(year, c, category)] = min(value, total)
+    return counts, totals
 
 
 def _yearly_counts(

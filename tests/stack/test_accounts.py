@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
+from release import process as release_service
+from release import snapshot
 from tests.conftest import THBDB, _free_port
 from thbdb import accounts, airflow_stack, kafka_broker
 from thbdb.processes import running_pid
@@ -44,23 +46,31 @@ def home() -> Iterator[Settings]:
         kafka_port=_free_port(),
         kafka_controller_port=_free_port(),
         airflow_port=_free_port(),
+        hub_port=_free_port(),
         accounts=True,
     )
     try:
         kafka_broker.start_broker(settings, timeout=180)
         kafka_broker.ensure_topics(settings)
         airflow_stack.start_airflow(settings, timeout=400)
+        release_service.start_service(settings)
         yield settings
     finally:
+        release_service.stop_service(settings)
         airflow_stack.stop_airflow(settings)
         kafka_broker.stop_broker(settings)
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _thbdb(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def _thbdb(
+    settings: Settings, *args: str, account: accounts.Account | None = None, token: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("THBDB_", "AIRFLOW"))}
     env.update({**settings.to_env(), "COLUMNS": "200"})
-    return subprocess.run([THBDB, *args], env=env, capture_output=True, text=True, timeout=600)
+    if token:
+        env["THBDB_TOKEN"] = token
+    as_account = {**account.popen(), "cwd": "/tmp"} if account else {}
+    return subprocess.run([THBDB, *args], env=env, capture_output=True, text=True, timeout=600, **as_account)
 
 
 def _produce(settings: Settings, country: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -86,7 +96,7 @@ def _uid_of(pid: int) -> int:
 
 def test_the_hub_and_each_country_run_as_their_own_accounts(home: Settings, tmp_path: Path) -> None:
     hub = accounts.ensure(accounts.HUB)
-    for process in (kafka_broker.PROCESS, *airflow_stack.PROCESSES):
+    for process in (kafka_broker.PROCESS, *airflow_stack.PROCESSES, release_service.PROCESS):
         pid = running_pid(home.run_dir, process)
         assert pid is not None and _uid_of(pid) == hub.uid, process
     for folder in home.hub_dirs:
@@ -121,12 +131,16 @@ def test_the_hub_and_each_country_run_as_their_own_accounts(home: Settings, tmp_
     assert counted.stdout.splitlines()[1:3] == ["RS,1,false", "XK,1,false"]
 
     # Everything the hub wrote is its own and nobody else's: no group or other bits. A
-    # country, which holds the linkage key, cannot open the filters in the linkage store.
-    stores = [home.warehouse, home.warehouse.with_name(home.warehouse.stem + ".linkage.duckdb")]
+    # country, which holds the linkage key, cannot open the filters in the linkage store,
+    # and neither it nor an ordinary account on the machine (an analyst's) can open the
+    # warehouse or a release snapshot.
+    stores = [home.warehouse, home.warehouse.with_name(home.warehouse.stem + ".linkage.duckdb"), snapshot.current(home)]
     assert all(p.exists() for p in stores)
-    for path in stores:
-        refused = _opens(rs, path)
-        assert refused.returncode != 0 and "PermissionError" in refused.stderr, path
+    ordinary = accounts.ensure("thbdb-test-analyst")
+    for account in (rs, ordinary):
+        for path in stores:
+            refused = _opens(account, path)
+            assert refused.returncode != 0 and "PermissionError" in refused.stderr, (account.name, path)
     for folder in home.hub_dirs:
         for path in [folder, *folder.rglob("*")]:
             if path.is_symlink():
@@ -134,3 +148,20 @@ def test_the_hub_and_each_country_run_as_their_own_accounts(home: Settings, tmp_
             info = path.stat()
             assert info.st_uid == hub.uid, path
             assert info.st_mode & 0o077 == 0, f"{path} is {oct(info.st_mode & 0o777)}"
+
+
+def test_an_ordinary_account_reads_through_the_release_service_only(home: Settings) -> None:
+    """The analyst on the same machine: no file of the hub opens, and the service answers
+    what the analyst's role may have, trusted through the published CA certificate."""
+    ordinary = accounts.ensure("thbdb-test-analyst")
+    made = _thbdb(home, "users", "add", "ana", "--role", "analyst")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.splitlines()[-1]
+    assert (home.home / "hub-ca.pem").stat().st_mode & 0o777 == 0o644
+    without = _thbdb(home, "query", "counts", "--by", "country", account=ordinary)
+    assert without.returncode == 2 and "no token" in without.stderr
+    counted = _thbdb(home, "query", "counts", "--by", "country", "--format", "csv", account=ordinary, token=token)
+    assert counted.returncode == 0, counted.stderr
+    assert counted.stdout.splitlines()[0] == "country,victims,suppressed"
+    exact = _thbdb(home, "query", "counts", "--by", "country", "--min-cell", "1", account=ordinary, token=token)
+    assert exact.returncode == 2 and "role analyst" in exact.stderr

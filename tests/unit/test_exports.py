@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from warehouse.exports import export_counts
 from warehouse.loader import connect
@@ -46,3 +48,28 @@ def test_no_record_level_column_leaves(demo_warehouse: Path, tmp_path: Path) -> 
         header = path.read_text().splitlines()[0].split(",")
         assert not {"record_ref", "case_ref", "person_key", "event_id"} & set(header), path.name
         assert header[-1] == "suppressed"
+
+
+def test_the_public_export_row_order_says_nothing_of_the_country(
+    demo_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows in warehouse order (by person key, which starts with the country) gave a
+    withheld country away by position; shuffled, the countries change row to row about
+    as often as in a random order. The rows are marked with their country here, so the
+    order can be read against it."""
+    from thbdb import htcds_export
+
+    with connect(demo_warehouse, read_only=True) as con:
+        rows, summary = htcds_export.public_microdata(con, None)
+        records = htcds_export.load_records(con)
+    countries_in_order = sorted(r.country for r in records)[: len(rows)]
+    marked = [{**row, "reportingCountry": c} for row, c in zip(rows, countries_in_order, strict=False)]
+    monkeypatch.setattr(htcds_export, "public_microdata", lambda con, k: (marked, summary))
+    htcds_export.write_htcds_export(duckdb.connect(), tmp_path / "public.csv")
+    with (tmp_path / "public.csv").open(encoding="utf-8") as handle:
+        countries = [row["reportingCountry"] for row in csv.DictReader(handle)]
+    assert sorted(countries) == countries_in_order[: len(countries)]
+    changes = sum(a != b for a, b in itertools.pairwise(countries))
+    shares = [countries.count(c) / len(countries) for c in set(countries)]
+    expected = (len(countries) - 1) * (1 - sum(p * p for p in shares))
+    assert changes > 0.8 * expected, (changes, expected)  # in warehouse order: 5

@@ -88,3 +88,12 @@ CREATE TABLE IF NOT EXISTS validation_runs (
     warnings          VARCHAR,                     -- batch-level findings, '; '-separated
     held_back         VARCHAR                      -- why the whole batch was quarantined
 );
+
+-- The quarantine as officers see it: whether a later version of the record was accepted
+-- (then the entry is resolved). Release snapshots hold this, not the raw layer.
+CREATE OR REPLACE VIEW quarantine_status AS
+SELECT q.*, EXISTS (
+    SELECT 1 FROM raw_victim_events r
+    WHERE r.country = q.country AND r.record_ref = q.record_ref AND r.loaded_at >= q.quarantined_at
+) AS resolved
+FROM quarantine q;

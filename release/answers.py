@@ -1,0 +1,249 @@
+"""What each request of the release service is answered with, computed on a snapshot.
+
+Every function takes the identity that asked, decides with ``release.access`` what it
+may have (raising ``Refused`` otherwise), computes on the snapshot and returns an
+``Answer``: the JSON document sent back, and how many cells it held and withheld (for
+the audit log, which never sees the counts themselves).
+"""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from release import access, ledger
+from release.access import Identity
+from thbdb.settings import Settings
+from transforms.disclosure import DisclosurePolicy
+from transforms.published_tables import PublishedCell, find_inconsistencies
+from warehouse.link_queries import link_counts
+from warehouse.perturbation import (
+    Perturbation,
+    perpetrator_cells,
+    protected_link_counts,
+    victim_cells,
+)
+from warehouse.queries import CountCell
+
+
+@dataclass
+class Answer:
+    document: dict[str, Any]
+    cells: int = 0
+    withheld: int = 0
+    exact: bool = False  # computed below the policy's threshold (an entitled role)
+    epsilon: float | None = None  # privacy loss spent (differentially private releases)
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        files = {name: base64.b64encode(data).decode("ascii") for name, data in self.files.items()}
+        return {**self.document, "exact": self.exact, **({"files": files} if files else {})}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every answer needs besides the request: who asked, the policy, the hub."""
+
+    who: Identity
+    policy: DisclosurePolicy
+    settings: Settings
+
+    @property
+    def min_cell(self) -> int:
+        # The hub may raise the policy's threshold (THBDB_MIN_CELL), never lower it.
+        return max(self.policy.min_cell, self.settings.min_cell)
+
+    def protection(self, threshold: int) -> Perturbation | None:
+        """How counts at ``threshold`` leave: perturbed (warehouse/perturbation.py), unless
+        the threshold is under the policy's, which only the entitled roles get."""
+        if threshold < self.min_cell:
+            return None
+        return Perturbation(threshold, self.policy.perturbation_sd, self.policy.perturbation_spread)
+
+
+def _cells(cells: Iterable[CountCell]) -> list[dict[str, Any]]:
+    return [{"key": list(c.key), "count": c.victims, "suppressed": c.suppressed, "secondary": c.secondary}
+            for c in cells]  # fmt: skip
+
+
+def _answer(cells: list[CountCell], threshold: int, ctx: Context, **more: Any) -> Answer:
+    return Answer(
+        {"cells": _cells(cells), "threshold": threshold, **more},
+        cells=len(cells),
+        withheld=sum(c.suppressed for c in cells),
+        exact=threshold < ctx.min_cell,
+    )
+
+
+def counts(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
+    from warehouse.queries import parse_dimensions
+
+    dims = parse_dimensions(request["by"])
+    country = request.get("country")
+    threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"), country, tuple(dims))
+    cells = victim_cells(con, dims, country, request.get("year_from"), request.get("year_to"), threshold,
+                         bool(request.get("totals")), ctx.protection(threshold))  # fmt: skip
+    return _answer(cells, threshold, ctx, dimensions=dims)
+
+
+def links(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
+    from warehouse.link_queries import parse_link_dimensions
+
+    dims = parse_link_dimensions(request["by"])
+    country = request.get("country")
+    threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"), country, linkage=True)
+    protection = ctx.protection(threshold)
+    first, last = request.get("year_from"), request.get("year_to")
+    if protection is None:
+        cells, total = link_counts(con, dims, country, first, last, threshold)
+    else:
+        cells, total = protected_link_counts(con, dims, protection, country, first, last)
+    return _answer([*cells, total], threshold, ctx, dimensions=dims)
+
+
+def perpetrators(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
+    from warehouse.perpetrators import parse_perpetrator_dimensions
+
+    dims = parse_perpetrator_dimensions(request["by"])
+    country = request.get("country")
+    threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"), country, tuple(dims))
+    first, last = request.get("year_from"), request.get("year_to")
+    cells = perpetrator_cells(con, dims, country, first, last, threshold, ctx.protection(threshold))
+    return _answer(cells, threshold, ctx, dimensions=dims)
+
+
+def trends(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
+    from warehouse.trends import parse_filters, trend_cells
+
+    filters = parse_filters(request.get("filter"))
+    country = request.get("country")
+    dimension = request["dimension"]
+    threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"), country, (dimension, *filters))
+    alpha = float(request.get("alpha", 0.05))
+    period = request.get("period", "year")
+    first, last = request.get("year_from"), request.get("year_to")
+    cells = trend_cells(
+        con, dimension, country, period, threshold, filters, alpha, first, last, ctx.protection(threshold)
+    )
+    rows = [vars(c) for c in cells]
+    return Answer(
+        {"rows": rows, "threshold": threshold},
+        cells=len(rows),
+        withheld=sum(c.suppressed for c in cells),
+        exact=threshold < ctx.min_cell,
+    )
+
+
+def quarantine(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
+    from thbdb.validation_report import open_quarantine
+
+    country = request["country"]
+    access.may_read_country(ctx.who, country, "quarantine")
+    entries = open_quarantine(con, country)
+    return Answer({"entries": entries}, cells=len(entries))
+
+
+def validation(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
+    from thbdb.validation_report import validation_html, validation_report
+
+    country = access.scoped_country(ctx.who, request.get("country"))
+    access.may_read_country(ctx.who, country, "validation report")
+    report = validation_report(con, ctx.settings, country)
+    import json
+
+    files = {"validation.html": validation_html(report).encode(), "validation.json": json.dumps(report).encode()}
+    return Answer({"report": report}, files=files)
+
+
+def privacy(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
+    from thbdb.privacy_report import write_privacy_report
+
+    access.may_read_privacy_report(ctx.who)
+    with tempfile.TemporaryDirectory(prefix="thbdb-privacy-") as folder:
+        json_path, html_path, report = write_privacy_report(con, Path(folder), ctx.min_cell)
+        files = {p.name: p.read_bytes() for p in (json_path, html_path)}
+    return Answer({"report": report}, files=files)
+
+
+def analysis(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
+    from thbdb.analysis_report import write_analysis_report
+
+    threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"))
+    with tempfile.TemporaryDirectory(prefix="thbdb-analysis-") as folder:
+        alpha = float(request.get("alpha", 0.05))
+        path = write_analysis_report(con, Path(folder) / "analysis.html", threshold, alpha, ctx.protection(threshold))
+        files = {"analysis.html": path.read_bytes()}
+    return Answer({"threshold": threshold}, exact=threshold < ctx.min_cell, files=files)
+
+
+def export(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
+    from thbdb.dp_synthetic import write_dp_synthetic
+    from thbdb.htcds_export import write_htcds_export
+    from warehouse.exports import export_counts
+
+    kind = request["format"]
+    with tempfile.TemporaryDirectory(prefix="thbdb-export-") as folder:
+        target = Path(folder)
+        if kind in ("csv", "parquet"):
+            threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"))
+            written = export_counts(con, kind, target / "out", threshold, ctx.protection(threshold))
+            files = {p.name: p.read_bytes() for p in written}
+            return Answer({"tables": len(written) - 1, "threshold": threshold}, exact=threshold < ctx.min_cell,
+                          files=files)  # fmt: skip
+        if kind == "dp-synthetic":
+            epsilon = access.epsilon(ctx.who, ctx.policy.epsilon_cap, float(request.get("epsilon", 1.0)))
+            try:
+                with ledger.spending(ctx.settings.audit_dir, epsilon, ctx.policy.epsilon_per_year, ctx.who.name):
+                    synthetic = write_dp_synthetic(con, target / "synthetic.csv", epsilon)
+            except ledger.OverBudget as error:
+                raise access.Refused(f"{ctx.who}: {error}") from None
+            summary = synthetic.as_dict()
+            return Answer(
+                {"summary": summary},
+                files={"synthetic.csv": (target / "synthetic.csv").read_bytes()},
+                epsilon=epsilon,
+            )
+        k = access.public_k(ctx.who, ctx.policy.public_k, request.get("k"))
+        exported = write_htcds_export(con, target / "htcds.csv", k)
+        return Answer({"summary": exported.as_dict()}, exact=k < ctx.policy.public_k,
+                      files={"htcds.csv": (target / "htcds.csv").read_bytes()})  # fmt: skip
+
+
+def check_table(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
+    """A published table against the snapshot. Compared exactly for those entitled to
+    the countries' exact counts; for anyone else against protected counts, so that a
+    made-up table of guesses cannot probe a withheld cell."""
+    from thbdb.check_table import compare_with_warehouse
+
+    cells = [PublishedCell(**c) for c in request["cells"]]
+    countries = {c.country for c in cells}
+    try:
+        threshold = access.threshold(ctx.who, ctx.min_cell, 1, countries.pop() if len(countries) == 1 else None)
+    except access.Refused:
+        threshold = ctx.min_cell
+    differences, withheld = compare_with_warehouse(con, cells, threshold, ctx.protection(threshold))
+    return Answer(
+        {
+            "inconsistencies": [{"severity": i.severity, "text": str(i)} for i in find_inconsistencies(cells)],
+            "differences": [str(d) for d in differences],
+            "not_compared": withheld,
+            "threshold": threshold,
+        },
+        cells=len(cells),
+        withheld=withheld,
+        exact=threshold < ctx.min_cell,
+    )
+
+
+def audit(ctx: Context, request: dict[str, Any]) -> Answer:
+    from release import audit as audit_log
+
+    access.may_read_audit(ctx.who)
+    entries = audit_log.entries(ctx.settings.audit_dir, ctx.who.country, request.get("last"))
+    return Answer({"entries": entries}, cells=len(entries))

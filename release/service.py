@@ -1,0 +1,268 @@
+"""The release service: the only way counts, reports and exports leave the hub.
+
+A FastAPI application served by uvicorn over TLS, started by ``thbdb up`` under the
+hub's account. Each request carries a bearer token; the service finds the identity,
+checks what its role may have (``release.access``), answers from the current release
+snapshot (``release.snapshot``), opened read-only, and writes one line to the audit log
+whatever the outcome. The CLI's query, report, export, check-table and quarantine
+commands are its clients (``release.client``).
+
+Run: ``python -m release.service`` with the hub's THBDB_* settings in the environment.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+import duckdb
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+
+from release import answers, audit, identities, snapshot
+from release.access import Identity, Refused
+from thbdb.settings import Settings
+from transforms.disclosure import load_policy
+from transforms.published_tables import TableRejected
+from warehouse.queries import QueryError
+
+log = logging.getLogger("thbdb.release")
+
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+Year = Annotated[int, Field(ge=1900, le=2200)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CountsRequest(_Request):
+    by: str
+    country: Country | None = None
+    year_from: Year | None = None
+    year_to: Year | None = None
+    min_cell: int | None = None
+    totals: bool = False
+
+
+class LinksRequest(_Request):
+    by: str = "pair,year"
+    country: Country | None = None
+    year_from: Year | None = None
+    year_to: Year | None = None
+    min_cell: int | None = None
+
+
+class TrendsRequest(_Request):
+    dimension: str
+    country: Country | None = None
+    period: Literal["year", "quarter"] = "year"
+    filter: str | None = None
+    year_from: Year | None = None
+    year_to: Year | None = None
+    alpha: float = Field(0.05, gt=0, lt=1)
+    min_cell: int | None = None
+
+
+class PerpetratorsRequest(_Request):
+    by: str
+    country: Country | None = None
+    year_from: Year | None = None
+    year_to: Year | None = None
+    min_cell: int | None = None
+
+
+class QuarantineRequest(_Request):
+    country: Country
+
+
+class ValidationRequest(_Request):
+    country: Country | None = None
+
+
+class PrivacyRequest(_Request):
+    pass
+
+
+class AnalysisRequest(_Request):
+    min_cell: int | None = None
+    alpha: float = Field(0.05, gt=0, lt=1)
+
+
+class ExportRequest(_Request):
+    format: Literal["csv", "parquet", "htcds", "dp-synthetic"]
+    min_cell: int | None = None
+    k: int | None = Field(None, ge=2)
+    epsilon: float = Field(1.0, gt=0)
+
+
+class PublishedCellModel(_Request):
+    country: Country
+    year: Year
+    dimension: str
+    category: str
+    victims: int | None
+
+
+class CheckTableRequest(_Request):
+    cells: list[PublishedCellModel] = Field(max_length=100_000)
+
+
+class AuditRequest(_Request):
+    last: int | None = Field(None, ge=1)
+
+
+Computation = Callable[[duckdb.DuckDBPyConnection, answers.Context, dict[str, Any]], answers.Answer]
+# Each operation: its request model and what answers it from a snapshot.
+OPERATIONS: dict[str, tuple[type[_Request], Computation]] = {
+    "query/counts": (CountsRequest, answers.counts),
+    "query/links": (LinksRequest, answers.links),
+    "query/trends": (TrendsRequest, answers.trends),
+    "query/perpetrators": (PerpetratorsRequest, answers.perpetrators),
+    "quarantine": (QuarantineRequest, answers.quarantine),
+    "report/validation": (ValidationRequest, answers.validation),
+    "report/privacy": (PrivacyRequest, answers.privacy),
+    "report/analysis": (AnalysisRequest, answers.analysis),
+    "export": (ExportRequest, answers.export),
+    "check-table": (CheckTableRequest, answers.check_table),
+}
+
+
+def _logged_parameters(operation: str, body: dict[str, Any]) -> dict[str, Any]:
+    """What the audit log keeps of a request: a published table by its size only."""
+    if operation == "check-table":
+        return {"cells": len(body.get("cells", []))}
+    return body
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(title="thbdb release service", docs_url=None, redoc_url=None, openapi_url=None)
+    verify = identities.Verifier(settings.hub_secrets_dir)
+    bearer = HTTPBearer(auto_error=False)
+
+    def _audit(request: Request, who: Identity | None, outcome: str, **more: Any) -> None:
+        audit.record(
+            settings.audit_dir,
+            {
+                "who": who.name if who else None,
+                "role": who.role.value if who else None,
+                "country": who.country if who else None,
+                "operation": request.url.path.removeprefix("/v1/"),
+                "outcome": outcome,
+                **more,
+            },
+        )
+
+    def identity(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    ) -> Identity:
+        if credentials is None:
+            _audit(request, None, "unauthenticated", detail="no token")
+            raise HTTPException(401, "no token: pass --token or set THBDB_TOKEN")
+        try:
+            return verify(credentials.credentials)
+        except identities.IdentityError as error:
+            _audit(request, None, "unauthenticated", detail=str(error))
+            raise HTTPException(401, str(error)) from None
+
+    def answer(request: Request, who: Identity, operation: str, body: dict[str, Any]) -> JSONResponse:
+        logged = _logged_parameters(operation, body)
+        model, compute = OPERATIONS[operation] if operation in OPERATIONS else (AuditRequest, None)
+        try:
+            parameters = model.model_validate(body).model_dump()
+        except ValueError as error:
+            _audit(request, who, "invalid", parameters=logged)
+            raise HTTPException(422, f"invalid request: {error}".splitlines()[0]) from None
+        context = answers.Context(who, load_policy(), settings)
+        release_id = None
+        try:
+            if compute is None:
+                result = answers.audit(context, parameters)
+            else:
+                path = snapshot.current(settings)
+                release_id = path.name
+                with snapshot.open_current(settings) as con:
+                    result = compute(con, context, parameters)
+        except Refused as error:
+            _audit(request, who, "refused", parameters=logged, detail=str(error), release=release_id)
+            raise HTTPException(403, str(error)) from None
+        except (QueryError, TableRejected) as error:
+            _audit(request, who, "invalid", parameters=logged, detail=str(error), release=release_id)
+            raise HTTPException(400, str(error)) from None
+        except snapshot.NoRelease as error:
+            _audit(request, who, "no release", parameters=logged)
+            raise HTTPException(503, str(error)) from None
+        except Exception:  # logged in full here; one line to the client and the audit log
+            log.exception("%s failed", operation)
+            _audit(request, who, "failed", parameters=logged, release=release_id)
+            raise HTTPException(500, "the release service failed on this request; its log says why") from None
+        _audit(request, who, "answered", parameters=logged, release=release_id, cells=result.cells,
+               withheld=result.withheld, exact=result.exact, epsilon=result.epsilon)  # fmt: skip
+        return JSONResponse(jsonable_encoder({"release": release_id, "identity": str(who), **result.as_json()}))
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        try:
+            release_id: str | None = snapshot.current(settings).name
+        except snapshot.NoRelease:
+            release_id = None
+        return {"ok": True, "release": release_id}
+
+    @app.get("/v1/whoami")
+    def whoami(who: Annotated[Identity, Depends(identity)]) -> dict[str, Any]:
+        return {"name": who.name, "role": who.role.value, "country": who.country}
+
+    @app.post("/v1/audit")
+    def read_audit(request: Request, body: dict[str, Any], who: Annotated[Identity, Depends(identity)]) -> JSONResponse:
+        return answer(request, who, "audit", body)
+
+    @app.post("/v1/{group}/{name}")
+    def grouped(
+        request: Request, group: str, name: str, body: dict[str, Any], who: Annotated[Identity, Depends(identity)]
+    ) -> JSONResponse:
+        operation = f"{group}/{name}"
+        if operation not in OPERATIONS:
+            raise HTTPException(404, f"no operation {operation}")
+        return answer(request, who, operation, body)
+
+    @app.post("/v1/{operation}")
+    def single(
+        request: Request, operation: str, body: dict[str, Any], who: Annotated[Identity, Depends(identity)]
+    ) -> JSONResponse:
+        if operation not in OPERATIONS:
+            raise HTTPException(404, f"no operation {operation}")
+        return answer(request, who, operation, body)
+
+    return app
+
+
+def main() -> None:
+    """Serve the release service on the hub's port, over TLS (``thbdb up`` runs this)."""
+    import uvicorn
+
+    from release import tls
+
+    settings = Settings.from_env()
+    cert, key = tls.ensure(settings.hub_secrets_dir, settings.hub_names)
+    try:  # where clients find the CA (by root's hand instead when the home is root's)
+        tls.publish_ca(settings.hub_secrets_dir, settings.home / "hub-ca.pem")
+    except PermissionError:
+        pass
+    # A fresh token for the CLI on this machine (thbdb up publishes nothing else of it).
+    identities.make_local_admin(settings.hub_secrets_dir, load_policy().token_days)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.hub_host,
+        port=settings.hub_port,
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+        log_level="warning",
+        access_log=False,  # the audit log is the record of requests; uvicorn's would duplicate it
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

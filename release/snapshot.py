@@ -1,0 +1,178 @@
+"""Release snapshots: what outputs are computed from, and nothing else.
+
+The pipeline writes the warehouse (DuckDB: one writer). After each refresh it publishes
+a snapshot, a separate DuckDB file holding the marts and the validation summaries:
+
+- no raw layer, no linkage encodings, no Kafka positions;
+- no pseudonym of a counted record: person, record and perpetrator keys are replaced by
+  hashes under a salt drawn for this snapshot and never stored, so rows still join within
+  the snapshot but match nothing in the warehouse, the topics or another snapshot;
+- the quarantine's record pseudonyms stay, because a national officer maps them back to
+  record ids with the country's key (``thbdb quarantine --records``).
+
+The release service opens the current snapshot read-only. A new one is written under a
+new name and then named current by an atomic rename of the pointer file, so a request
+sees one whole snapshot: the previous one while a load runs, never a half-loaded state.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from thbdb.privacy_report import PROBING_COLUMNS, probing_signs
+from thbdb.settings import Settings
+
+POINTER = "CURRENT"
+KEPT = 3  # snapshots kept: the current one and two before it (a request may still read one)
+
+# The tables copied, in order. The marts are what every count is computed from.
+RELEASED_TABLES = (
+    "mart_victims",
+    "mart_victim_exploitation",
+    "mart_victim_cells",
+    "mart_victim_control",
+    "mart_victim_travel",
+    "mart_victim_communication",
+    "mart_victim_modus_operandi",
+    "mart_perpetrators",
+    "mart_perpetrator_role",
+    "mart_case_links",
+    "quarantine_status",
+    "validation_runs",
+    "load_batches",
+)
+# Keys that join marts: hashed under the snapshot's salt.
+HASHED_COLUMNS = frozenset({"person_key", "record_key", "perpetrator_key"})
+# Each counted person's cell key (warehouse/perturbation.py): a keyed hash of its real key
+# under the hub's secret, the same in every release, so a cell of the same persons is
+# perturbed the same way whenever and however it is asked for.
+CELL_KEYS = {"mart_victims": "person_key", "mart_perpetrators": "perpetrator_key"}
+CELL_KEY_SECRET = "cell-key.secret"  # noqa: S105 - a file name
+# Pseudonyms and event ids no output needs: left out (the quarantine keeps record_ref).
+DROPPED_COLUMNS = {
+    "mart_victims": {"record_ref", "event_id"},
+    "mart_perpetrators": {"record_ref", "case_ref", "event_id"},
+    "quarantine_status": {"event_id"},
+}
+
+
+class NoRelease(FileNotFoundError):
+    """No snapshot has been published yet."""
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    rows = con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
+        " AND schema_name = 'main' AND table_name = ? ORDER BY column_index",
+        [table],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
+    """Write a new snapshot from the warehouse ``con`` and make it current."""
+    folder = settings.releases_dir
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    name = f"release-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.duckdb"
+    path = folder / name
+    salt = secrets.token_hex(16)  # never stored: the hashed keys match nothing outside
+    cell_secret = cell_key_secret(settings)
+    con.execute(f"ATTACH '{path}' AS release_snapshot")
+    try:
+        for table in RELEASED_TABLES:
+            columns = _columns(con, table)
+            if not columns:
+                continue  # an older warehouse without this table: the outputs cope
+            dropped = DROPPED_COLUMNS.get(table, set())
+            select = ", ".join(
+                f"md5(? || {c}) AS {c}" if c in HASHED_COLUMNS else c for c in columns if c not in dropped
+            )
+            hashed = sum(c in HASHED_COLUMNS for c in columns if c not in dropped)
+            params = [salt] * hashed
+            if table in CELL_KEYS:
+                select += f", md5_number_lower(? || {CELL_KEYS[table]}) AS cell_key"
+                params.append(cell_secret)
+            con.execute(f"CREATE TABLE release_snapshot.{table} AS SELECT {select} FROM {table}", params)
+        # Versions are not released; the signs of probing read from them are (counts only).
+        signs = probing_signs(con)
+        con.execute(
+            "CREATE TABLE release_snapshot.release_probing_signs"
+            " (country VARCHAR, withdrawn_soon INTEGER, changed_back INTEGER)"
+        )
+        if signs:
+            con.executemany(
+                "INSERT INTO release_snapshot.release_probing_signs VALUES (?, ?, ?)",
+                [[s["country"], *(s[k] for k in PROBING_COLUMNS)] for s in signs],
+            )
+        con.execute(
+            "CREATE TABLE release_snapshot.release_info AS SELECT ? AS release_id, now() AS published_at", [name]
+        )
+    finally:
+        con.execute("DETACH release_snapshot")
+    path.chmod(0o600)
+    _point_to(folder, name)
+    _prune(folder, keep=name)
+    return path
+
+
+def cell_key_secret(settings: Settings) -> str:
+    """The hub's secret for cell keys: made once, kept in the hub's secrets folder."""
+    path = settings.hub_secrets_dir / CELL_KEY_SECRET
+    try:
+        return path.read_text("ascii").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # made meanwhile by another process
+        return path.read_text("ascii").strip()
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+    return path.read_text("ascii").strip()
+
+
+def _point_to(folder: Path, name: str) -> None:
+    """Name ``name`` current: write the pointer beside and rename it over the old one."""
+    temporary = folder / f".{POINTER}.{uuid.uuid4().hex}"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(name + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, folder / POINTER)
+
+
+def _prune(folder: Path, keep: str) -> None:
+    snapshots = sorted(folder.glob("release-*.duckdb"), key=lambda p: p.stat().st_mtime)
+    for old in snapshots[:-KEPT]:
+        if old.name != keep:
+            old.unlink(missing_ok=True)  # a request still reading it keeps its open file
+            Path(f"{old}.wal").unlink(missing_ok=True)
+
+
+def current(settings: Settings) -> Path:
+    """The current snapshot's file."""
+    try:
+        name = (settings.releases_dir / POINTER).read_text("ascii").strip()
+    except FileNotFoundError:
+        raise NoRelease("nothing has been released yet: run `thbdb run` (or `thbdb demo`) first") from None
+    return settings.releases_dir / name
+
+
+@contextmanager
+def open_current(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The current snapshot, read-only, for as long as the caller needs it."""
+    con = duckdb.connect(str(current(settings)), read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()

@@ -1,0 +1,93 @@
+"""What a role not entitled to exact counts gets from the release service's answers
+(release/answers.py): never a cell under the threshold, whatever the parameters; the
+same cell the same value by every route; exact counts for the entitled."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from release import answers, snapshot
+from release.access import Identity, Refused, Role
+from thbdb.settings import Settings
+from transforms.disclosure import load_policy
+from warehouse.loader import connect
+from warehouse.queries import victim_counts
+
+ANALYST = Identity("ana", Role.analyst)
+
+
+@pytest.fixture(scope="module")
+def released(demo_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, Path]]:
+    settings = Settings(home=tmp_path_factory.mktemp("protection") / "home")
+    settings.warehouse.parent.mkdir(parents=True)
+    shutil.copyfile(demo_warehouse, settings.warehouse)
+    with connect(settings.warehouse) as con:
+        path = snapshot.publish(con, settings)
+    yield settings, path
+
+
+def _ask(released: tuple[Settings, Path], compute: answers.Computation, request: dict[str, object]) -> answers.Answer:
+    settings, path = released
+    with duckdb.connect(str(path), read_only=True) as con:
+        return compute(con, answers.Context(ANALYST, load_policy(), settings), request)
+
+
+def test_an_analyst_gets_no_cell_under_the_threshold_through_any_parameter(released: tuple[Settings, Path]) -> None:
+    threshold = load_policy().min_cell
+    shown: list[int] = []
+    for by, country, first, last, totals in itertools.product(
+        ("sex", "year,sex", "country,exploitation", "age_group,citizenship", "year,country,recruitment"),
+        (None, "XK", "ME"),
+        (None, 2022),
+        (None, 2023),
+        (False, True),
+    ):
+        request = {"by": by, "country": country, "year_from": first, "year_to": last, "totals": totals}
+        shown += [c["count"] for c in _ask(released, answers.counts, request).document["cells"] if c["count"]]
+        for min_cell in range(1, threshold):
+            with pytest.raises(Refused, match="role analyst"):
+                _ask(released, answers.counts, {**request, "min_cell": min_cell})
+    for dimension, country in itertools.product(("sex", "exploitation", "age_group"), (None, "RS")):
+        rows = _ask(released, answers.trends, {"dimension": dimension, "country": country}).document["rows"]
+        shown += [r["victims"] for r in rows if r["victims"]] + [
+            r["period_victims"] for r in rows if r["period_victims"]
+        ]
+    for by in ("pair", "pair,year", "country"):
+        shown += [c["count"] for c in _ask(released, answers.links, {"by": by}).document["cells"] if c["count"]]
+    for by in ("year,role", "sex,country"):
+        shown += [c["count"] for c in _ask(released, answers.perpetrators, {"by": by}).document["cells"] if c["count"]]
+    assert shown and min(shown) >= threshold
+
+
+def test_the_same_cell_shows_the_same_value_by_every_route(released: tuple[Settings, Path]) -> None:
+    def cell(by: str, key: list[object], **more: object) -> int | None:
+        cells = _ask(released, answers.counts, {"by": by, **more}).document["cells"]
+        return next(c["count"] for c in cells if c["key"] == key)
+
+    direct = cell("year,sex", [2023, "F"], country="RS")
+    assert direct is not None
+    assert cell("year,sex", [2023, "F"], country="RS") == direct  # asked again
+    assert cell("sex", ["F"], country="RS", year_from=2023, year_to=2023) == direct  # as a range
+    assert cell("year,country,sex", [2023, "RS", "F"]) == direct  # in another table
+    assert cell("year,sex,age_group", [2023, "F", "total"], country="RS", totals=True) == direct
+
+
+def test_entitled_counts_are_exact_and_protected_ones_are_close(released: tuple[Settings, Path]) -> None:
+    settings, path = released
+    admin = Identity("admin", Role.admin)
+    with duckdb.connect(str(path), read_only=True) as con:
+        exact = victim_counts(con, ["year", "country"], min_cell=1)
+        answer = answers.counts(
+            con, answers.Context(admin, load_policy(), settings), {"by": "year,country", "min_cell": 1}
+        )
+    assert [c["count"] for c in answer.document["cells"]] == [c.victims for c in exact]
+    protected = _ask(released, answers.counts, {"by": "year,country"}).document["cells"]
+    true = {tuple(c.key): c.victims for c in exact}
+    errors = [abs(c["count"] - true[tuple(c["key"])]) for c in protected if c["count"] is not None]
+    assert errors and max(errors) <= load_policy().perturbation_spread
