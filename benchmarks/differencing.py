@@ -13,6 +13,9 @@ attack is a path to it through published cells:
 - **region**: the region's cell minus the other five countries';
 - **country table**: the same three ways in the table ``year,country,D``, whose
   suppression pattern is its own;
+- **trends**: the trend query's row for the same year, country and category, whose
+  withheld cells were chosen apart from the count's;
+- **links**: a withheld pair and year of cross-border persons by ranges of years;
 - **pooled tables**: every value published for a cell in any table asked (``year,D``,
   ``year,country,D`` and ``year,D,D2`` for other dimensions D2, whose totals over D2 are
   the same cells) pooled, and the totals and region paths played again with them, so
@@ -41,9 +44,11 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.perturbation import Perturbation, protected_victim_counts
+from warehouse.link_queries import link_counts
+from warehouse.perturbation import Perturbation, protected_link_counts, protected_victim_counts
 from warehouse.queries import CountCell, victim_counts
 from warehouse.suppression import TOTAL
+from warehouse.trends import trend_cells
 
 COUNTRIES = ("AL", "BA", "ME", "MK", "RS", "XK")
 DIMENSIONS = ("sex", "age_group", "citizenship", "recruitment", "case_category", "identified_by",
@@ -86,6 +91,20 @@ def oracle(con: duckdb.DuckDBPyConnection, protection: Perturbation | None, thre
     return ask
 
 
+def _link_oracle(
+    con: duckdb.DuckDBPyConnection, protection: Perturbation | None, threshold: int
+) -> Callable[[tuple[str, ...], int | None, int | None], dict[tuple[object, ...], int | None]]:
+    @cache
+    def ask(by: tuple[str, ...], first: int | None, last: int | None) -> dict[tuple[object, ...], int | None]:
+        if protection is None:
+            cells, _ = link_counts(con, list(by), None, first, last, threshold)
+        else:
+            cells, _ = protected_link_counts(con, list(by), protection, None, first, last)
+        return {c.key: c.victims for c in cells}
+
+    return ask
+
+
 def _minus(total: int | None, parts: list[int | None]) -> float | None:
     """``total`` minus ``parts``: an estimate of what is left, if every value is shown."""
     if total is None or any(p is None for p in parts):
@@ -110,6 +129,11 @@ def play(
         {int(r[0]) for r in con.execute("SELECT DISTINCT year FROM mart_victims WHERE year IS NOT NULL").fetchall()}
     )
     truth_cache: dict[tuple[str, str | None], dict[tuple[object, ...], int]] = {}
+
+    @cache
+    def trends(dimension: str, country: str | None) -> dict[tuple[str, str, str], int | None]:
+        cells = trend_cells(con, dimension, country, min_cell=threshold, protection=protection)
+        return {(c.period, c.country, c.category): c.victims for c in cells}
 
     def truth(dimension: str, country: str | None) -> dict[tuple[object, ...], int]:
         if (dimension, country) not in truth_cache:
@@ -167,10 +191,35 @@ def play(
                 # Pooled: any table's published value of each part.
                 for _path, parts, total in _pooled_paths(ask, dimension, country, year, value, dimensions):
                     found.append(_minus(total, parts))
+                # The trend query of the same dimension, whose withheld cells were its own.
+                trend = trends(dimension, country).get((str(year), country or "ALL", str(value)))
+                found.append(None if trend is None else float(trend))
                 estimates = [e for e in found if e is not None]
                 paths += len(found)
                 pairs += len(found)
                 targets.append((true, estimates))
+    # Cross-border persons: a withheld pair and year, by ranges of years.
+    links = _link_oracle(con, protection, threshold)
+    exact_links: dict[tuple[object, ...], int] = {
+        c.key: c.victims or 0 for c in link_counts(con, ["pair", "year"], min_cell=1)[0]
+    }
+    for (pair, year_shown), shown in links(("pair", "year"), None, None).items():
+        year = int(year_shown)  # type: ignore[call-overload]
+        true = exact_links.get((pair, year), 0)
+        if shown is not None or not 1 <= true < threshold:
+            continue
+        found = []
+        for last in (y for y in years if y > year):
+            found.append(
+                _minus(links(("pair",), year, last).get((pair,)), [links(("pair",), year + 1, last).get((pair,))])
+            )
+        for first in (y for y in years if y < year):
+            found.append(
+                _minus(links(("pair",), first, year).get((pair,)), [links(("pair",), first, year - 1).get((pair,))])
+            )
+        paths += len(found)
+        pairs += len(found)
+        targets.append((true, [e for e in found if e is not None]))
     small = Counter(true for true, _ in targets)
     guess = small.most_common(1)[0][0] if small else 1
     recovered = 0
@@ -241,7 +290,7 @@ def demo_release(folder: Path, seed: int = 7) -> Path:
 
     settings = replace(Settings(home=folder / "home"))
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    load_demo(settings.warehouse, folder / "exports", seed=seed)
+    load_demo(settings.warehouse, folder / "exports", seed=seed, linkage_key=bytes(range(32)))
     from warehouse.loader import connect
 
     with connect(settings.warehouse) as con:

@@ -19,8 +19,14 @@ from warehouse.loader import LoadBatch, connect, ensure_schema, load_batch, refr
 TODAY = date(2026, 11, 25)
 
 
-def load_exports(warehouse: Path, files: Iterable[tuple[str, Path]], key: bytes = bytes(32)) -> Path:
-    """Load (country, export file) pairs, in order, and refresh the marts."""
+def load_exports(
+    warehouse: Path, files: Iterable[tuple[str, Path]], key: bytes = bytes(32), linkage_key: bytes | None = None
+) -> Path:
+    """Load (country, export file) pairs, in order, and refresh the marts; with
+    ``linkage_key``, with linkage encodings, so that linkage finds cross-border persons."""
+    from producers.linkage import LinkageEncoder
+
+    linkage = LinkageEncoder(linkage_key) if linkage_key else None
     with connect(warehouse) as con:
         ensure_schema(con)
         for number, (country, path) in enumerate(files):
@@ -29,7 +35,7 @@ def load_exports(warehouse: Path, files: Iterable[tuple[str, Path]], key: bytes 
             checker = (
                 VictimRowChecker(country, mapping) if kind == "victims" else PerpetratorRowChecker(country, mapping)
             )
-            pseudonymiser = Pseudonymiser(country, key, f"{number:032x}")
+            pseudonymiser = Pseudonymiser(country, key, f"{number:032x}", linkage)
             batch = LoadBatch(
                 topic=f"thbdb.events.{country.lower()}",
                 country=country,
@@ -51,9 +57,10 @@ def load_exports(warehouse: Path, files: Iterable[tuple[str, Path]], key: bytes 
     return warehouse
 
 
-def load_demo(warehouse: Path, exports: Path, seed: int = 7) -> Path:
+def load_demo(warehouse: Path, exports: Path, seed: int = 7, linkage_key: bytes | None = None) -> Path:
     """The demo's synthetic exports of all six countries, loaded."""
     from producers.synthetic import write_demo_exports
 
     files = write_demo_exports(exports, seed=seed)
-    return load_exports(warehouse, [(country, path) for country in files for path in files[country]])
+    pairs = [(country, path) for country in files for path in files[country]]
+    return load_exports(warehouse, pairs, linkage_key=linkage_key)

@@ -14,6 +14,7 @@ import csv
 import itertools
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +219,10 @@ def public_microdata(
     """The rows of the public export and how they were protected."""
     policy = policy or load_policy()
     k = k or policy.public_k
-    records = load_records(con)
+    # Closed years only: the current year's records change every month, and two exports
+    # a month apart could be differenced to single out a victim identified in between.
+    current = datetime.now(UTC).year
+    records = [r for r in load_records(con) if r.year is not None and r.year < current]
     chosen, tried = choose_generalisation(records, k, policy)
     if not records:
         return [], ExportSummary(None, k, chosen, tried, ["the warehouse holds no victim yet"])

@@ -289,8 +289,11 @@ def refresh_queryable(settings: Settings) -> None:
 
 
 def write_reports(settings: Settings) -> None:
-    """The Data Docs, the validation report and the disclosure-risk report."""
+    """The Data Docs, the validation report and the disclosure-risk report, from the
+    release just published (what leaves the hub is what they describe)."""
+    from release import snapshot
+
     build_data_docs(settings.gx_dir)
-    with connect(settings.warehouse, read_only=True) as con:
+    with snapshot.open_current(settings) as con:
         write_validation_report(con, settings)
         write_privacy_report(con, settings.reports_dir, settings.min_cell, automatic=True)

@@ -191,6 +191,21 @@ def probing_signs(con: duckdb.DuckDBPyConnection, window_days: int = PROBE_WINDO
     ]
 
 
+def perturbation_cost(con: duckdb.DuckDBPyConnection, min_cell: int, policy: DisclosurePolicy) -> dict[str, Any]:
+    """The protected counts' cost to utility on the exported victim tables (README,
+    "Counts that cannot be differenced"); computed on a release snapshot only."""
+    from warehouse.exports import VICTIM_TABLES
+    from warehouse.perturbation import Perturbation, cost_to_utility
+
+    has_keys = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'mart_victims' AND column_name = 'cell_key'"
+    ).fetchone()
+    if not has_keys or not has_keys[0]:
+        return {"computed": False, "why": "computed on a release snapshot (thbdb report privacy)"}
+    protection = Perturbation(min_cell, policy.perturbation_sd, policy.perturbation_spread)
+    return {"computed": True, **cost_to_utility(con, protection, VICTIM_TABLES)}
+
+
 def privacy_report(con: duckdb.DuckDBPyConnection, min_cell: int, automatic: bool = False) -> dict[str, Any]:
     policy = load_policy()
     measured = measured_risk(con, min_cell, policy)
@@ -218,6 +233,7 @@ def privacy_report(con: duckdb.DuckDBPyConnection, min_cell: int, automatic: boo
         "generalisation_steps": generalisation_steps(con, min_cell, policy),
         "suppressed_cells": suppressed_cells(con, min_cell),
         "probing": {"window_days": PROBE_WINDOW_DAYS, "by_country": probing_signs(con)},
+        "perturbation": perturbation_cost(con, min_cell, policy),
         "public_export": export,
         "generalised": list(GENERALISED),
         "hierarchies": {name: list(levels) for name, levels in policy.hierarchies.items()},
@@ -261,6 +277,22 @@ def _report_html(report: dict[str, Any]) -> str:
         + _rows_html(report["generalisation_steps"])
         + "<h2>Cells withheld in the standard analyst tables</h2>"
         + _rows_html(report["suppressed_cells"])
+        + "<h2>Perturbation: what protection costs the counts</h2>"
+        + (
+            f"<p>Counts shown to roles not entitled to exact ones are perturbed (noise standard deviation"
+            f" {report['perturbation']['noise_sd']:g}, at most ±{report['perturbation']['noise_spread']}), the same"
+            " value each time a cell is shown, and withheld on their true value, so that no withheld cell can be"
+            " worked out by differencing (README). Over the exported victim tables:"
+            f" {report['perturbation']['cells']} cells, mean absolute error"
+            f" {report['perturbation']['mean_absolute_error']} of the cells shown,"
+            f" {report['perturbation']['share_changed']:.0%} of them changed,"
+            f" {report['perturbation']['share_withheld']:.0%} withheld (suppression alone withheld"
+            f" {report['perturbation']['share_withheld_by_suppression_alone']:.0%}). If the error grows past what"
+            " analysts can use, lower the noise in disclosure.yaml only after the differencing harness shows the"
+            " recovery rate stays at the guessing rate.</p>"
+            if report["perturbation"]["computed"]
+            else f"<p>{html.escape(report['perturbation']['why'])}.</p>"
+        )
         + "<h2>Signs of probing</h2>"
         + f"<p>Records withdrawn, or changed back to what they said before, within {report['probing']['window_days']}"
         " days of the version before: a key holder can push a named person, watch a cross-border count move and"

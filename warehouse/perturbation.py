@@ -311,3 +311,39 @@ def perpetrator_cells(
     if protection is None:
         return perpetrator_counts(con, by, country, year_from, year_to, min_cell)
     return protected_perpetrator_counts(con, by, protection, country, year_from, year_to)
+
+
+def cost_to_utility(
+    con: duckdb.DuckDBPyConnection, protection: Perturbation, tables: Iterable[Sequence[str]]
+) -> dict[str, float | int]:
+    """What protection costs the exported victim tables (a release snapshot, which has
+    cell keys): mean absolute error and share changed of the cells shown, and the share
+    withheld, beside the share suppression alone withholds."""
+    from warehouse.queries import victim_counts
+
+    cells = shown = changed = withheld = suppressed = 0
+    error = 0
+    for dims in tables:
+        exact = {c.key: c.victims or 0 for c in victim_counts(con, list(dims), min_cell=1)}
+        alone = {c.key: c.suppressed for c in victim_counts(con, list(dims), min_cell=protection.threshold)}
+        for cell in protected_victim_counts(con, list(dims), protection):
+            true = exact.get(cell.key, 0)
+            if true == 0:
+                continue
+            cells += 1
+            suppressed += alone.get(cell.key, False)
+            if cell.victims is None:
+                withheld += 1
+                continue
+            shown += 1
+            error += abs(cell.victims - true)
+            changed += cell.victims != true
+    return {
+        "cells": cells,
+        "mean_absolute_error": round(error / shown, 2) if shown else 0.0,
+        "share_changed": round(changed / shown, 3) if shown else 0.0,
+        "share_withheld": round(withheld / cells, 3) if cells else 0.0,
+        "share_withheld_by_suppression_alone": round(suppressed / cells, 3) if cells else 0.0,
+        "noise_sd": protection.sd,
+        "noise_spread": protection.spread,
+    }
