@@ -21,8 +21,8 @@ from thbdb import accounts, airflow_stack, stack
 from thbdb.analysis_report import write_analysis_report
 from thbdb.reports import write_data_protection_report
 from thbdb.settings import Settings
-from warehouse.link_queries import link_counts
-from warehouse.queries import victim_counts
+from transforms.disclosure import load_policy
+from warehouse.perturbation import Perturbation, protected_link_counts, protected_victim_counts
 from warehouse.trends import trend_cells
 
 
@@ -128,19 +128,25 @@ def _after_pushes(settings: Settings, reports: list[PushReport], out: Console, e
         raise RuntimeError("the pipeline failed; see the Airflow UI at " + settings.airflow_url)
 
     # What the release service answers from: the snapshot the run just published.
+    # Protected as every output of the hub is by default (warehouse/perturbation.py).
+    policy = load_policy()
+    protection = Perturbation(settings.min_cell, policy.perturbation_sd, policy.perturbation_spread)
     with snapshot.open_current(settings) as con:
-        by_year = victim_counts(con, ["year", "country"], min_cell=settings.min_cell)
-        forms = victim_counts(con, ["exploitation"], min_cell=settings.min_cell)
-        _pairs, cross_border = link_counts(con, ["pair"], min_cell=settings.min_cell)
-        analysis = write_analysis_report(con, settings.reports_dir / "analysis.html", settings.min_cell)
-        minors = trend_cells(con, "exploitation", min_cell=settings.min_cell, filters={"age_group": "minor"})
+        by_year = protected_victim_counts(con, ["year", "country"], protection)
+        forms = protected_victim_counts(con, ["exploitation"], protection)
+        _pairs, cross_border = protected_link_counts(con, ["pair"], protection)
+        analysis = write_analysis_report(
+            con, settings.reports_dir / "analysis.html", settings.min_cell, 0.05, protection
+        )
+        minors = trend_cells(con, "exploitation", filters={"age_group": "minor"}, protection=protection)
         dp_json, dp_html = write_data_protection_report(con, settings.reports_dir, settings.min_cell)
 
     countries = sorted({str(c.key[1]) for c in by_year})
     table = Table(
         "year",
         *countries,
-        title=f"Victims by year and reporting country (x: withheld, under {settings.min_cell} or to protect one)",
+        title=f"Victims by year and reporting country (x: withheld, under {settings.min_cell} or to protect one;"
+        " counts perturbed slightly)",
     )
     for year in sorted({c.key[0] for c in by_year}):
         row = {str(c.key[1]): ("x" if c.suppressed else str(c.victims)) for c in by_year if c.key[0] == year}

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from thbdb.analysis_report import BANNER, write_analysis_report
-from thbdb.privacy_report import measured_risk
+from thbdb.privacy_report import measured_risk, perturbation_cost
 from transforms.disclosure import load_policy
 
 __all__ = ["BANNER", "write_analysis_report", "write_data_protection_report"]
@@ -46,6 +46,8 @@ def write_data_protection_report(
         },
         # The full disclosure-risk report is privacy.html; its headline figures here.
         "disclosure_risk": measured_risk(con, min_cell, load_policy()),
+        # What protecting the counts costs them (README, "Counts that cannot be differenced").
+        "perturbation": perturbation_cost(con, min_cell, load_policy()),
     }
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / "data-protection.json"
