@@ -271,7 +271,8 @@ def _report_html(report: dict[str, Any]) -> str:
         f"<p><b>k-anonymity {w['k_anonymity']}</b>, <b>l-diversity {w['l_diversity']}</b> over"
         f" {w['equivalence_classes']} equivalence classes. {html.escape(check)}</p>"
         f"<p>The warehouse is not released: only protected counts (cells under {report['min_cell']} withheld, the"
-        " others perturbed), through the release service, and the k-anonymous public export leave it. Records in classes smaller than the threshold, by country:</p>"
+        " others perturbed), through the release service, and the k-anonymous public export leave it."
+        " Records in classes smaller than the threshold, by country:</p>"
         + _rows_html(w["by_country"])
         + "<p>What coarser forms would buy (each step keeps the ones before it):</p>"
         + _rows_html(report["generalisation_steps"])
