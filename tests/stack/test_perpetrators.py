@@ -81,14 +81,22 @@ def test_perpetrators_end_to_end_and_the_analysts_commands(stack: Stack, tmp_pat
         ("intimate_partner", "RS"): "10",
     }
 
-    trends = stack.thbdb("query", "trends", "--dimension", "exploitation", "--country", COUNTRY,
-                         "--from", "2022", "--to", "2023", "--format", "csv").stdout  # fmt: skip
-    header, *lines = list(csv.reader(io.StringIO(trends)))
-    assert header[:7] == ["period", "country", "category", "victims", "share", "change", "flagged"]
-    cells = {(r[0], r[2]): dict(zip(header, r, strict=True)) for r in lines}
-    assert cells[("2022", "begging")]["victims"] == "" and cells[("2022", "begging")]["share"] == ""  # 2 < 5
+    def trend_rows(*more: str) -> dict[tuple[str, str], dict[str, str]]:
+        trends = stack.thbdb("query", "trends", "--dimension", "exploitation", "--country", COUNTRY,
+                             "--from", "2022", "--to", "2023", "--format", "csv", *more).stdout  # fmt: skip
+        header, *lines = list(csv.reader(io.StringIO(trends)))
+        assert header[:7] == ["period", "country", "category", "victims", "share", "change", "flagged"]
+        return {(r[0], r[2]): dict(zip(header, r, strict=True)) for r in lines}
+
+    # Exact counts, suppressed at 4 (the admin's to ask for): the exact test flags the shift.
+    cells = trend_rows("--min-cell", "4")
+    assert cells[("2022", "begging")]["victims"] == "" and cells[("2022", "begging")]["share"] == ""  # 2 < 4
     assert (cells[("2023", "begging")]["victims"], cells[("2023", "begging")]["flagged"]) == ("9", "true")
     assert cells[("2023", "labour")]["flagged"] == "true"  # 18 -> 11 of 20, the other side of the same shift
+    # Protected (everyone's by default): the small cell withheld, the others perturbed a little.
+    protected = trend_rows()
+    assert protected[("2022", "begging")]["victims"] == ""
+    assert abs(int(protected[("2023", "begging")]["victims"]) - 9) <= 5
 
     report = tmp_path / "report.html"
     stack.thbdb("report", "analysis", "--out", str(report))
@@ -98,7 +106,11 @@ def test_perpetrators_end_to_end_and_the_analysts_commands(stack: Stack, tmp_pat
     stack.thbdb("export", "--format", "csv", "--out", str(tmp_path / "csv"))
     assert (tmp_path / "parquet" / "perpetrators_by_year_country_role.parquet").exists()
     exported = (tmp_path / "csv" / "perpetrators_by_year_country_role.csv").read_text().splitlines()
-    assert "2022,BA,exploiter,20,false" in exported
+    (row,) = [line.split(",") for line in exported if line.startswith("2022,BA,exploiter,")]
+    assert abs(int(row[3]) - 20) <= 5 and row[4] == "false"  # protected: perturbed a little
+    stack.thbdb("export", "--format", "csv", "--min-cell", "1", "--out", str(tmp_path / "exact"))
+    exact = (tmp_path / "exact" / "perpetrators_by_year_country_role.csv").read_text().splitlines()
+    assert "2022,BA,exploiter,20,false" in exact  # the admin's exact counts
 
 
 PERPETRATOR_CANARIES = {
