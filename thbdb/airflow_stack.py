@@ -8,6 +8,7 @@ auth manager); the deployed form (docker-compose.yml) puts real authentication i
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -47,6 +48,27 @@ def _secret(path: Path) -> str:
     return path.read_text().strip()
 
 
+AIRFLOW_USER = "thbdb"
+PASSWORDS = "passwords.json"
+
+
+def _passwords(home: Path) -> Path:
+    """The Airflow user's password (random, 0600), in the form Airflow's simple auth
+    manager reads: {"user": "password"}."""
+    path = home / PASSWORDS
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump({AIRFLOW_USER: secrets.token_urlsafe(24)}, handle)
+    return path
+
+
+def login(settings: Settings) -> tuple[str, str]:
+    """The Airflow user and password of this home (the UI's login; for the hub's account and root)."""
+    return AIRFLOW_USER, json.loads(_passwords(settings.airflow_home).read_text())[AIRFLOW_USER]
+
+
 def airflow_env(settings: Settings) -> dict[str, str]:
     home = settings.airflow_home
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))}
@@ -59,7 +81,11 @@ def airflow_env(settings: Settings) -> dict[str, str]:
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            # One Airflow user, the hub's, whose password is a file only the hub's account reads:
+            # a local user on the machine cannot take a token (README, Accounts).
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{AIRFLOW_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(_passwords(home)),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{settings.airflow_url}/execution/",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__API__HOST": "127.0.0.1",
@@ -140,7 +166,11 @@ def stop_airflow(settings: Settings) -> list[str]:
 class _Api:
     def __init__(self, settings: Settings):
         self.base = settings.airflow_url
-        token = httpx.get(f"{self.base}/auth/token", timeout=10).json()["access_token"]
+        user, password = login(settings)
+        answer = httpx.post(f"{self.base}/auth/token", json={"username": user, "password": password}, timeout=10)
+        if answer.status_code >= 400:
+            raise AirflowError(f"Airflow refused the hub's login: {answer.status_code} {answer.text[:200]}")
+        token = answer.json()["access_token"]
         self.client = httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
     def get(self, path: str) -> Any:

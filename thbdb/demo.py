@@ -166,4 +166,7 @@ def _after_pushes(settings: Settings, reports: list[PushReport], out: Console, e
     out.print(f"Data-protection report: {dp_html} (and {dp_json.name})")
     out.print(f"Disclosure-risk report: {settings.reports_dir / 'privacy.html'} (and privacy.json)")
     out.print(f"Release service:        {settings.hub_url}   (query, report, export: `thbdb --help`)")
-    out.print(f"Airflow UI:             {settings.airflow_url}   (stop everything with `thbdb down`)")
+    out.print(
+        f"Airflow UI:             {settings.airflow_url}   (user thbdb, password in"
+        f" {settings.airflow_home / 'passwords.json'}; stop everything with `thbdb down`)"
+    )

@@ -24,7 +24,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from producers.publisher import EventPublisher, PublishFailed
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
-from tests.conftest import THBDB, _free_port
+from tests.conftest import THBDB, Stack, _free_port
 from tests.stack.test_quarantine import _events
 from thbdb import kafka_broker, kafka_security
 from thbdb.pipeline import drain_country
@@ -158,3 +158,22 @@ def test_thbdb_produce_as_serbia_is_refused_on_kosovos_topic(secure: Settings, t
     logs = b"".join(p.read_bytes() for p in secure.logs_dir.glob("*.log"))
     assert secret not in own.stdout + own.stderr + other.stdout + other.stderr
     assert secret.encode() not in logs
+
+
+def test_airflow_gives_a_token_to_the_hubs_login_only(stack: Stack) -> None:
+    """No token without credentials (Airflow's all-admins mode is off) nor with a wrong
+    password; the hub's own login, in a file only the hub's account reads, gets one."""
+    import httpx
+
+    from thbdb import airflow_stack
+
+    base = stack.settings.airflow_url
+    assert httpx.get(f"{base}/auth/token", timeout=10).status_code in (401, 403, 405)
+    assert httpx.get(f"{base}/api/v2/dags", timeout=10).status_code in (401, 403)
+    user, password = airflow_stack.login(stack.settings)
+    wrong = httpx.post(f"{base}/auth/token", json={"username": user, "password": password + "x"}, timeout=10)
+    assert wrong.status_code in (401, 403)
+    right = httpx.post(f"{base}/auth/token", json={"username": user, "password": password}, timeout=10)
+    assert right.status_code == 201 and right.json()["access_token"]
+    passwords = stack.settings.airflow_home / airflow_stack.PASSWORDS
+    assert passwords.stat().st_mode & 0o077 == 0
