@@ -24,6 +24,7 @@ from transforms.disclosure import DisclosurePolicy
 from transforms.published_tables import PublishedCell, find_inconsistencies
 from warehouse.link_queries import link_counts
 from warehouse.perturbation import (
+    MAX_DIMENSIONS,
     Perturbation,
     perpetrator_cells,
     protected_link_counts,
@@ -67,6 +68,15 @@ class Context:
         return Perturbation(threshold, self.policy.perturbation_sd, self.policy.perturbation_spread)
 
 
+def _at_most_two(ctx: Context, threshold: int, dims: list[str]) -> None:
+    """Protected counts come from a grid of year x country x two dimensions at most."""
+    if ctx.protection(threshold) is not None and len(set(dims) - {"year", "country"}) > MAX_DIMENSIONS:
+        raise access.Refused(
+            f"{ctx.who}: protected counts combine at most {MAX_DIMENSIONS} dimensions besides year and country;"
+            " more are exact counts, for the admin or a national officer of its own --country"
+        )
+
+
 def _cells(cells: Iterable[CountCell]) -> list[dict[str, Any]]:
     return [{"key": list(c.key), "count": c.victims, "suppressed": c.suppressed, "secondary": c.secondary}
             for c in cells]  # fmt: skip
@@ -87,6 +97,7 @@ def counts(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]
     dims = parse_dimensions(request["by"])
     country = request.get("country")
     threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"), country, tuple(dims))
+    _at_most_two(ctx, threshold, dims)
     cells = victim_cells(con, dims, country, request.get("year_from"), request.get("year_to"), threshold,
                          bool(request.get("totals")), ctx.protection(threshold))  # fmt: skip
     return _answer(cells, threshold, ctx, dimensions=dims)
@@ -114,6 +125,7 @@ def perpetrators(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str
     country = request.get("country")
     threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"), country, tuple(dims))
     first, last = request.get("year_from"), request.get("year_to")
+    _at_most_two(ctx, threshold, dims)
     cells = perpetrator_cells(con, dims, country, first, last, threshold, ctx.protection(threshold))
     return _answer(cells, threshold, ctx, dimensions=dims)
 
@@ -128,6 +140,11 @@ def trends(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]
     alpha = float(request.get("alpha", 0.05))
     period = request.get("period", "year")
     first, last = request.get("year_from"), request.get("year_to")
+    if ctx.protection(threshold) is not None and (period != "year" or len(filters) > 1):
+        raise access.Refused(
+            f"{ctx.who}: protected trends are by year with one --filter dimension at most; the others are exact"
+            " counts, for the admin or a national officer of its own --country (--min-cell under the threshold)"
+        )
     cells = trend_cells(
         con, dimension, country, period, threshold, filters, alpha, first, last, ctx.protection(threshold)
     )

@@ -92,3 +92,12 @@ def test_entitled_counts_are_exact_and_protected_ones_are_close(released: tuple[
     true = {tuple(c.key): c.victims for c in exact}
     errors = [abs(c["count"] - true[tuple(c["key"])]) for c in protected if c["count"] is not None]
     assert errors and max(errors) <= load_policy().perturbation_spread
+
+
+def test_what_protection_cannot_give_is_refused_naming_the_role(released: tuple[Settings, Path]) -> None:
+    with pytest.raises(Refused, match=r"^role analyst: protected counts combine at most 2"):
+        _ask(released, answers.counts, {"by": "sex,age_group,citizenship"})
+    with pytest.raises(Refused, match=r"^role analyst: protected trends are by year"):
+        _ask(released, answers.trends, {"dimension": "sex", "period": "quarter"})
+    with pytest.raises(Refused, match=r"^role analyst: protected trends"):
+        _ask(released, answers.trends, {"dimension": "sex", "filter": "age_group=minor,citizenship=RS"})
