@@ -109,7 +109,10 @@ def client_config(settings: Settings, principal: str) -> dict[str, str]:
         return {}
     name = settings.kafka_sasl_username or principal
     return {
-        "security.protocol": "SASL_PLAINTEXT",
+        # TLS under SASL: pseudonyms, ages and linkage encodings cross borders encrypted,
+        # to a broker whose certificate the hub's CA signed (hub-ca.pem, public).
+        "security.protocol": "SASL_SSL",
+        "ssl.ca.location": str(settings.hub_ca_file),
         "sasl.mechanism": MECHANISM,
         "sasl.username": name,
         "sasl.password": password(settings, name),
@@ -141,15 +144,22 @@ def broker_properties(settings: Settings) -> list[str]:
         "org.apache.kafka.common.security.plain.PlainLoginModule required"
         f' username="{ADMIN}" password="{admin_password}" user_{ADMIN}="{admin_password}";'
     )
+    keystore, truststore = broker_tls(settings)
     return [
-        f"listeners=SASL_PLAINTEXT://{host}:{settings.kafka_port},CONTROLLER://{host}:{settings.kafka_controller_port}",
-        f"advertised.listeners=SASL_PLAINTEXT://{host}:{settings.kafka_port}",
-        "listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
-        "inter.broker.listener.name=SASL_PLAINTEXT",
+        f"listeners=SASL_SSL://{host}:{settings.kafka_port},CONTROLLER://{host}:{settings.kafka_controller_port}",
+        f"advertised.listeners=SASL_SSL://{host}:{settings.kafka_port}",
+        # Every connection is TLS, the broker's own to its controller included.
+        "listener.security.protocol.map=CONTROLLER:SASL_SSL,SASL_SSL:SASL_SSL",
+        "inter.broker.listener.name=SASL_SSL",
+        "ssl.keystore.type=PEM",
+        f"ssl.keystore.location={keystore}",
+        "ssl.truststore.type=PEM",
+        f"ssl.truststore.location={truststore}",
+        "ssl.endpoint.identification.algorithm=https",
         f"sasl.enabled.mechanisms={MECHANISM}",
         f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
-        f"listener.name.sasl_plaintext.sasl.enabled.mechanisms={MECHANISM}",
-        f"listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config={scram}",
+        f"listener.name.sasl_ssl.sasl.enabled.mechanisms={MECHANISM}",
+        f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={scram}",
         "sasl.mechanism.controller.protocol=PLAIN",
         "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
         f"listener.name.controller.plain.sasl.jaas.config={plain}",
@@ -157,6 +167,17 @@ def broker_properties(settings: Settings) -> list[str]:
         "allow.everyone.if.no.acl.found=false",
         f"super.users=User:{ADMIN}",
     ]
+
+
+def broker_tls(settings: Settings) -> tuple[Path, Path]:
+    """The broker's key and certificate (one PEM file, 0600, the hub's) signed by the
+    hub's CA, and the CA's certificate, published for clients at ``hub-ca.pem``."""
+    from release import tls
+
+    tls.ensure(settings.hub_secrets_dir, settings.hub_names)
+    keystore = tls.ensure_server(settings.hub_secrets_dir, "kafka-broker", (settings.kafka_host, *settings.hub_names))
+    tls.publish_ca(settings.hub_secrets_dir, settings.home / "hub-ca.pem")
+    return keystore, settings.home / "hub-ca.pem"
 
 
 def acl_bindings() -> list[AclBinding]:

@@ -177,3 +177,27 @@ def test_airflow_gives_a_token_to_the_hubs_login_only(stack: Stack) -> None:
     assert right.status_code == 201 and right.json()["access_token"]
     passwords = stack.settings.airflow_home / airflow_stack.PASSWORDS
     assert passwords.stat().st_mode & 0o077 == 0
+
+
+def test_the_secure_broker_speaks_tls_only(secure: Settings) -> None:
+    """Events cross borders encrypted: the broker's port is TLS with a certificate the
+    hub's CA signed for this address, and a client speaking SASL without TLS gets nowhere."""
+    import socket
+    import ssl
+
+    from confluent_kafka import Producer
+
+    context = ssl.create_default_context(cafile=str(secure.home / "hub-ca.pem"))
+    with socket.create_connection((secure.kafka_host, secure.kafka_port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=secure.kafka_host) as tls:
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+            issuer = dict(pair[0] for pair in tls.getpeercert()["issuer"])  # type: ignore[index, misc]
+            assert issuer["commonName"] == "thbdb hub CA"
+    config = kafka_security.client_config(secure, "rs")
+    assert config["security.protocol"] == "SASL_SSL"
+    failures: list[object] = []
+    plain = Producer({"bootstrap.servers": secure.kafka_bootstrap, **config, "security.protocol": "SASL_PLAINTEXT",
+                      "message.timeout.ms": 5000, "log_level": 0})  # fmt: skip
+    plain.produce(country_topic("RS"), b"in clear", on_delivery=lambda error, _message: failures.append(error))
+    plain.flush(20)
+    assert failures and failures[0] is not None  # never delivered

@@ -33,7 +33,9 @@ def test_the_secure_broker_has_no_open_listener_and_refuses_what_is_not_granted(
     kafka_security.ensure_credentials(settings)
     lines = kafka_security.broker_properties(settings)
     text = "\n".join(lines)
-    assert "PLAINTEXT://" not in text.replace("SASL_PLAINTEXT://", "")
+    assert "PLAINTEXT" not in text  # every listener TLS, none SASL_PLAINTEXT
+    assert "listener.security.protocol.map=CONTROLLER:SASL_SSL,SASL_SSL:SASL_SSL" in lines
+    assert (settings.home / "hub-ca.pem").stat().st_mode & 0o777 == 0o644  # the CA clients trust: public
     assert "allow.everyone.if.no.acl.found=false" in lines
     assert "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer" in lines
 
@@ -46,6 +48,7 @@ def test_clients_authenticate_only_on_a_secure_home(tmp_path: Path) -> None:
     kafka_security.ensure_credentials(secure)
     config = kafka_security.client_config(secure, "rs")
     assert config["sasl.username"] == "rs" and config["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert config["security.protocol"] == "SASL_SSL" and config["ssl.ca.location"].endswith("hub-ca.pem")
     assert config["sasl.password"] == kafka_security.password_file(secure, "rs").read_text().strip()
     assert Settings.from_env(secure.to_env()).kafka_secure  # an Airflow task inherits it
 
