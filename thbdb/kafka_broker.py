@@ -137,16 +137,15 @@ def start_broker(settings: Settings, timeout: float = 90.0) -> bool:
     hub = accounts.hub_for(settings)  # None unless accounts are on: then the broker runs as the hub
     if not formatted:
         cluster_id = uuid.uuid4().hex[:22]
-        scram = kafka_security.scram_format_arguments(settings) if settings.kafka_secure else []
         result = subprocess.run(
-            _java(settings, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config), *scram),
+            _java(settings, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
             capture_output=True,
             text=True,
             **(hub.popen() if hub else {}),
         )
         if result.returncode != 0:
             # The output may echo the arguments: never show it in secure mode (passwords).
-            detail = "" if scram else f": {result.stdout[-1500:]}{result.stderr[-1500:]}"
+            detail = "" if settings.kafka_secure else f": {result.stdout[-1500:]}{result.stderr[-1500:]}"
             raise BrokerError(f"formatting Kafka storage failed{detail}")
         if settings.kafka_secure:
             marker.write_text("SASL/SCRAM-SHA-512 with ACLs; credentials under keys/kafka/\n")
@@ -208,6 +207,7 @@ def ensure_topics(settings: Settings) -> None:
         except Exception as error:
             if "TOPIC_ALREADY_EXISTS" not in str(error):
                 raise BrokerError(f"could not create topic {topic}: {error}") from error
+    kafka_security.ensure_scram(settings, client)
     kafka_security.ensure_acls(settings, client)
 
 

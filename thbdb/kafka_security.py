@@ -31,6 +31,10 @@ from confluent_kafka.admin import (
     AdminClient,
     ResourcePatternType,
     ResourceType,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialAlteration,
+    UserScramCredentialUpsertion,
 )
 
 from thbdb.settings import COUNTRIES, Settings, country_topic
@@ -83,7 +87,7 @@ def ensure_credentials(settings: Settings) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if path.exists():
             continue
-        # URL-safe characters only: the value goes into JAAS and --add-scram syntax unquoted.
+        # URL-safe characters only: the value goes into JAAS syntax unquoted.
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="ascii") as handle:
             handle.write(secrets.token_urlsafe(32) + "\n")
@@ -113,18 +117,31 @@ def client_config(settings: Settings, principal: str) -> dict[str, str]:
         # to a broker whose certificate the hub's CA signed (hub-ca.pem, public).
         "security.protocol": "SASL_SSL",
         "ssl.ca.location": str(settings.hub_ca_file),
-        "sasl.mechanism": MECHANISM,
+        # The broker's own identity signs in with PLAIN against its server.properties (so
+        # that SCRAM credentials need not exist before the broker runs); everyone else SCRAM.
+        "sasl.mechanism": "PLAIN" if name == ADMIN else MECHANISM,
         "sasl.username": name,
         "sasl.password": password(settings, name),
     }
 
 
-def scram_format_arguments(settings: Settings) -> list[str]:
-    """``kafka-storage format`` arguments that write every principal's SCRAM credential."""
-    arguments = []
-    for principal in principals():
-        arguments += ["--add-scram", f"{MECHANISM}=[name={principal},password={password(settings, principal)}]"]
-    return arguments
+def ensure_scram(settings: Settings, client: AdminClient, timeout: float = 60.0) -> None:
+    """Every principal's SCRAM credential, written through the admin API over TLS once
+    the broker runs (never on a command line, where /proc would show it); idempotent."""
+    if not settings.kafka_secure or settings.external_kafka:
+        return
+    upserts: list[UserScramCredentialAlteration] = [
+        UserScramCredentialUpsertion(
+            principal, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), password(settings, principal).encode()
+        )
+        for principal in principals()
+        if principal != ADMIN
+    ]
+    for user, future in client.alter_user_scram_credentials(upserts, request_timeout=timeout).items():
+        try:
+            future.result()
+        except Exception as error:
+            raise RuntimeError(f"could not write the SCRAM credential of {user}: {error}") from error
 
 
 def broker_properties(settings: Settings) -> list[str]:
@@ -136,10 +153,6 @@ def broker_properties(settings: Settings) -> list[str]:
     """
     host = settings.kafka_host
     admin_password = password(settings, ADMIN)
-    scram = (
-        "org.apache.kafka.common.security.scram.ScramLoginModule required"
-        f' username="{ADMIN}" password="{admin_password}";'
-    )
     plain = (
         "org.apache.kafka.common.security.plain.PlainLoginModule required"
         f' username="{ADMIN}" password="{admin_password}" user_{ADMIN}="{admin_password}";'
@@ -156,10 +169,15 @@ def broker_properties(settings: Settings) -> list[str]:
         "ssl.truststore.type=PEM",
         f"ssl.truststore.location={truststore}",
         "ssl.endpoint.identification.algorithm=https",
-        f"sasl.enabled.mechanisms={MECHANISM}",
-        f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
-        f"listener.name.sasl_ssl.sasl.enabled.mechanisms={MECHANISM}",
-        f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={scram}",
+        f"sasl.enabled.mechanisms={MECHANISM},PLAIN",
+        # The broker's own traffic signs in as admin with PLAIN, whose only user is admin
+        # (server.properties, 0600): SCRAM credentials are written after it starts.
+        "sasl.mechanism.inter.broker.protocol=PLAIN",
+        f"listener.name.sasl_ssl.sasl.enabled.mechanisms={MECHANISM},PLAIN",
+        f"listener.name.sasl_ssl.plain.sasl.jaas.config={plain}",
+        # SCRAM's server side reads its credentials from the metadata; its JAAS entry is bare.
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="
+        "org.apache.kafka.common.security.scram.ScramLoginModule required;",
         "sasl.mechanism.controller.protocol=PLAIN",
         "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
         f"listener.name.controller.plain.sasl.jaas.config={plain}",
