@@ -201,3 +201,32 @@ def test_the_secure_broker_speaks_tls_only(secure: Settings) -> None:
     plain.produce(country_topic("RS"), b"in clear", on_delivery=lambda error, _message: failures.append(error))
     plain.flush(20)
     assert failures and failures[0] is not None  # never delivered
+
+
+def test_a_client_that_does_not_trust_the_hubs_ca_gets_nothing(secure: Settings, tmp_path: Path) -> None:
+    from confluent_kafka import Producer
+
+    from release import tls
+
+    tls.ensure(tmp_path / "another-hub")  # another CA, as a man in the middle would have
+    another = tmp_path / "another-hub" / tls.CA_CERT
+    config = {**kafka_security.client_config(secure, "rs"), "ssl.ca.location": str(another)}
+    failures: list[object] = []
+    producer = Producer({"bootstrap.servers": secure.kafka_bootstrap, **config, "message.timeout.ms": 5000,
+                         "log_level": 0})  # fmt: skip
+    producer.produce(country_topic("RS"), b"to whom?", on_delivery=lambda error, _message: failures.append(error))
+    producer.flush(20)
+    assert failures and failures[0] is not None
+
+
+def test_no_password_is_on_any_command_line(secure: Settings) -> None:
+    """/proc/PID/cmdline is every local user's to read: no principal's password is there."""
+    passwords = [kafka_security.password(secure, p).encode() for p in kafka_security.principals()]
+    seen = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            seen.append(cmdline.read_bytes())
+        except OSError:
+            continue  # the process ended
+    assert any(b"kafka.Kafka" in line for line in seen)  # the broker is among them
+    assert not [line[:80] for line in seen for password in passwords if password in line]
