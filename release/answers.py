@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,10 @@ class Context:
         if threshold < self.min_cell:
             return None
         return Perturbation(threshold, self.policy.perturbation_sd, self.policy.perturbation_spread)
+
+
+# What answers an operation: from a snapshot, for an identity, the request's parameters.
+Computation = Callable[[duckdb.DuckDBPyConnection, "Context", dict[str, Any]], Answer]
 
 
 def _at_most_two(ctx: Context, threshold: int, dims: list[str]) -> None:

@@ -11,10 +11,8 @@ Run: ``python -m release.service`` with the hub's THBDB_* settings in the enviro
 """
 
 import logging
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-import duckdb
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -114,9 +112,8 @@ class AuditRequest(_Request):
     last: int | None = Field(None, ge=1)
 
 
-Computation = Callable[[duckdb.DuckDBPyConnection, answers.Context, dict[str, Any]], answers.Answer]
 # Each operation: its request model and what answers it from a snapshot.
-OPERATIONS: dict[str, tuple[type[_Request], Computation]] = {
+OPERATIONS: dict[str, tuple[type[_Request], answers.Computation]] = {
     "query/counts": (CountsRequest, answers.counts),
     "query/links": (LinksRequest, answers.links),
     "query/trends": (TrendsRequest, answers.trends),
