@@ -307,7 +307,7 @@ def run(quick: bool = False, seed: int = 7) -> list[AttackResult]:
         con = duckdb.connect(str(path), read_only=True)
         try:
             results = [play(con, None, policy.min_cell, dimensions)]
-            protection = Perturbation(policy.min_cell, policy.perturbation_sd, policy.perturbation_spread)
+            protection = Perturbation.of(policy, policy.min_cell)
             results.append(play(con, protection, policy.min_cell, dimensions))
         finally:
             con.close()

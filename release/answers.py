@@ -9,6 +9,8 @@ the audit log, which never sees the counts themselves).
 from __future__ import annotations
 
 import base64
+import functools
+import json
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from transforms.disclosure import DisclosurePolicy
 from transforms.published_tables import PublishedCell, find_inconsistencies
 from warehouse.link_queries import link_counts
 from warehouse.perturbation import (
-    MAX_DIMENSIONS,
+    BeyondTheGrid,
     Perturbation,
     perpetrator_cells,
     protected_link_counts,
@@ -65,20 +67,28 @@ class Context:
         the threshold is under the policy's, which only the entitled roles get."""
         if threshold < self.min_cell:
             return None
-        return Perturbation(threshold, self.policy.perturbation_sd, self.policy.perturbation_spread)
+        return Perturbation.of(self.policy, threshold)
 
 
 # What answers an operation: from a snapshot, for an identity, the request's parameters.
 Computation = Callable[[duckdb.DuckDBPyConnection, "Context", dict[str, Any]], Answer]
 
 
-def _at_most_two(ctx: Context, threshold: int, dims: list[str]) -> None:
-    """Protected counts come from a grid of year x country x two dimensions at most."""
-    if ctx.protection(threshold) is not None and len(set(dims) - {"year", "country"}) > MAX_DIMENSIONS:
-        raise access.Refused(
-            f"{ctx.who}: protected counts combine at most {MAX_DIMENSIONS} dimensions besides year and country;"
-            " more are exact counts, for the admin or a national officer of its own --country"
-        )
+def _within_the_grid(compute: Computation) -> Computation:
+    """What the grid of protected counts does not hold (warehouse/perturbation.py) is
+    refused naming the role: only exact counts, for those entitled, go beyond it."""
+
+    @functools.wraps(compute)
+    def answer(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
+        try:
+            return compute(con, ctx, request)
+        except BeyondTheGrid as error:
+            raise access.Refused(
+                f"{ctx.who}: {error}; the others are exact counts, for the admin or a national officer of its own"
+                " --country (--min-cell under the threshold)"
+            ) from None
+
+    return answer
 
 
 def _cells(cells: Iterable[CountCell]) -> list[dict[str, Any]]:
@@ -95,13 +105,13 @@ def _answer(cells: list[CountCell], threshold: int, ctx: Context, **more: Any) -
     )
 
 
+@_within_the_grid
 def counts(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
     from warehouse.queries import parse_dimensions
 
     dims = parse_dimensions(request["by"])
     country = request.get("country")
     threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"), country, tuple(dims))
-    _at_most_two(ctx, threshold, dims)
     cells = victim_cells(con, dims, country, request.get("year_from"), request.get("year_to"), threshold,
                          bool(request.get("totals")), ctx.protection(threshold))  # fmt: skip
     return _answer(cells, threshold, ctx, dimensions=dims)
@@ -122,6 +132,7 @@ def links(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any])
     return _answer([*cells, total], threshold, ctx, dimensions=dims)
 
 
+@_within_the_grid
 def perpetrators(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
     from warehouse.perpetrators import parse_perpetrator_dimensions
 
@@ -129,11 +140,11 @@ def perpetrators(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str
     country = request.get("country")
     threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"), country, tuple(dims))
     first, last = request.get("year_from"), request.get("year_to")
-    _at_most_two(ctx, threshold, dims)
     cells = perpetrator_cells(con, dims, country, first, last, threshold, ctx.protection(threshold))
     return _answer(cells, threshold, ctx, dimensions=dims)
 
 
+@_within_the_grid
 def trends(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
     from warehouse.trends import parse_filters, trend_cells
 
@@ -144,11 +155,6 @@ def trends(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]
     alpha = float(request.get("alpha", 0.05))
     period = request.get("period", "year")
     first, last = request.get("year_from"), request.get("year_to")
-    if ctx.protection(threshold) is not None and (period != "year" or len(filters) > 1):
-        raise access.Refused(
-            f"{ctx.who}: protected trends are by year with one --filter dimension at most; the others are exact"
-            " counts, for the admin or a national officer of its own --country (--min-cell under the threshold)"
-        )
     cells = trend_cells(
         con, dimension, country, period, threshold, filters, alpha, first, last, ctx.protection(threshold)
     )
@@ -176,8 +182,6 @@ def validation(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, 
     country = access.scoped_country(ctx.who, request.get("country"))
     access.may_read_country(ctx.who, country, "validation report")
     report = validation_report(con, ctx.settings, country)
-    import json
-
     files = {"validation.html": validation_html(report).encode(), "validation.json": json.dumps(report).encode()}
     return Answer({"report": report}, files=files)
 

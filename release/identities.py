@@ -11,9 +11,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import secrets
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -21,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from release.access import Identity, Role
+from release.files import replace_file
 
 STORE = "users.json"
 LOCAL_ADMIN = "local-admin"
@@ -64,13 +63,7 @@ def _read(path: Path) -> dict[str, User]:
 
 
 def _write(path: Path, users: dict[str, User]) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump({"users": [asdict(u) for u in users.values()]}, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    replace_file(path, json.dumps({"users": [asdict(u) for u in users.values()]}, indent=2).encode("utf-8"))
 
 
 @contextmanager
@@ -151,9 +144,5 @@ def make_local_admin(folder: Path, days: int) -> Path:
     the CLI on this machine to use when no token is given (``thbdb up`` calls this)."""
     token = add(folder, LOCAL_ADMIN, Role.admin, None, days, replace=True)
     path = folder / LOCAL_ADMIN_TOKEN
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(token + "\n")
-    os.replace(temporary, path)
+    replace_file(path, (token + "\n").encode("ascii"))
     return path

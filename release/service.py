@@ -36,40 +36,33 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CountsRequest(_Request):
-    by: str
+class _Counted(_Request):
+    """What every count takes: a country, a range of years, a threshold."""
+
     country: Country | None = None
     year_from: Year | None = None
     year_to: Year | None = None
     min_cell: int | None = None
+
+
+class CountsRequest(_Counted):
+    by: str
     totals: bool = False
 
 
-class LinksRequest(_Request):
+class LinksRequest(_Counted):
     by: str = "pair,year"
-    country: Country | None = None
-    year_from: Year | None = None
-    year_to: Year | None = None
-    min_cell: int | None = None
 
 
-class TrendsRequest(_Request):
+class TrendsRequest(_Counted):
     dimension: str
-    country: Country | None = None
     period: Literal["year", "quarter"] = "year"
     filter: str | None = None
-    year_from: Year | None = None
-    year_to: Year | None = None
     alpha: float = Field(0.05, gt=0, lt=1)
-    min_cell: int | None = None
 
 
-class PerpetratorsRequest(_Request):
+class PerpetratorsRequest(_Counted):
     by: str
-    country: Country | None = None
-    year_from: Year | None = None
-    year_to: Year | None = None
-    min_cell: int | None = None
 
 
 class QuarantineRequest(_Request):

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import duckdb
 
+from release.files import replace_file
 from thbdb.privacy_report import PROBING_COLUMNS, probing_signs
 from thbdb.settings import Settings
 
@@ -142,13 +143,7 @@ def cell_key_secret(settings: Settings) -> str:
 
 def _point_to(folder: Path, name: str) -> None:
     """Name ``name`` current: write the pointer beside and rename it over the old one."""
-    temporary = folder / f".{POINTER}.{uuid.uuid4().hex}"
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(name + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, folder / POINTER)
+    replace_file(folder / POINTER, (name + "\n").encode("ascii"))
 
 
 def _prune(folder: Path, keep: str) -> None:

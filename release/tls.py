@@ -9,7 +9,6 @@ hub's administrator hands it to remote analysts and officers with their token.
 from __future__ import annotations
 
 import ipaddress
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from release.files import replace_file
+
 CA_KEY = "hub-ca.key"
 CA_CERT = "hub-ca.pem"
 SERVER_KEY = "hub-service.key"
@@ -25,16 +26,6 @@ SERVER_CERT = "hub-service.pem"
 VALID_DAYS = 825
 PEM = serialization.Encoding.PEM
 PKCS8 = serialization.PrivateFormat.PKCS8
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-    os.chmod(temporary, mode)  # the umask may have taken bits away
-    os.replace(temporary, path)
 
 
 def _name(common: str) -> x509.Name:
@@ -78,8 +69,8 @@ def _ensure_ca(secrets_dir: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Cert
         .sign(ca_key, hashes.SHA256())
     )
     secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _write(key_path, ca_key.private_bytes(PEM, PKCS8, serialization.NoEncryption()), 0o600)
-    _write(cert_path, ca_cert.public_bytes(PEM), 0o600)
+    replace_file(key_path, ca_key.private_bytes(PEM, PKCS8, serialization.NoEncryption()), 0o600)
+    replace_file(cert_path, ca_cert.public_bytes(PEM), 0o600)
     return ca_key, ca_cert
 
 
@@ -119,8 +110,8 @@ def ensure(secrets_dir: Path, hosts: tuple[str, ...] = ()) -> tuple[Path, Path]:
     if cert_path.exists() and key_path.exists() and (secrets_dir / CA_CERT).exists():
         return cert_path, key_path
     key, cert = _issue(secrets_dir, "thbdb release service", hosts)
-    _write(key_path, key, 0o600)
-    _write(cert_path, cert, 0o600)
+    replace_file(key_path, key, 0o600)
+    replace_file(cert_path, cert, 0o600)
     return cert_path, key_path
 
 
@@ -129,10 +120,10 @@ def ensure_server(secrets_dir: Path, name: str, hosts: tuple[str, ...] = ()) -> 
     path = secrets_dir / f"{name}.pem"
     if not path.exists():
         key, cert = _issue(secrets_dir, f"thbdb {name}", hosts)
-        _write(path, key + cert, 0o600)
+        replace_file(path, key + cert, 0o600)
     return path
 
 
 def publish_ca(secrets_dir: Path, target: Path) -> None:
     """Copy the CA's certificate, which is public, to ``target`` (0644), for clients."""
-    _write(target, (secrets_dir / CA_CERT).read_bytes(), 0o644)
+    replace_file(target, (secrets_dir / CA_CERT).read_bytes(), 0o644)

@@ -38,14 +38,19 @@ def _airflow_bin() -> str:
     return str(Path(sys.executable).with_name("airflow"))
 
 
-def _secret(path: Path) -> str:
-    """A secret shared by the Airflow processes of this home (JWT signing, sessions)."""
+def _made_once(path: Path, text: str) -> Path:
+    """``path`` holding ``text`` (0600) if it did not exist; never replaced afterwards."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    return path.read_text().strip()
+            handle.write(text)
+    return path
+
+
+def _secret(path: Path) -> str:
+    """A secret shared by the Airflow processes of this home (JWT signing, sessions)."""
+    return _made_once(path, secrets.token_hex(32)).read_text().strip()
 
 
 AIRFLOW_USER = "thbdb"
@@ -55,13 +60,7 @@ PASSWORDS = "passwords.json"
 def _passwords(home: Path) -> Path:
     """The Airflow user's password (random, 0600), in the form Airflow's simple auth
     manager reads: {"user": "password"}."""
-    path = home / PASSWORDS
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump({AIRFLOW_USER: secrets.token_urlsafe(24)}, handle)
-    return path
+    return _made_once(home / PASSWORDS, json.dumps({AIRFLOW_USER: secrets.token_urlsafe(24)}))
 
 
 def login(settings: Settings) -> tuple[str, str]:

@@ -129,8 +129,7 @@ def _after_pushes(settings: Settings, reports: list[PushReport], out: Console, e
 
     # What the release service answers from: the snapshot the run just published.
     # Protected as every output of the hub is by default (warehouse/perturbation.py).
-    policy = load_policy()
-    protection = Perturbation(settings.min_cell, policy.perturbation_sd, policy.perturbation_spread)
+    protection = Perturbation.of(load_policy(), settings.min_cell)
     with snapshot.open_current(settings) as con:
         by_year = protected_victim_counts(con, ["year", "country"], protection)
         forms = protected_victim_counts(con, ["exploitation"], protection)

@@ -202,7 +202,7 @@ def perturbation_cost(con: duckdb.DuckDBPyConnection, min_cell: int, policy: Dis
     ).fetchone()
     if not has_keys or not has_keys[0]:
         return {"computed": False, "why": "computed on a release snapshot (thbdb report privacy)"}
-    protection = Perturbation(min_cell, policy.perturbation_sd, policy.perturbation_spread)
+    protection = Perturbation.of(policy, min_cell)
     return {"computed": True, **cost_to_utility(con, protection, VICTIM_TABLES)}
 
 

@@ -36,10 +36,17 @@ from functools import cached_property
 
 import duckdb
 
+from transforms.disclosure import DisclosurePolicy
 from warehouse.queries import DIMENSIONS, CountCell, QueryError, _order, joins_for
 from warehouse.suppression import TOTAL, Key, suppress
 
 KEY_SPACE = 1 << 64
+
+
+class BeyondTheGrid(QueryError):
+    """Asked for what the grid of protected counts does not hold; exact counts may."""
+
+
 # Combined with year and reporting country, a protected count takes at most this many
 # dimensions: the grid stays one that can be published whole.
 MAX_DIMENSIONS = 2
@@ -53,6 +60,11 @@ class Perturbation:
     threshold: int
     sd: float
     spread: int
+
+    @classmethod
+    def of(cls, policy: DisclosurePolicy, threshold: int) -> Perturbation:
+        """The policy's perturbation (disclosure.yaml) for counts withheld under ``threshold``."""
+        return cls(threshold, policy.perturbation_sd, policy.perturbation_spread)
 
     @cached_property
     def _table(self) -> tuple[list[float], list[int]]:
@@ -202,10 +214,7 @@ def _with_year_total(asked: Key, by: Sequence[str], totals: bool) -> list[Key]:
 
 def _checked(dimensions: Sequence[str]) -> None:
     if len(dimensions) > MAX_DIMENSIONS:
-        raise QueryError(
-            f"protected counts combine at most {MAX_DIMENSIONS} dimensions besides year and country"
-            " (exact counts, for the roles entitled to them, take more)"
-        )
+        raise BeyondTheGrid(f"protected counts combine at most {MAX_DIMENSIONS} dimensions besides year and country")
 
 
 def protected_victim_counts(
@@ -219,8 +228,7 @@ def protected_victim_counts(
 ) -> list[CountCell]:
     """``victim_counts`` as it leaves the hub for a role not entitled to exact counts."""
     dimensions = [d for d in by if d not in ("year", "country")]
-    if len(dimensions) > MAX_DIMENSIONS:
-        raise QueryError(f"protected counts combine at most {MAX_DIMENSIONS} dimensions besides year and country")
+    _checked(dimensions)
     grid = victim_grid(con, dimensions)
     return assemble(grid, ["year", "country", *dimensions], by, protection, country, year_from, year_to, totals)
 
@@ -273,8 +281,8 @@ def protected_link_counts(
     cells = assemble(fixed, dims, by, protection, country, year_from, year_to, totals=True)
     shown = [c for c in cells if TOTAL not in c.key]
     grand = next((c for c in cells if all(k == TOTAL for k in c.key)), None)
-    if grand is None:  # asked by year with totals off: the grand total is assembled apart
-        (grand,) = assemble(fixed, dims, [], protection, country, year_from, year_to) or [CountCell((), 0, False)]
+    if grand is None:  # no cross-border person at all discloses nobody: zero, as link_counts says
+        return shown, CountCell((TOTAL,), 0, False)
     return shown, CountCell((TOTAL,), grand.victims, grand.suppressed)
 
 

@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import duckdb
 from scipy.stats import fisher_exact
 
+from warehouse.perturbation import BeyondTheGrid, Perturbation, shown_grid, victim_grid
 from warehouse.queries import DIMENSIONS, QueryError, joins_for, period_filters, person_counts, suppress_small_cells
 from warehouse.suppression import TOTAL
-
-if TYPE_CHECKING:
-    from warehouse.perturbation import Perturbation
 
 PERIODS = {
     "year": "CAST(v.year AS VARCHAR)",
@@ -132,8 +129,8 @@ def trend_cells(
         raise QueryError("--min-cell must be at least 1 (1 turns suppression off)")
     filters = filters or {}
     if protection is not None:
-        if period != "year":
-            raise QueryError("protected trends are by year; quarters are for the roles entitled to exact counts")
+        if period != "year" or len(filters) > 1:
+            raise BeyondTheGrid("protected trends are by year with one --filter dimension at most")
         shown_counts, shown_totals = _protected_counts(con, dimension, country, filters, year_from, year_to, protection)
         counts = {k: n or 0 for k, n in shown_counts.items()}
         totals = {k: n or 0 for k, n in shown_totals.items()}
@@ -199,11 +196,7 @@ def _protected_counts(
     """Shown counts per (year, country, category) and per (year, country) from the grid
     year x country x dimension (x the filter's dimension): the cells every other
     protected output shows, so a trend tells nothing a count does not."""
-    from warehouse.perturbation import MAX_DIMENSIONS, shown_grid, victim_grid
-
-    dims = [dimension, *(d for d in filters if d != dimension)]
-    if len(dims) > MAX_DIMENSIONS:
-        raise QueryError(f"protected trends take one --filter dimension at most (here {len(filters)})")
+    dims = [dimension, *(d for d in filters if d != dimension)]  # two at most: trend_cells checked
     shown = shown_grid(victim_grid(con, dims), protection)
     counts: dict[tuple[str, str, str], int | None] = {}
     totals: dict[tuple[str, str], int | None] = {}
