@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,9 +70,12 @@ def _write(path: Path, users: dict[str, User]) -> None:
 @contextmanager
 def _locked(folder: Path) -> Iterator[Path]:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(folder / f".{STORE}.lock", "a") as lock:
+    lock = os.open(folder / f".{STORE}.lock", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield folder / STORE
+    finally:
+        os.close(lock)
 
 
 def add(folder: Path, name: str, role: Role, country: str | None, days: int, replace: bool = False) -> str:

@@ -49,9 +49,11 @@ def spending(folder: Path, epsilon: float, budget: float, who: str) -> Iterator[
             )
         yield before
         entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "year": year, "epsilon": epsilon, "who": who}
-        with open(folder / LEDGER, "a", encoding="utf-8") as ledger:
-            ledger.write(json.dumps(entry) + "\n")
-            ledger.flush()
-            os.fsync(ledger.fileno())
+        line = os.open(folder / LEDGER, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(line, (json.dumps(entry) + "\n").encode("utf-8"))
+            os.fsync(line)
+        finally:
+            os.close(line)
     finally:
         os.close(descriptor)

@@ -22,3 +22,9 @@ def test_a_release_that_failed_spends_nothing(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError), ledger.spending(tmp_path, 2.0, budget=6.0, who="ana"):
         raise RuntimeError("the export failed")
     assert ledger.spent(tmp_path, ledger.datetime.now(ledger.UTC).year) == 0.0
+
+
+def test_the_ledger_is_the_hubs_alone(tmp_path: Path) -> None:
+    with ledger.spending(tmp_path, 1.0, budget=6.0, who="ana"):
+        pass
+    assert (tmp_path / ledger.LEDGER).stat().st_mode & 0o077 == 0
