@@ -7,6 +7,7 @@ personal value typed in the wrong place.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -14,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from producers.code_mapping import CodeMapping
 from transforms.codelists import CodeLists, load_codelists
@@ -184,25 +186,81 @@ def detect_kind(header: list[str]) -> str:
     )
 
 
-def open_export(path: Path, data: bytes | None = None) -> tuple[str, list[str], Iterator[tuple[int, list[str]]]]:
+_CHUNK = 1 << 20  # bytes read at a time: an export of any size is read in bounded memory
+
+
+def open_export(path: Path, handle: BinaryIO | None = None) -> tuple[str, list[str], Iterator[tuple[int, list[str]]]]:
     """Open a national export: its kind, header and an iterator of (row number, fields).
-    ``data``: the file's bytes, when the caller read them before changing account."""
-    raw = path.read_bytes() if data is None else data
+
+    The file is streamed, never held whole: a first pass checks that it is UTF-8 text
+    without NUL characters (so a bad byte refuses the file before any row is published),
+    then the rows are read as they are consumed. ``handle``: the file already opened, in
+    binary, by a caller that changed account after opening it; closed when the rows end."""
+    stream = path.open("rb") if handle is None else handle
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
+        _check_text(stream)
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        reader = csv.reader(text, strict=True)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ExportRejected("the file is empty: no header row") from None
+        except csv.Error:
+            raise ExportRejected("the header row is not valid CSV") from None
+        kind, header = _checked_header(header)
+    except BaseException:
+        stream.close()
+        raise
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        number = 1
+        try:
+            while True:
+                number += 1
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as error:
+                    # An empty list marks a row the CSV reader could not split; a field past
+                    # the reader's limit is said as such, not as unbalanced quotes.
+                    yield number, [_TOO_LONG] if "field larger than field limit" in str(error) else []
+                    continue
+                if fields:
+                    yield number, fields
+        finally:
+            stream.close()
+
+    return kind, header, rows()
+
+
+def _check_text(stream: BinaryIO) -> None:
+    """Refuse a file that is not UTF-8 text, or holds NUL characters, reading it once in
+    chunks; then go back to its start."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    while chunk := stream.read(_CHUNK):
+        if b"\x00" in chunk:
+            raise ExportRejected("the file holds NUL characters: it is not a CSV text export")
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as error:
+            raise ExportRejected(
+                f"the file is not UTF-8 text (first bad byte at offset {offset + error.start});"
+                " export it again as UTF-8"
+            ) from None
+        offset += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
         raise ExportRejected(
-            f"the file is not UTF-8 text (first bad byte at offset {error.start}); export it again as UTF-8"
+            "the file is not UTF-8 text (it ends inside a character); export it again as UTF-8"
         ) from None
-    if "\x00" in text:
-        raise ExportRejected("the file holds NUL characters: it is not a CSV text export")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ExportRejected("the file is empty: no header row") from None
-    except csv.Error:
-        raise ExportRejected("the header row is not valid CSV") from None
+    stream.seek(0)
+
+
+def _checked_header(header: list[str]) -> tuple[str, list[str]]:
+    """The export's kind and its header, or ExportRejected naming columns by position."""
     header = [name.strip() for name in header]
     kind = detect_kind(header)
     known = VICTIM_COLUMNS if kind == "victims" else PERPETRATOR_COLUMNS
@@ -220,23 +278,7 @@ def open_export(path: Path, data: bytes | None = None) -> tuple[str, list[str], 
     if missing:
         raise ExportRejected(f"required column(s) missing from the header: {', '.join(missing)}")
 
-    def rows() -> Iterator[tuple[int, list[str]]]:
-        number = 1
-        while True:
-            number += 1
-            try:
-                fields = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as error:
-                # An empty list marks a row the CSV reader could not split; a field past
-                # the reader's limit is said as such, not as unbalanced quotes.
-                yield number, [_TOO_LONG] if "field larger than field limit" in str(error) else []
-                continue
-            if fields:
-                yield number, fields
-
-    return kind, header, rows()
+    return kind, header
 
 
 def _parse_datetime(text: str) -> datetime:

@@ -42,6 +42,9 @@ class EventPublisher:
                 "acks": "all",
                 "compression.type": "zstd",
                 "linger.ms": 20,
+                # The local queue's bound: a push of any size holds at most this much
+                # (librdkafka's default is a gigabyte).
+                "queue.buffering.max.kbytes": 65_536,
                 "message.timeout.ms": delivery_timeout_ms,
                 "client.id": f"thbdb-producer-{topic}",
                 "log_level": 2,  # failed connects during a broker restart are expected: counted, not printed

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from pydantic import ValidationError
 
@@ -54,17 +55,18 @@ def push_export(
     path: Path,
     create_key: bool = False,
     on_progress: Callable[[int], None] | None = None,
-    data: bytes | None = None,
+    handle: BinaryIO | None = None,
     keys_ready: bool = False,
 ) -> PushReport:
-    """Publish every acceptable row of ``path`` to ``country``'s topic (``data``: its
-    bytes, read before the push took on the country's account).
+    """Publish every acceptable row of ``path`` to ``country``'s topic (``handle``: the
+    file, opened before the push took on the country's account), streamed: rows are
+    read, checked and published one by one, in bounded memory whatever the file's size.
 
     Refused rows are reported, never published, and never stop the others.
     """
     if country not in COUNTRIES:
         raise ExportRejected(f"unknown reporting country {country!r}; one of {', '.join(COUNTRIES)}")
-    kind, header, rows = open_export(path, data)
+    kind, header, rows = open_export(path, handle)
     # ``keys_ready``: the caller put the keys in place before taking on the country's
     # account, which may not look into the shared keys/ folder.
     folder = settings.country_keys_dir(country) if keys_ready else country_keys.prepare(settings, country, create_key)

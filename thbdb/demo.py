@@ -79,12 +79,12 @@ def _push_in_threads(settings: Settings, files: dict[str, list[Path]], err: Cons
 def _push_as_countries(settings: Settings, files: dict[str, list[Path]]) -> list[PushReport]:
     """With accounts on: each country's months pushed by a child process that took on
     that country's account (a process changes account once, so one child a country).
-    The exports are read first, as the demo's own user."""
+    The exports are opened first, as the demo's own user."""
     children: dict[str, tuple[int, int]] = {}
     for country, paths in files.items():
         account = accounts.country_for(settings, country, country_keys.prepare(settings, country, create=True))
         assert account is not None
-        exports = [(path, path.read_bytes()) for path in paths]
+        exports = [(path, path.open("rb")) for path in paths]
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: this country's operator
@@ -92,7 +92,7 @@ def _push_as_countries(settings: Settings, files: dict[str, list[Path]]) -> list
             try:
                 os.close(read_end)
                 accounts.become(account)
-                pushed = [push_export(settings, country, p, data=d, keys_ready=True) for p, d in exports]
+                pushed = [push_export(settings, country, p, handle=h, keys_ready=True) for p, h in exports]
                 with os.fdopen(write_end, "wb") as pipe:
                     pickle.dump(pushed, pipe)
                 status = 0
@@ -101,6 +101,8 @@ def _push_as_countries(settings: Settings, files: dict[str, list[Path]]) -> list
             finally:
                 os._exit(status)
         os.close(write_end)
+        for _path, handle in exports:
+            handle.close()  # the child reads its own copy
         children[country] = (pid, read_end)
     reports: list[PushReport] = []
     for country, (pid, read_end) in children.items():
