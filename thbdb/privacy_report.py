@@ -23,6 +23,7 @@ from pycanon import anonymity
 from thbdb.htcds_export import public_microdata
 from transforms.disclosure import DisclosurePolicy, load_policy
 from warehouse.queries import victim_counts
+from warehouse.superseded import content_hash_sql
 
 # Above this many records the report written after a load leaves the pycanon check and
 # the public-export search to `thbdb report privacy` run by hand: at 100,000 records the
@@ -45,12 +46,6 @@ GENERALISED = (
 # genuine withdrawals come about two months after the record.
 PROBE_WINDOW_DAYS = 7
 PROBING_COLUMNS = (f"withdrawn within {PROBE_WINDOW_DAYS} days", f"changed back within {PROBE_WINDOW_DAYS} days")
-# What a version says that counts; a change back restores all of it.
-_CONTENT = (
-    "status, case_category, sex, citizenship, age_band, identified_year, identified_month, identified_by,"
-    " exploitation_types, country_of_exploitation, recruited_in, transit_countries, recruitment_method,"
-    " means_of_control, means_of_travel, means_of_communication"
-)
 
 # The sensitive attribute as one value per victim: the sorted set of exploitation forms.
 _SA = "coalesce(array_to_string(list_sort(exploitation_types), ';'), 'not_recorded')"
@@ -163,7 +158,8 @@ def probing_signs(con: duckdb.DuckDBPyConnection, window_days: int = PROBE_WINDO
     rows = con.execute(
         f"""
         WITH versions AS (
-            SELECT country, record_ref, updated_at, status, md5(to_json(struct_pack({_CONTENT}))::VARCHAR) AS content
+            -- a stripped version (warehouse/superseded.py) keeps the hash of its content
+            SELECT country, record_ref, updated_at, status, coalesce(content_md5, {content_hash_sql()}) AS content
             FROM raw_victim_events
             QUALIFY row_number() OVER (PARTITION BY country, record_ref, updated_at ORDER BY loaded_at) = 1
         ),

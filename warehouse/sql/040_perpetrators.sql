@@ -1,5 +1,6 @@
 -- Raw layer for perpetrator records: one row per accepted perpetrator event, generalised
--- as victims' are (age band, month). Never edited; traced to topic, load and validation.
+-- as victims' are (age band, month); traced to topic, load and validation. Superseded
+-- and withdrawn versions lose their content as victims' do (warehouse/superseded.py).
 CREATE TABLE IF NOT EXISTS raw_perpetrator_events (
     event_id            VARCHAR PRIMARY KEY,   -- deterministic: a re-push is ignored
     country             VARCHAR NOT NULL,
@@ -9,10 +10,10 @@ CREATE TABLE IF NOT EXISTS raw_perpetrator_events (
     status              VARCHAR NOT NULL,
     sex                 VARCHAR,
     citizenship         VARCHAR,
-    age_band            VARCHAR NOT NULL,
-    age_group           VARCHAR NOT NULL,
-    registered_year     INTEGER NOT NULL,
-    registered_month    INTEGER NOT NULL,
+    age_band            VARCHAR,               -- content: NULL once superseded
+    age_group           VARCHAR,
+    registered_year     INTEGER,
+    registered_month    INTEGER,
     roles               VARCHAR[],             -- NULL: not recorded
     structure           VARCHAR,
     relation_to_victim  VARCHAR,
@@ -24,5 +25,6 @@ CREATE TABLE IF NOT EXISTS raw_perpetrator_events (
     kafka_offset        BIGINT NOT NULL,
     load_id             VARCHAR NOT NULL,
     validation_run_id   VARCHAR NOT NULL,
-    loaded_at           TIMESTAMPTZ NOT NULL
+    loaded_at           TIMESTAMPTZ NOT NULL,
+    content_md5         VARCHAR                -- set when the content was stripped
 );
