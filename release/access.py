@@ -81,6 +81,15 @@ def scoped_country(who: Identity, country: str | None) -> str | None:
     return who.country if who.role in (Role.national, Role.dpo) and who.country else country
 
 
+def may_erase(who: Identity, country: str) -> None:
+    """Erasure of ``country``'s records: its national officers, and the hub's admin."""
+    if who.role is Role.admin or (who.role is Role.national and who.country == country):
+        return
+    if who.role is Role.national:
+        raise Refused(f"{who} may erase records of {who.country} only")
+    raise Refused(f"{who} may not erase records: a national officer of {country} asks for that")
+
+
 def may_read_audit(who: Identity) -> None:
     if who.role not in (Role.admin, Role.dpo):
         raise Refused(f"{who} may not read the audit log")

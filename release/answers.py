@@ -266,6 +266,18 @@ def check_table(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str,
     )
 
 
+# What answers a request on the hub itself (no snapshot): the audit log, an erasure.
+HubAction = Callable[[Context, dict[str, Any]], Answer]
+
+
+def erase(ctx: Context, request: dict[str, Any]) -> Answer:
+    from release import erasure
+
+    access.may_erase(ctx.who, request["country"])
+    outcome = erasure.carry_out(ctx.settings, request["country"], request["kind"], request["record_refs"])
+    return Answer({"erased": outcome.as_dict()}, cells=outcome.warehouse.found, exact=True)
+
+
 def audit(ctx: Context, request: dict[str, Any]) -> Answer:
     from release import audit as audit_log
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from pathlib import Path
 
@@ -19,3 +20,21 @@ def replace_file(path: Path, data: bytes, mode: int = 0o600) -> None:
     finally:
         os.close(descriptor)
     os.replace(temporary, path)
+
+
+def hub_secret(folder: Path, name: str) -> str:
+    """A secret of the hub (hex), made once in its secrets folder, owner only; every
+    process of the hub reads the same one, whichever made it first."""
+    path = folder / name
+    try:
+        return path.read_text("ascii").strip()
+    except FileNotFoundError:
+        pass
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # made meanwhile by another process
+        return path.read_text("ascii").strip()
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+    return path.read_text("ascii").strip()

@@ -4,13 +4,18 @@ A FastAPI application served by uvicorn over TLS, started by ``thbdb up`` under 
 hub's account. Each request carries a bearer token; the service finds the identity,
 checks what its role may have (``release.access``), answers from the current release
 snapshot (``release.snapshot``), opened read-only, and writes one line to the audit log
-whatever the outcome. The CLI's query, report, export, check-table and quarantine
-commands are its clients (``release.client``).
+whatever the outcome. The CLI's query, report, export, check-table, quarantine, audit
+and erase commands are its clients (``release.client``). An erasure is the one request
+that changes the hub (``release.erasure``). Beside the requests, a thread runs the clock
+that lets the broker delete what the hub loaded (``thbdb.kafka_retention``).
 
 Run: ``python -m release.service`` with the hub's THBDB_* settings in the environment.
 """
 
+import contextlib
 import logging
+import threading
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -21,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from release import answers, audit, identities, snapshot
 from release.access import Identity, Refused
+from thbdb import kafka_retention
 from thbdb.settings import Settings
 from transforms.disclosure import load_policy
 from transforms.published_tables import TableRejected
@@ -30,6 +36,7 @@ log = logging.getLogger("thbdb.release")
 
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 Year = Annotated[int, Field(ge=1900, le=2200)]
+Pseudonym = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class _Request(BaseModel):
@@ -105,6 +112,13 @@ class AuditRequest(_Request):
     last: int | None = Field(None, ge=1)
 
 
+class ErasureRequest(_Request):
+    country: Country
+    kind: Literal["victims", "perpetrators"] = "victims"
+    # The records' pseudonyms (keyed hashes made by the country), never national ids.
+    record_refs: list[Pseudonym] = Field(min_length=1, max_length=100_000)
+
+
 # Each operation: its request model and what answers it from a snapshot.
 OPERATIONS: dict[str, tuple[type[_Request], answers.Computation]] = {
     "query/counts": (CountsRequest, answers.counts),
@@ -118,17 +132,36 @@ OPERATIONS: dict[str, tuple[type[_Request], answers.Computation]] = {
     "export": (ExportRequest, answers.export),
     "check-table": (CheckTableRequest, answers.check_table),
 }
+# Operations on the hub itself rather than on a snapshot.
+HUB_OPERATIONS: dict[str, tuple[type[_Request], answers.HubAction]] = {
+    "audit": (AuditRequest, answers.audit),
+    "erase": (ErasureRequest, answers.erase),
+}
 
 
 def _logged_parameters(operation: str, body: dict[str, Any]) -> dict[str, Any]:
-    """What the audit log keeps of a request: a published table by its size only."""
+    """What the audit log keeps of a request: a published table by its size only, an
+    erasure by its country, kind and number of records (never the pseudonyms)."""
     if operation == "check-table":
         return {"cells": len(body.get("cells", []))}
+    if operation == "erase":
+        refs = body.get("record_refs")
+        return {
+            "country": body.get("country"),
+            "kind": body.get("kind"),
+            "records": len(refs) if isinstance(refs, list) else None,
+        }
     return body
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title="thbdb release service", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="thbdb release service",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lambda _app: _kafka_clock(settings),
+    )
     verify = identities.Verifier(settings.hub_secrets_dir)
     bearer = HTTPBearer(auto_error=False)
 
@@ -159,7 +192,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     def answer(request: Request, who: Identity, operation: str, body: dict[str, Any]) -> JSONResponse:
         logged = _logged_parameters(operation, body)
-        model, compute = OPERATIONS[operation] if operation in OPERATIONS else (AuditRequest, None)
+        model = (OPERATIONS.get(operation) or HUB_OPERATIONS[operation])[0]
         try:
             parameters = model.model_validate(body).model_dump()
         except ValueError as error:
@@ -168,13 +201,12 @@ def create_app(settings: Settings) -> FastAPI:
         context = answers.Context(who, load_policy(), settings)
         release_id = None
         try:
-            if compute is None:
-                result = answers.audit(context, parameters)
+            if operation in HUB_OPERATIONS:
+                result = HUB_OPERATIONS[operation][1](context, parameters)
             else:
-                path = snapshot.current(settings)
-                release_id = path.name
+                release_id = snapshot.current(settings).name
                 with snapshot.open_current(settings) as con:
-                    result = compute(con, context, parameters)
+                    result = OPERATIONS[operation][1](con, context, parameters)
         except Refused as error:
             _audit(request, who, "refused", parameters=logged, detail=str(error), release=release_id)
             raise HTTPException(403, str(error)) from None
@@ -204,10 +236,6 @@ def create_app(settings: Settings) -> FastAPI:
     def whoami(who: Annotated[Identity, Depends(identity)]) -> dict[str, Any]:
         return {"name": who.name, "role": who.role.value, "country": who.country}
 
-    @app.post("/v1/audit")
-    def read_audit(request: Request, body: dict[str, Any], who: Annotated[Identity, Depends(identity)]) -> JSONResponse:
-        return answer(request, who, "audit", body)
-
     @app.post("/v1/{group}/{name}")
     def grouped(
         request: Request, group: str, name: str, body: dict[str, Any], who: Annotated[Identity, Depends(identity)]
@@ -221,11 +249,23 @@ def create_app(settings: Settings) -> FastAPI:
     def single(
         request: Request, operation: str, body: dict[str, Any], who: Annotated[Identity, Depends(identity)]
     ) -> JSONResponse:
-        if operation not in OPERATIONS:
+        if operation not in OPERATIONS and operation not in HUB_OPERATIONS:
             raise HTTPException(404, f"no operation {operation}")
         return answer(request, who, operation, body)
 
     return app
+
+
+@contextlib.asynccontextmanager
+async def _kafka_clock(settings: Settings) -> AsyncIterator[None]:
+    """The Kafka clock (thbdb/kafka_retention.py) ticks beside the service while it runs."""
+    stop = threading.Event()
+    clock = threading.Thread(target=kafka_retention.run_clock, args=(settings, stop), name="kafka-clock", daemon=True)
+    clock.start()
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ sees one whole snapshot: the previous one while a load runs, never a half-loaded
 
 from __future__ import annotations
 
-import os
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from release.files import replace_file
+from release.files import hub_secret, replace_file
 from thbdb.privacy_report import PROBING_COLUMNS, probing_signs
 from thbdb.settings import Settings
 
@@ -126,19 +125,7 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
 
 def cell_key_secret(settings: Settings) -> str:
     """The hub's secret for cell keys: made once, kept in the hub's secrets folder."""
-    path = settings.hub_secrets_dir / CELL_KEY_SECRET
-    try:
-        return path.read_text("ascii").strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # made meanwhile by another process
-        return path.read_text("ascii").strip()
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(secrets.token_hex(32) + "\n")
-    return path.read_text("ascii").strip()
+    return hub_secret(settings.hub_secrets_dir, CELL_KEY_SECRET)
 
 
 def _point_to(folder: Path, name: str) -> None:
@@ -146,9 +133,18 @@ def _point_to(folder: Path, name: str) -> None:
     replace_file(folder / POINTER, (name + "\n").encode("ascii"))
 
 
-def _prune(folder: Path, keep: str) -> None:
+def keep_current_only(settings: Settings) -> int:
+    """Delete every snapshot but the current one (after an erasure, the older ones still
+    hold the erased records); how many went."""
+    folder = settings.releases_dir
+    before = len(list(folder.glob("release-*.duckdb")))
+    _prune(folder, current(settings).name, kept=1)
+    return before - len(list(folder.glob("release-*.duckdb")))
+
+
+def _prune(folder: Path, keep: str, kept: int = KEPT) -> None:
     snapshots = sorted(folder.glob("release-*.duckdb"), key=lambda p: p.stat().st_mtime)
-    for old in snapshots[:-KEPT]:
+    for old in snapshots[:-kept]:
         if old.name != keep:
             old.unlink(missing_ok=True)  # a request still reading it keeps its open file
             Path(f"{old}.wal").unlink(missing_ok=True)

@@ -33,7 +33,7 @@ def _free_port() -> int:
 
 
 # The commands that are clients of the release service: each run asks it once.
-CLIENT_COMMANDS = frozenset({"query", "report", "export", "check-table", "quarantine", "audit"})
+CLIENT_COMMANDS = frozenset({"query", "report", "export", "check-table", "quarantine", "audit", "erase"})
 
 
 @dataclass
@@ -75,6 +75,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "THBDB_ACCOUNTS": "off",
             # Small micro-batches, so that fault tests see several batches in a few thousand events.
             "THBDB_BATCH_SIZE": "5000",
+            # A minute for what the hub loaded (or erased) to leave the broker's files, so
+            # that the erasure test can wait it out (thbdb/kafka_retention.py).
+            "THBDB_ERASURE_SECONDS": "60",
         }
     )
     running = Stack(Settings.from_env(env), env)

@@ -226,6 +226,7 @@ class RunResult:
             f" {t.get('loaded', 0)} loaded, {t.get('duplicates', 0)} duplicates skipped,"
             f" {t.get('quarantined', 0)} quarantined"
             + (f" ({t['held_back']} held back with failing batches)" if t.get("held_back") else "")
+            + (f", {t['erased']} of erased records dropped" if t.get("erased") else "")
             + f"; warehouse {self.warehouse}"
         )
 

@@ -199,12 +199,12 @@ def produce(
     if not input.is_file():
         raise _fail(f"no such file: {input}")
     settings = _settings()
-    data, keys_ready = None, False
+    handle, keys_ready = None, False
     try:
         if accounts.enforced(settings.accounts) and country in COUNTRIES:
-            # Read the export as the user who ran this, put the keys in place, then go on
+            # Open the export as the user who ran this, put the keys in place, then go on
             # as the country's own account: it can open its keys and nobody else's.
-            data = input.read_bytes()
+            handle = input.open("rb")
             folder = country_keys.prepare(settings, country, create_key)
             account = accounts.country_for(settings, country, folder)
             assert account is not None
@@ -217,7 +217,7 @@ def produce(
                 input,
                 create_key=create_key,
                 on_progress=lambda n: spinner.update(f"{country}: {n} rows published…"),
-                data=data,
+                handle=handle,
                 keys_ready=keys_ready,
             )
     except (ExportRejected, KeyMissing, PublishFailed, accounts.AccountError) as error:
@@ -842,6 +842,69 @@ def check_table(
                   f"{answer['not_compared']}")  # fmt: skip
     if differences:
         raise typer.Exit(1)
+
+
+class ErasedKind(StrEnum):
+    victims = "victims"
+    perpetrators = "perpetrators"
+
+
+@app.command()
+def erase(
+    country: Annotated[str, typer.Option("--country", help="Your country: the records are its.")],
+    records: Annotated[
+        Path,
+        typer.Option(
+            "--records",
+            help="A file of national record ids: one per line, or a CSV with a record_id column.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    kind: Annotated[ErasedKind, typer.Option("--kind", help="victims or perpetrators.")] = ErasedKind.victims,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    token: TokenOption = None,
+) -> None:
+    """Erase records from the hub, for a court order or a data subject's request.
+
+    The record ids become pseudonyms here, with your country's key; only those go to
+    the hub, with a national officer's token of your country. The hub removes every
+    version of the records from the topic, the raw layer, the linkage store, the marts,
+    the release snapshots and the quarantine, rewrites its database files, and drops the
+    records if they are pushed again. It cannot be undone. Remove the records from your
+    national export too: each push of them is dropped at the hub (counted as erased).
+    """
+    from producers import country_keys
+    from producers.erasure_list import ErasureListRejected, pseudonyms, record_ids
+    from producers.pseudonymise import KeyMissing
+
+    settings = _settings()
+    country = country.upper()
+    if country not in COUNTRIES:
+        raise _fail(f"unknown country {country!r}; one of {', '.join(COUNTRIES)}")
+    try:
+        ids = record_ids(records)
+        refs = pseudonyms(country_keys.migrate(settings, country), country, kind.value, ids)
+    except (ErasureListRejected, KeyMissing, PermissionError) as error:
+        raise _fail(str(error)) from None
+    if not yes and not typer.confirm(f"Erase {len(refs)} {kind.value} record(s) of {country} from the hub, for good?"):
+        raise _fail("nothing erased", code=1)
+    answer = _ask("erase", {"country": country, "kind": kind.value, "record_refs": refs}, token)
+    erased = answer["erased"]
+    table = Table(
+        "store", "removed", title=f"{country}: {erased['found']} of {erased['records']} records found and erased"
+    )
+    table.add_row("raw layer: record versions", str(erased["versions"]))
+    table.add_row("quarantine: entries", str(erased["quarantined"]))
+    table.add_row("linkage store: encodings", str(erased["encodings"]))
+    table.add_row("release snapshots: older ones deleted", str(erased["snapshots_deleted"]))
+    table.add_row("database files rewritten", str(erased["files_rewritten"]))
+    table.add_row("Kafka: waiting events of the records, dropped", str(erased["dropped_waiting"]))
+    out.print(table)
+    out.print(
+        f"Marts rebuilt and a new release published. The broker's files hold no event of these records after"
+        f" {erased['broker_clear_by']} (the stated erasure time). Pushed again, they are dropped at load."
+    )
 
 
 @app.command("audit")

@@ -13,9 +13,9 @@ import time
 import uuid
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic, ResourceType
 
-from thbdb import accounts, kafka_security
+from thbdb import accounts, kafka_retention, kafka_security
 from thbdb.processes import running_pid, start_process, stop_process
 from thbdb.settings import COUNTRIES, REPO_ROOT, SECURE_MARKER, Settings, country_topic
 
@@ -79,8 +79,8 @@ def _write_config(settings: Settings) -> Path:
                 "share.coordinator.state.topic.min.isr=1",
                 # Topics are created by `thbdb up`, never by a typo in a client.
                 "auto.create.topics.enable=false",
-                # Accepted events must stay until the pipeline has read them.
-                "log.retention.hours=-1",
+                # The country topics state their own retention (thbdb/kafka_retention.py).
+                *kafka_retention.broker_properties(settings),
                 "group.initial.rebalance.delay.ms=0",
                 "",
             ]
@@ -196,8 +196,9 @@ def ensure_topics(settings: Settings) -> None:
     """Create the six country topics if they do not exist, and their ACLs on a secure broker."""
     client = admin(settings)
     existing = set(client.list_topics(timeout=10).topics)
+    retention = kafka_retention.topic_config(settings)
     wanted = [
-        NewTopic(country_topic(c), num_partitions=settings.topic_partitions, replication_factor=1)
+        NewTopic(country_topic(c), num_partitions=settings.topic_partitions, replication_factor=1, config=retention)
         for c in COUNTRIES
         if country_topic(c) not in existing
     ]
@@ -207,8 +208,31 @@ def ensure_topics(settings: Settings) -> None:
         except Exception as error:
             if "TOPIC_ALREADY_EXISTS" not in str(error):
                 raise BrokerError(f"could not create topic {topic}: {error}") from error
+    _state_retention(client, [country_topic(c) for c in COUNTRIES if country_topic(c) in existing], retention)
     kafka_security.ensure_scram(settings, client)
     kafka_security.ensure_acls(settings, client)
+
+
+def _state_retention(client: AdminClient, topics: list[str], retention: dict[str, str]) -> None:
+    """Give topics made before (or with another stated erasure time) today's retention."""
+    if not topics:
+        return
+    resources = [
+        ConfigResource(
+            ResourceType.TOPIC,
+            topic,
+            incremental_configs=[
+                ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET)
+                for name, value in retention.items()
+            ],
+        )
+        for topic in topics
+    ]
+    for resource, future in client.incremental_alter_configs(resources).items():
+        try:
+            future.result(timeout=30)
+        except Exception as error:
+            raise BrokerError(f"could not set the retention of {resource.name}: {error}") from error
 
 
 def stop_broker(settings: Settings) -> bool:

@@ -1,7 +1,9 @@
 """Who may do what on the broker: SASL/SCRAM-SHA-512 principals and their ACLs.
 
 One principal per country (``al`` … ``xk``) may write its own topic and read none; the
-``pipeline`` principal may read every country topic and write none; ``admin`` is the
+``pipeline`` principal may read every country topic, write none, and delete what it
+loaded; ``eraser`` (the release service's) may do the same and append empty clock
+ticks to every country topic; ``admin`` is the
 broker's own identity (inter-broker traffic, topic and ACL creation). With the
 StandardAuthorizer and ``allow.everyone.if.no.acl.found=false`` anything not granted
 here is refused.
@@ -9,9 +11,9 @@ here is refused.
 The embedded broker runs this way with ``thbdb up --secure`` (see README, "Faults,
 access control and keys"). Passwords are random, one file per principal, owner-only,
 where only that principal's account reads it (thbdb/accounts.py): a country's in its own
-folder (``country/CC/kafka.password``), the pipeline's in the hub's (``hub-secrets/``),
-the broker's admin password under ``keys/kafka/``; the SCRAM credentials are written into the
-KRaft metadata when the storage is formatted, so the broker never starts without them.
+folder (``country/CC/kafka.password``), the pipeline's and the eraser's in the hub's
+(``hub-secrets/``), the broker's admin password under ``keys/kafka/``; the SCRAM
+credentials are written through the admin API (``ensure_scram``), never on a command line.
 A real deployment gives each country only its own password file and sets
 ``THBDB_KAFKA_SASL_USERNAME`` and ``THBDB_KAFKA_SASL_PASSWORD_FILE``.
 """
@@ -42,6 +44,11 @@ from thbdb.settings import COUNTRIES, Settings, country_topic
 MECHANISM = "SCRAM-SHA-512"
 ADMIN = "admin"
 PIPELINE = "pipeline"
+# The release service's principal on the broker: before an erasure it loads what waits
+# in the topic, after it trims the topic, and it appends the clock's empty ticks
+# (thbdb/kafka_retention.py). The hub runs the broker, so this grants it nothing it could
+# not do already.
+ERASER = "eraser"
 PIPELINE_GROUP = "thbdb-pipeline"
 TOPIC_PREFIX = "thbdb.events."
 
@@ -55,7 +62,7 @@ def country_principal(country: str) -> str:
 
 
 def principals() -> list[str]:
-    return [ADMIN, PIPELINE, *(country_principal(c) for c in COUNTRIES)]
+    return [ADMIN, PIPELINE, ERASER, *(country_principal(c) for c in COUNTRIES)]
 
 
 def credentials_dir(settings: Settings) -> Path:
@@ -66,8 +73,8 @@ def password_file(settings: Settings, principal: str) -> Path:
     countries = {country_principal(c): c for c in COUNTRIES}
     if principal in countries:
         path = settings.country_keys_dir(countries[principal]) / "kafka.password"
-    elif principal == PIPELINE:
-        path = settings.hub_secrets_dir / "pipeline.password"
+    elif principal in (PIPELINE, ERASER):
+        path = settings.hub_secrets_dir / f"{principal}.password"
     else:
         return credentials_dir(settings) / f"{principal}.password"
     old = credentials_dir(settings) / f"{principal}.password"  # homes made before: moved, not replaced
@@ -199,7 +206,9 @@ def broker_tls(settings: Settings) -> tuple[Path, Path]:
 
 
 def acl_bindings() -> list[AclBinding]:
-    """Every grant there is: each country writes its own topic; the pipeline reads all."""
+    """Every grant there is: each country writes its own topic; the pipeline reads all,
+    and deletes what it loaded (thbdb/kafka_retention.py); the eraser (the release
+    service) does the same around an erasure, and appends the clock's empty ticks."""
 
     literal, prefixed = ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED
 
@@ -211,9 +220,12 @@ def acl_bindings() -> list[AclBinding]:
         principal = country_principal(country)
         for op in (AclOperation.WRITE, AclOperation.DESCRIBE):
             bindings.append(allow(principal, ResourceType.TOPIC, country_topic(country), literal, op))
-    for op in (AclOperation.READ, AclOperation.DESCRIBE):
-        bindings.append(allow(PIPELINE, ResourceType.TOPIC, TOPIC_PREFIX, prefixed, op))
-    bindings.append(allow(PIPELINE, ResourceType.GROUP, PIPELINE_GROUP, literal, AclOperation.READ))
+    # Both hub principals read and trim what the hub loaded; the eraser also appends the
+    # clock's empty ticks.
+    for who, ops in ((PIPELINE, ()), (ERASER, (AclOperation.WRITE,))):
+        for op in (AclOperation.READ, AclOperation.DELETE, AclOperation.DESCRIBE, *ops):
+            bindings.append(allow(who, ResourceType.TOPIC, TOPIC_PREFIX, prefixed, op))
+        bindings.append(allow(who, ResourceType.GROUP, PIPELINE_GROUP, literal, AclOperation.READ))
     return bindings
 
 

@@ -18,13 +18,15 @@ from expectations.case_events import SUITE_NAME, ValidationOutcome, validate_eve
 from expectations.data_docs import build_data_docs, store_redacted_result
 from expectations.perpetrator_events import SUITE_NAME as PERPETRATOR_SUITE
 from expectations.perpetrator_events import validate_perpetrator_events
-from thbdb import kafka_security
+from release.files import hub_secret
+from thbdb import kafka_retention, kafka_security
 from thbdb.privacy_report import write_privacy_report
-from thbdb.settings import Settings, country_topic
+from thbdb.settings import COUNTRIES, Settings, country_topic
 from thbdb.validation_report import write_validation_report
 from transforms.events import EventRejected, PerpetratorEvent, VictimEvent, parse_event
 from transforms.perpetrator_rows import perpetrator_row
 from transforms.rows import victim_row
+from warehouse import erasure
 from warehouse.loader import (
     LoadBatch,
     QuarantinedEvent,
@@ -43,7 +45,7 @@ class PipelineError(RuntimeError):
 
 
 # The counters of a drain, which runs and streaming windows add up.
-LOAD_COUNTERS = ("batches", "read", "loaded", "duplicates", "quarantined", "held_back")
+LOAD_COUNTERS = ("batches", "read", "loaded", "duplicates", "quarantined", "held_back", "erased")
 
 
 @dataclass
@@ -55,13 +57,14 @@ class DrainReport:
     duplicates: int = 0
     quarantined: int = 0
     held_back: int = 0
+    erased: int = 0  # events of erased records, dropped (warehouse/erasure.py)
     load_ids: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if k != "load_ids"}
 
 
-def pipeline_consumer(settings: Settings) -> Consumer:
+def pipeline_consumer(settings: Settings, principal: str = kafka_security.PIPELINE) -> Consumer:
     # Offsets live in the warehouse, not in Kafka's consumer group: the group id only
     # names the client; nothing is committed to the broker.
     return Consumer(
@@ -74,7 +77,7 @@ def pipeline_consumer(settings: Settings) -> Consumer:
             "auto.offset.reset": "earliest",
             "fetch.max.bytes": 52_428_800,
             "log_level": 3,
-            **kafka_security.client_config(settings, kafka_security.PIPELINE),
+            **kafka_security.client_config(settings, principal),
         }
     )
 
@@ -100,6 +103,8 @@ def build_batch(
     perpetrators: list[tuple[Message, PerpetratorEvent]] = []
     seen: set[str] = set()
     for message in messages:
+        if message.value() is None:
+            continue  # a tombstone: an erasure's, or the hub's clock (release/erasure.py)
         try:
             event = parse_event(message.value() or b"")
         except EventRejected as rejected:
@@ -182,6 +187,7 @@ def drain_country(
     airflow_run_id: str | None = None,
     on_batch: Callable[[DrainReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    principal: str = kafka_security.PIPELINE,
 ) -> DrainReport:
     """Load everything published to the country's topic so far, batch by batch.
 
@@ -189,10 +195,11 @@ def drain_country(
     there, and the next drain starts from that batch's offsets."""
     topic = country_topic(country)
     report = DrainReport(country=country)
+    secret = hub_secret(settings.hub_secrets_dir, erasure.SECRET_FILE)
     with connect(settings.warehouse) as con:
         ensure_schema(con)
         start = stored_offsets(con, topic)
-    consumer = pipeline_consumer(settings)
+    consumer = pipeline_consumer(settings, principal)
     try:
         metadata = consumer.list_topics(topic, timeout=15)
         if topic not in metadata.topics or metadata.topics[topic].error is not None:
@@ -231,7 +238,7 @@ def drain_country(
             batch, outcomes = build_batch(country, messages, airflow_run_id)
             hold_back_if_failing(batch, settings.max_failure_rate)
             with connect(settings.warehouse) as con:
-                result = load_batch(con, batch)
+                result = load_batch(con, batch, secret)
             for suite_name, outcome in outcomes:
                 if outcome.result is not None:
                     store_redacted_result(
@@ -251,15 +258,17 @@ def drain_country(
             report.loaded += result.loaded
             report.duplicates += result.duplicates
             report.quarantined += result.quarantined
+            report.erased += result.erased
             report.load_ids.append(batch.load_id)
             log.info(
-                "%s batch %d: read %d, loaded %d, duplicates %d, quarantined %d",
+                "%s batch %d: read %d, loaded %d, duplicates %d, quarantined %d, erased %d",
                 country,
                 report.batches,
                 batch.events_read,
                 result.loaded,
                 result.duplicates,
                 result.quarantined,
+                result.erased,
             )
             if on_batch:
                 on_batch(report)
@@ -286,6 +295,19 @@ def refresh_queryable(settings: Settings) -> None:
         ensure_schema(con)
         refresh_marts(con, settings.link_threshold, settings.warehouse_memory)
         snapshot.publish(con, settings)
+    trim_loaded(settings, kafka_security.PIPELINE)
+
+
+def trim_loaded(settings: Settings, principal: str) -> None:
+    """Delete from the country topics what the warehouse has loaded, and put the topics on
+    the clock so the broker's files follow within the stated time (thbdb/kafka_retention.py)."""
+    with connect(settings.warehouse, read_only=True) as con:
+        rows = con.execute("SELECT topic, kafka_partition, next_offset FROM kafka_offsets").fetchall()
+    loaded: dict[str, dict[int, int]] = {}
+    for topic, partition, next_offset in rows:
+        loaded.setdefault(str(topic), {})[int(partition)] = int(next_offset)
+    kafka_retention.trim(settings, loaded, principal)
+    kafka_retention.keep_ticking(settings, [c for c in COUNTRIES if country_topic(c) in loaded])
 
 
 def write_reports(settings: Settings) -> None:

@@ -75,6 +75,9 @@ class Settings:
     # DuckDB's memory for rebuilding the marts: beyond it DuckDB spills to disk, so the
     # worker's memory stays bounded however large the warehouse grows (README, Performance).
     warehouse_memory: str = "1GB"
+    # The stated time within which an erased record leaves every file of the broker
+    # (thbdb/kafka_retention.py): a day.
+    erasure_seconds: float = 86_400.0
     # Run the hub and each country under accounts of their own when started by root
     # (THBDB_ACCOUNTS, on by default; see thbdb/accounts.py).
     accounts: bool = False
@@ -97,6 +100,7 @@ class Settings:
             "link_threshold": "THBDB_LINK_THRESHOLD",
             "stream_window": "THBDB_STREAM_WINDOW",
             "stream_poll": "THBDB_STREAM_POLL",
+            "erasure_seconds": "THBDB_ERASURE_SECONDS",
         }
         changes |= {k: _number(env, v, float) for k, v in floats.items() if env.get(v)}
         if env.get("THBDB_WAREHOUSE_MEMORY"):
@@ -147,6 +151,7 @@ class Settings:
             "THBDB_KAFKA_LIB": str(self.kafka_lib),
             "THBDB_STREAM_WINDOW": str(self.stream_window),
             "THBDB_STREAM_POLL": str(self.stream_poll),
+            "THBDB_ERASURE_SECONDS": str(self.erasure_seconds),
             "THBDB_WAREHOUSE_MEMORY": self.warehouse_memory,
             "THBDB_ACCOUNTS": "on" if self.accounts else "off",
         }

@@ -20,7 +20,7 @@ import pandas as pd
 
 from transforms.perpetrator_rows import PERPETRATOR_EVENT_COLUMNS
 from transforms.rows import EVENT_COLUMNS
-from warehouse import linkage_store
+from warehouse import erasure, linkage_store, superseded
 from warehouse.person_linkage import DEFAULT_THRESHOLD as DEFAULT_LINK_THRESHOLD
 from warehouse.person_linkage import refresh_person_links
 
@@ -75,6 +75,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for name in RAW_SQL:
         run_sql_file(con, name)
     linkage_store.move_from_raw_layer(con)  # warehouses made before the linkage store
+    superseded.migrate(con)  # and before superseded versions were stripped
 
 
 def refresh_marts(
@@ -95,6 +96,7 @@ def refresh_marts(
             if name == "030_marts.sql":  # the marts count regional persons: link first
                 refresh_person_links(con, link_threshold)
             run_sql_file(con, name)
+        superseded.strip(con)  # what no mart counts keeps no content
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -137,10 +139,12 @@ class LoadBatch:
     held_back: str = ""  # why the whole batch was quarantined, if it was
     # (partition, offset, warehouse row) of each accepted perpetrator event
     accepted_perpetrators: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)
+    erased: int = 0  # events of erased records, dropped at load
 
     @property
     def events_read(self) -> int:
-        return len(self.accepted) + len(self.accepted_perpetrators) + len(self.quarantined) + self.duplicates_in_batch
+        kept = len(self.accepted) + len(self.accepted_perpetrators) + len(self.quarantined)
+        return kept + self.duplicates_in_batch + self.erased
 
 
 @dataclass(frozen=True)
@@ -148,11 +152,16 @@ class LoadResult:
     loaded: int
     duplicates: int
     quarantined: int
+    erased: int = 0  # events of erased records, dropped
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> LoadResult:
-    """Write one batch and move the offsets, all or nothing."""
+def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, erasure_secret: str | None = None) -> LoadResult:
+    """Write one batch and move the offsets, all or nothing.
+
+    Events of records on the deny list (warehouse/erasure.py) are dropped here, under
+    the write lock: an erasure that ran since the batch was read is seen."""
     now = datetime.now(UTC)
+    erased = _drop_erased(con, batch, erasure_secret)
     # A re-pushed event has the same id: keep the first copy, count the rest as duplicates.
     seen: set[str] = set()
     rows = []
@@ -260,7 +269,19 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> LoadResult:
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return LoadResult(loaded=loaded, duplicates=duplicates, quarantined=len(batch.quarantined))
+    return LoadResult(loaded=loaded, duplicates=duplicates, quarantined=len(batch.quarantined), erased=erased)
+
+
+def _drop_erased(con: duckdb.DuckDBPyConnection, batch: LoadBatch, secret: str | None) -> int:
+    """Take the events of erased records out of the batch; how many there were."""
+    is_erased = erasure.denied(con, batch.country, secret)
+    before = len(batch.accepted) + len(batch.accepted_perpetrators) + len(batch.quarantined)
+    batch.accepted = [a for a in batch.accepted if not is_erased(str(a[2]["record_ref"]))]
+    batch.accepted_perpetrators = [a for a in batch.accepted_perpetrators if not is_erased(str(a[2]["record_ref"]))]
+    batch.quarantined = [q for q in batch.quarantined if not is_erased(q.record_ref)]
+    dropped = before - len(batch.accepted) - len(batch.accepted_perpetrators) - len(batch.quarantined)
+    batch.erased += dropped
+    return dropped
 
 
 def _insert_perpetrators(con: duckdb.DuckDBPyConnection, batch: LoadBatch, now: datetime) -> int:

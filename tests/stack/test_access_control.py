@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from producers.publisher import EventPublisher, PublishFailed
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
@@ -78,7 +78,7 @@ def _read(settings: Settings, principal: str, country: str) -> tuple[int, list[s
         }
     )
     topic = country_topic(country)
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(settings.topic_partitions)])
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(settings.topic_partitions)])
     read, errors, ended = 0, [], set()
     for _ in range(10):
         for message in consumer.consume(100, timeout=2):

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from producers.pseudonymise import Pseudonymiser, load_or_create_country_key
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
@@ -45,7 +45,7 @@ def _copy_on_topic(stack: Stack, batch_id: str) -> int:
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "order-check",
                          "enable.partition.eof": True, "enable.auto.commit": False, "log_level": 0})  # fmt: skip
     topic = country_topic(COUNTRY)
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(settings.topic_partitions)])
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(settings.topic_partitions)])
     copies, ended = [], set()
     while len(ended) < settings.topic_partitions:
         for message in consumer.consume(500, timeout=5):

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from producers.push import push_export
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
@@ -36,7 +36,7 @@ from thbdb import airflow_stack, kafka_broker
 from thbdb.pipeline import drain_country
 from thbdb.processes import running_pid
 from thbdb.settings import COUNTRIES, Settings, country_topic
-from warehouse.loader import connect, refresh_marts
+from warehouse.loader import connect, refresh_marts, stored_offsets
 
 pytestmark = pytest.mark.stack
 
@@ -65,7 +65,8 @@ def _topic_copies(settings: Settings, country: str, batch_id: str) -> int:
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "fault-check",
                          "enable.partition.eof": True, "enable.auto.commit": False, "log_level": 0})  # fmt: skip
     topic = country_topic(country)
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(settings.topic_partitions)])
+    # From each partition's start: what the hub loaded is no longer there (thbdb/kafka_retention.py).
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(settings.topic_partitions)])
     copies, ended, needle = 0, set(), batch_id.encode()
     while len(ended) < settings.topic_partitions:
         for message in consumer.consume(1000, timeout=5):
@@ -128,15 +129,15 @@ def test_broker_stopped_and_killed_during_a_push_loses_and_doubles_nothing(stack
     assert report.published == n and not report.refused  # type: ignore[attr-defined]
     assert report.broker_interruptions > 0  # type: ignore[attr-defined]  # it noticed, retried, reported
 
+    batch = report.batch_id  # type: ignore[attr-defined]
+    in_kafka = _topic_copies(settings, "AL", batch)  # before the run, which deletes what it loaded
     ran = stack.thbdb("run")
     assert "succeeded" in ran.stdout
-    batch = report.batch_id  # type: ignore[attr-defined]
     with connect(settings.warehouse, read_only=True) as con:
         rows, distinct = con.execute(
             "SELECT count(*), count(DISTINCT record_ref) FROM raw_victim_events WHERE producer_batch_id = ?", [batch]
         ).fetchone() or (0, 0)
         counted = con.execute("SELECT count(*) FROM mart_victims WHERE country = 'AL' AND year = 2016").fetchone()
-    in_kafka = _topic_copies(settings, "AL", batch)
     print(
         f"\nFAULT broker: 2 injected (1 SIGTERM, 1 SIGKILL) during a push of {n} events;"
         f" producer reported {report.broker_interruptions} interruptions;"  # type: ignore[attr-defined]
@@ -192,14 +193,20 @@ def _killed_drain(stack: Stack, country: str, pause_at: int, batch_size: int) ->
     return line.strip()
 
 
-def _offsets_agree_with_rows(con: duckdb.DuckDBPyConnection, topic: str, reference: Path) -> tuple[int, int]:
-    """Rows of the topic held, and rows the stored offsets say were read: they must agree.
+def _offsets_agree_with_rows(
+    con: duckdb.DuckDBPyConnection, topic: str, reference: Path, batch: str
+) -> tuple[int, int]:
+    """Rows of the push ``batch`` held, and rows the stored offsets say were read: they
+    must agree.
 
-    The reference warehouse (an uninterrupted load) says at which offsets the events are.
+    The reference warehouse (an uninterrupted load of what the topic held, this push
+    alone: the run before deleted what it had loaded) says at which offsets the events are.
     """
     con.execute(f"ATTACH '{reference}' AS ref (READ_ONLY)")
     try:
-        held = con.execute("SELECT count(*) FROM raw_victim_events WHERE topic = ?", [topic]).fetchone()
+        held = con.execute(
+            "SELECT count(*) FROM raw_victim_events WHERE topic = ? AND producer_batch_id = ?", [topic, batch]
+        ).fetchone()
         expected = con.execute(
             "SELECT count(*) FROM ref.raw_victim_events r JOIN kafka_offsets o"
             " ON o.topic = r.topic AND o.kafka_partition = r.kafka_partition"
@@ -218,26 +225,43 @@ def _offsets_agree_with_rows(con: duckdb.DuckDBPyConnection, topic: str, referen
     return int((held or (0,))[0]), int((expected or (0,))[0])
 
 
-def _contents(path: Path, country: str) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[object]]:
+def _contents(
+    path: Path, country: str, batch: str, since: dict[int, int]
+) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[object]]:
+    """What the push ``batch`` left in a warehouse: its rows, their marts, and what was
+    quarantined from the offsets ``since`` on (where the push began)."""
     with connect(path, read_only=True) as con:
         raw = con.execute(
-            f"SELECT {CONTENT} FROM raw_victim_events WHERE country = ? ORDER BY event_id", [country]
+            f"SELECT {CONTENT} FROM raw_victim_events WHERE country = ? AND producer_batch_id = ? ORDER BY event_id",
+            [country, batch],
         ).fetchall()
         mart = con.execute(
-            f"SELECT {MART} FROM mart_victims WHERE country = ? ORDER BY record_key", [country]
+            f"SELECT {MART} FROM mart_victims WHERE country = ? AND event_id IN"
+            " (SELECT event_id FROM raw_victim_events WHERE producer_batch_id = ?) ORDER BY record_key",
+            [country, batch],
         ).fetchall()
-        quarantine = con.execute(
-            "SELECT kafka_partition, kafka_offset, event_id, reasons FROM quarantine WHERE country = ?"
-            " ORDER BY kafka_partition, kafka_offset",
-            [country],
-        ).fetchall()
+        quarantine = [
+            q
+            for q in con.execute(
+                "SELECT kafka_partition, kafka_offset, event_id, reasons FROM quarantine WHERE country = ?"
+                " ORDER BY kafka_partition, kafka_offset",
+                [country],
+            ).fetchall()
+            if q[1] >= since.get(q[0], 0)
+        ]
     return raw, mart, quarantine
+
+
+def _offsets(settings: Settings, country: str) -> dict[int, int]:
+    with connect(settings.warehouse, read_only=True) as con:
+        return stored_offsets(con, country_topic(country))
 
 
 def test_a_load_killed_mid_batch_reruns_to_the_uninterrupted_result(stack: Stack, tmp_path: Path) -> None:
     settings, country, n, batch_size = stack.settings, "XK", 400, 40
     stack.thbdb("run")  # start from a drained topic, so only this test's events are pending
-    push_export(settings, country, _export(tmp_path, country, "XK-KILL", n, 2016), create_key=True)
+    since = _offsets(settings, country)
+    batch = push_export(settings, country, _export(tmp_path, country, "XK-KILL", n, 2016), create_key=True).batch_id
 
     # The uninterrupted load: the same topic, drained in one go into a warehouse of its own.
     reference = replace(settings, home=tmp_path / "reference", batch_size=batch_size)
@@ -247,28 +271,30 @@ def test_a_load_killed_mid_batch_reruns_to_the_uninterrupted_result(stack: Stack
 
     topic = country_topic(country)
     with connect(settings.warehouse, read_only=True) as con:
-        before = _offsets_agree_with_rows(con, topic, reference.warehouse)
+        before = _offsets_agree_with_rows(con, topic, reference.warehouse, batch)
     assert before[0] == before[1]
 
     faults = []
     # Fault 1: inside the second batch's transaction, rows inserted, COMMIT not yet run.
     faults.append(_killed_drain(stack, country, pause_at=2, batch_size=batch_size))
     with connect(settings.warehouse, read_only=True) as con:
-        held, expected = _offsets_agree_with_rows(con, topic, reference.warehouse)
+        held, expected = _offsets_agree_with_rows(con, topic, reference.warehouse, batch)
     assert held == expected == before[0] + batch_size  # batch 1 committed, batch 2 left no trace
     # Fault 2: wherever the next loader happens to be once it has committed a batch.
     faults.append(_killed_drain(stack, country, pause_at=0, batch_size=batch_size))
     with connect(settings.warehouse, read_only=True) as con:
-        held, expected = _offsets_agree_with_rows(con, topic, reference.warehouse)
+        held, expected = _offsets_agree_with_rows(con, topic, reference.warehouse, batch)
     assert held == expected >= before[0] + 2 * batch_size
 
     ran = stack.thbdb("run")  # the re-run, through Airflow
     assert "succeeded" in ran.stdout
-    raw, mart, quarantine = _contents(settings.warehouse, country)
-    ref_raw, ref_mart, ref_quarantine = _contents(reference.warehouse, country)
+    raw, mart, quarantine = _contents(settings.warehouse, country, batch, since)
+    ref_raw, ref_mart, ref_quarantine = _contents(reference.warehouse, country, batch, since)
     with connect(settings.warehouse, read_only=True) as con:
         rows = con.execute(
-            "SELECT count(*), count(DISTINCT event_id) FROM raw_victim_events WHERE country = ?", [country]
+            "SELECT count(*), count(DISTINCT event_id) FROM raw_victim_events WHERE country = ?"
+            " AND producer_batch_id = ?",
+            [country, batch],
         ).fetchone() or (0, 0)
     print(
         f"\nFAULT load killed: {len(faults)} SIGKILLs of the loading process ({', '.join(faults)});"
@@ -298,7 +324,8 @@ def _task_process(ti_id: str) -> int | None:
 def test_the_airflow_task_killed_mid_drain_is_retried_to_the_uninterrupted_result(stack: Stack, tmp_path: Path) -> None:
     settings, country, n = stack.settings, "BA", 16_000
     stack.thbdb("run")
-    push_export(settings, country, _export(tmp_path, country, "BA-AFK", n, 2018), create_key=True)
+    since = _offsets(settings, country)
+    batch = push_export(settings, country, _export(tmp_path, country, "BA-AFK", n, 2018), create_key=True).batch_id
     reference = replace(settings, home=tmp_path / "reference")  # the same batch size as the Airflow task's
     drain_country(reference, country)
     with connect(reference.warehouse) as con:
@@ -343,8 +370,8 @@ def test_the_airflow_task_killed_mid_drain_is_retried_to_the_uninterrupted_resul
             break
         threading.Event().wait(1)
     tries = drain_instance()["try_number"]
-    raw, mart, quarantine = _contents(settings.warehouse, country)
-    ref_raw, ref_mart, ref_quarantine = _contents(reference.warehouse, country)
+    raw, mart, quarantine = _contents(settings.warehouse, country, batch, since)
+    ref_raw, ref_mart, ref_quarantine = _contents(reference.warehouse, country, batch, since)
     doubled = len(raw) - len({r[0] for r in raw})
     print(
         f"\nFAULT airflow task killed: 1 SIGKILL of the drain_country[{country}] task process after"

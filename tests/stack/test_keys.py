@@ -16,10 +16,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.conftest import Stack
+from tests.kafka_files import broker_text
 from thbdb.settings import COUNTRIES, country_topic
 
 pytestmark = pytest.mark.stack
@@ -45,7 +46,11 @@ def _forms(secret: bytes) -> list[bytes]:
 def _messages(stack: Stack) -> bytes:
     consumer = Consumer({"bootstrap.servers": stack.settings.kafka_bootstrap, "group.id": "key-check",
                          "enable.partition.eof": True, "enable.auto.commit": False, "log_level": 0})  # fmt: skip
-    parts = [TopicPartition(country_topic(c), p, 0) for c in COUNTRIES for p in range(stack.settings.topic_partitions)]
+    parts = [
+        TopicPartition(country_topic(c), p, OFFSET_BEGINNING)
+        for c in COUNTRIES
+        for p in range(stack.settings.topic_partitions)
+    ]
     consumer.assign(parts)
     chunks, ended = [], set()
     while len(ended) < len(parts):
@@ -83,6 +88,7 @@ def test_keys_appear_nowhere_but_in_their_own_files(stack: Stack, tmp_path: Path
         con.close()
     places: dict[str, bytes] = {
         "kafka messages": _messages(stack),
+        "kafka files": broker_text(stack.settings),
         "warehouse tables": b"".join(p.read_bytes() for p in sorted(con_dump.glob("*.csv"))),
         "command output": b"\n".join(printed),
     }

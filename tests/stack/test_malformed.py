@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
 from hypothesis import HealthCheck, given, settings
 
 from producers.national_export import ExportRejected
 from producers.pseudonymise import Pseudonymiser, load_or_create_country_key
 from producers.push import push_export
 from tests.conftest import Stack
+from tests.kafka_files import broker_text
 from tests.malformed_inputs import (
     CANARIES,
     INJECTIONS,
@@ -180,7 +181,7 @@ def _topic_values(stack: Stack, country: str) -> Iterator[bytes]:
     consumer = Consumer({"bootstrap.servers": stack.settings.kafka_bootstrap, "group.id": "malformed-check",
                          "enable.partition.eof": True, "enable.auto.commit": False, "log_level": 0})  # fmt: skip
     topic = country_topic(country)
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(stack.settings.topic_partitions)])
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(stack.settings.topic_partitions)])
     ended: set[int] = set()
     while len(ended) < stack.settings.topic_partitions:
         for message in consumer.consume(1000, timeout=5):
@@ -233,6 +234,8 @@ def test_after_the_run_the_bad_is_quarantined_the_good_loaded_and_nothing_leaked
     found = [f"quarantine reason at {p}" for p, r in quarantined.items() if leaked(r)]
     found += [f"warehouse table {f.name}" for f in (tmp_path / "dump").glob("*.csv") if leaked(f.read_bytes())]
     found += [f"message on {EXPORTS}'s topic" for v in _topic_values(stack, EXPORTS) if leaked(v)]
+    if leaked(broker_text(stack.settings, country_topic(EXPORTS))):  # what the run deleted, too
+        found.append(f"the broker's files of {EXPORTS}'s topic")
     # Everything under the home but the broker's segments (the bad messages written
     # straight to a topic hold canaries by construction) and the keys.
     skip = (stack.settings.kafka_dir / "data", stack.settings.keys_dir, stack.settings.home / "country")

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from producers.pseudonymise import normalise_name
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.conftest import Stack
+from tests.kafka_files import broker_text
 from thbdb.settings import country_topic
 
 pytestmark = pytest.mark.stack
@@ -49,7 +50,7 @@ def _kafka_values(stack: Stack, country: str) -> list[bytes]:
                          "enable.partition.eof": True, "enable.auto.commit": False})  # fmt: skip
     topic = country_topic(country)
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     values, open_partitions = [], set(partitions)
     while open_partitions:
         for message in consumer.consume(500, timeout=5):
@@ -93,6 +94,8 @@ def test_canary_values_appear_nowhere_under_home(stack: Stack, tmp_path: Path) -
             found.extend(f"{path}: {n!r}" for n in needles if n in data)
     for value in _kafka_values(stack, "AL"):
         found.extend(f"kafka message: {n!r}" for n in needles if n in value)
+    in_broker_files = broker_text(stack.settings, country_topic("AL"))  # also what the run deleted
+    found.extend(f"kafka files: {n!r}" for n in needles if n in in_broker_files)
     warehouse = _warehouse_text(stack, tmp_path / "warehouse-dump")
     found.extend(f"warehouse: {n!r}" for n in needles if n in warehouse)
     assert not found, "personal values found:\n" + "\n".join(found)

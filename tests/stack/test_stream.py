@@ -88,6 +88,7 @@ def test_streaming_makes_a_push_countable_and_a_concurrent_run_counts_nothing_tw
         # Turned off while it drains a larger push: it stops after a committed batch,
         # and `thbdb run` loads the rest.
         stack.thbdb("produce", "--country", COUNTRY, "--input", str(_export(tmp_path, "c", 20000, 3)), "--create-key")
+        pushed_to = _topic_end(stack)  # beyond it only the hub's clock ticks come
     finally:
         stack.thbdb("stream", "off", timeout=TIMEOUT)
     assert "consumer not running" in stack.thbdb("stream", "status").stdout
@@ -105,5 +106,6 @@ def test_streaming_makes_a_push_countable_and_a_concurrent_run_counts_nothing_tw
         )
     assert rows is not None and rows[0] == rows[1]  # one row per event
     assert loaded == (rows[0],)  # each event was loaded by exactly one of the two paths
-    assert offsets == _topic_end(stack)  # read up to the end, never sent back
+    # Read up to the end of what was pushed, never sent back.
+    assert all(offsets[p] >= end for p, end in pushed_to.items())
     assert _quarantined(stack) == quarantined_before  # these pushes are all valid

@@ -11,7 +11,7 @@ from thbdb import kafka_security
 from thbdb.settings import COUNTRIES, SECURE_MARKER, Settings, country_topic
 
 
-def test_each_country_may_write_only_its_topic_and_the_pipeline_only_read() -> None:
+def test_each_country_may_write_only_its_topic_and_the_hub_only_read_and_trim() -> None:
     grants = {
         (b.principal, b.restype, b.name, b.resource_pattern_type, b.operation) for b in kafka_security.acl_bindings()
     }
@@ -23,8 +23,12 @@ def test_each_country_may_write_only_its_topic_and_the_pipeline_only_read() -> N
             (ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, AclOperation.WRITE),
             (ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, AclOperation.DESCRIBE),
         }
-    pipeline = {g[4] for g in grants if g[0] == "User:pipeline"}
-    assert pipeline == {AclOperation.READ, AclOperation.DESCRIBE}
+    # The pipeline reads, and deletes what it loaded (thbdb/kafka_retention.py); it never
+    # writes. The release service's eraser also appends the clock's empty ticks.
+    pipeline = {g[4] for g in grants if g[0] == "User:pipeline" and g[1] == ResourceType.TOPIC}
+    assert pipeline == {AclOperation.READ, AclOperation.DELETE, AclOperation.DESCRIBE}
+    eraser = {g[4] for g in grants if g[0] == "User:eraser" and g[1] == ResourceType.TOPIC}
+    assert eraser == {AclOperation.READ, AclOperation.DELETE, AclOperation.DESCRIBE, AclOperation.WRITE}
     assert not any(g[0] == "User:admin" for g in grants)  # the super user needs no grant
 
 

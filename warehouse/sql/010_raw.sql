@@ -1,5 +1,7 @@
--- Raw layer: what the pipeline accepted or refused, exactly as loaded, never edited.
--- Every row names the Kafka position, the load and the validation run it came from.
+-- Raw layer: what the pipeline accepted or refused, as loaded. Every row names the Kafka
+-- position, the load and the validation run it came from. The one edit: a version that
+-- is not the current version of a counted record loses its content, kept as a hash
+-- (warehouse/superseded.py), and an erasure removes a record (warehouse/erasure.py).
 
 -- One row per accepted event (one version of one national record), generalised:
 -- age band and minor/adult instead of age; year and month instead of a date.
@@ -13,10 +15,10 @@ CREATE TABLE IF NOT EXISTS raw_victim_events (
     case_category           VARCHAR,
     sex                     VARCHAR,
     citizenship             VARCHAR,
-    age_band                VARCHAR NOT NULL,
-    age_group               VARCHAR NOT NULL,
-    identified_year         INTEGER NOT NULL,
-    identified_month        INTEGER NOT NULL,
+    age_band                VARCHAR,               -- content: NULL once superseded
+    age_group               VARCHAR,
+    identified_year         INTEGER,
+    identified_month        INTEGER,
     identified_by           VARCHAR,
     exploitation_types      VARCHAR[],             -- NULL: not recorded for this person
     country_of_exploitation VARCHAR,
@@ -34,7 +36,8 @@ CREATE TABLE IF NOT EXISTS raw_victim_events (
     kafka_offset            BIGINT NOT NULL,
     load_id                 VARCHAR NOT NULL,
     validation_run_id       VARCHAR NOT NULL,
-    loaded_at               TIMESTAMPTZ NOT NULL
+    loaded_at               TIMESTAMPTZ NOT NULL,
+    content_md5             VARCHAR                -- set when the content was stripped
 );
 
 -- Events that failed validation, with the reasons; no personal value, only positions,
@@ -97,3 +100,13 @@ SELECT q.*, EXISTS (
     WHERE r.country = q.country AND r.record_ref = q.record_ref AND r.loaded_at >= q.quarantined_at
 ) AS resolved
 FROM quarantine q;
+
+-- The deny list of erased records (warehouse/erasure.py): a keyed hash of each erased
+-- record's pseudonym, under a hub secret, never the pseudonym. An event of a record on
+-- this list is dropped at load, so a re-push or a re-read after an offset reset brings
+-- nothing back.
+CREATE TABLE IF NOT EXISTS erased_records (
+    ref_hash    VARCHAR PRIMARY KEY,
+    country     VARCHAR NOT NULL,
+    erased_at   TIMESTAMPTZ NOT NULL
+);
