@@ -234,6 +234,10 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, erasure_secret:
                 " DO UPDATE SET next_offset = greatest(kafka_offsets.next_offset, excluded.next_offset)",
                 [batch.topic, partition, next_offset],
             )
+        duplicates = len(batch.accepted) + len(batch.accepted_perpetrators) - loaded + batch.duplicates_in_batch
+        if batch.events_read == 0:  # nothing but empty ticks: the offsets alone move
+            con.execute("COMMIT")
+            return LoadResult(loaded=0, duplicates=0, quarantined=0, erased=erased)
         summary = batch.validation_summary
         con.execute(
             "INSERT OR REPLACE INTO validation_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -250,7 +254,6 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, erasure_secret:
                 batch.held_back or None,
             ],
         )
-        duplicates = len(batch.accepted) + len(batch.accepted_perpetrators) - loaded + batch.duplicates_in_batch
         con.execute(
             "INSERT INTO load_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
