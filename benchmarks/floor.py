@@ -96,8 +96,10 @@ def drain(bootstrap: str, topic: str, database: str) -> dict[str, float]:
                         pending.discard(message.partition())
                         continue
                     raise RuntimeError(error.str())
-                payloads.append((message.value() or b"").decode())
                 nexts[message.partition() or 0] = (message.offset() or 0) + 1
+                if message.value() is None:
+                    continue  # the hub's clock ticks (thbdb/kafka_retention.py): no event
+                payloads.append(message.value().decode())  # type: ignore[union-attr]
                 read += 1
             if len(payloads) >= CHUNK:
                 flush()
