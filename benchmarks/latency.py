@@ -100,7 +100,6 @@ def measure(
         for push in range(pushes):
             started = time.monotonic()
             _produce(stack, workdir, events, seed=500 + push)
-            published = time.monotonic()
             expected += events
             runs.stream_s.append(_wait_until_counted(stack, expected, started, f"push {push + 1}"))
             seconds, floor = runs.stream_s[-1], runs.floor_s[push]
