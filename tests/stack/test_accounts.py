@@ -141,6 +141,11 @@ def test_the_hub_and_each_country_run_as_their_own_accounts(home: Settings, tmp_
         for path in stores:
             refused = _opens(account, path)
             assert refused.returncode != 0 and "PermissionError" in refused.stderr, (account.name, path)
+    _hub_owns_all_it_wrote(home)
+
+
+def _hub_owns_all_it_wrote(home: Settings) -> None:
+    hub = accounts.ensure(accounts.HUB)
     for folder in home.hub_dirs:
         for path in [folder, *folder.rglob("*")]:
             if path.is_symlink():
@@ -165,3 +170,17 @@ def test_an_ordinary_account_reads_through_the_release_service_only(home: Settin
     assert counted.stdout.splitlines()[0] == "country,victims,suppressed"
     exact = _thbdb(home, "query", "counts", "--by", "country", "--min-cell", "1", account=ordinary, token=token)
     assert exact.returncode == 2 and "role analyst" in exact.stderr
+
+
+def test_an_erasure_runs_as_the_hub_and_leaves_its_files_its_own(home: Settings, tmp_path: Path) -> None:
+    """`thbdb erase` reads the country's key as the operator; the service, as the hub,
+    deletes, rewrites the warehouse's files and trims the topic: all of it stays the hub's."""
+    order = tmp_path / "order.csv"
+    order.write_text("record_id\nRS-A-1\n", encoding="utf-8")
+    erased = _thbdb(home, "erase", "--country", "RS", "--records", str(order), "--yes")
+    assert erased.returncode == 0, erased.stdout + erased.stderr
+    assert "1 of 1 records found and erased" in erased.stdout
+    counted = _thbdb(home, "query", "counts", "--by", "country", "--min-cell", "1", "--format", "csv")
+    assert counted.returncode == 0, counted.stderr
+    assert counted.stdout.splitlines()[1:2] == ["XK,1,false"]
+    _hub_owns_all_it_wrote(home)
