@@ -8,7 +8,7 @@ UV := .cache/uv/bin/uv
 VENV_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v $(PYTHON))
 THBDB := $(VENV)/bin/thbdb
 
-.PHONY: setup demo test test-fast lint typecheck unit kafka chromium schema bench bench-quick clean down
+.PHONY: setup demo test test-fast lint typecheck unit kafka chromium schema docs bench bench-quick clean down
 
 setup: $(VENV)/.synced kafka chromium ## install Python deps, fetch the Kafka broker, Chromium for the report test
 
@@ -53,6 +53,10 @@ typecheck: setup
 
 schema: setup ## republish the event JSON Schema from the code
 	$(VENV)/bin/python -m transforms.events
+
+# A fixed width: the help text must not depend on the terminal (tests/unit/test_cli_docs.py).
+docs: $(VENV)/.synced ## regenerate docs/cli.md, the command reference, from the CLI
+	COLUMNS=100 $(VENV)/bin/typer thbdb.cli utils docs --name thbdb --output docs/cli.md
 
 bench: setup ## throughput, latency, queries and memory beside their baselines (<= 30 min); attacks on linkage (35 min); differencing attacks on counts (1 min); a 1 GB export pushed in bounded memory (16 min)
 	$(VENV)/bin/python -m benchmarks --out bench-results.json
