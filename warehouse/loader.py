@@ -301,10 +301,8 @@ def _insert_perpetrators(con: duckdb.DuckDBPyConnection, batch: LoadBatch, now: 
     frame = pd.DataFrame(rows)  # noqa: F841 - read by DuckDB by name below
     columns = ", ".join((*PERPETRATOR_EVENT_COLUMNS, *_LOAD_COLUMNS))
     before = _count(con, "raw_perpetrator_events")
-    con.execute(
-        f"INSERT INTO raw_perpetrator_events ({columns}) SELECT {columns} FROM frame"
-        " WHERE event_id NOT IN (SELECT event_id FROM raw_perpetrator_events)"
-    )
+    # As for victims: the primary key's index skips events already held.
+    con.execute(f"INSERT OR IGNORE INTO raw_perpetrator_events ({columns}) SELECT {columns} FROM frame")
     return _count(con, "raw_perpetrator_events") - before
 
 
