@@ -74,7 +74,7 @@ def erase(con: duckdb.DuckDBPyConnection, country: str, kind: Kind, refs: Iterab
     if not wanted:
         return result
     con.execute("CREATE OR REPLACE TEMP TABLE erasing (record_ref VARCHAR PRIMARY KEY)")
-    con.executemany("INSERT INTO erasing VALUES (?)", [[r] for r in wanted])
+    con.execute("INSERT INTO erasing SELECT unnest(?::VARCHAR[])", [wanted])
     try:
         result.found = _found(con, country, kind)
         # The store first, in its own transaction (DuckDB writes one file per
@@ -125,10 +125,11 @@ def rewrite(con: duckdb.DuckDBPyConnection) -> list[Path]:
     """Copy the warehouse ``con`` holds (and its linkage store) into fresh files and
     rename them over the old ones; the files rewritten.
 
-    The caller holds the warehouse's write lock through ``con`` and closes it after: no
-    other writer can change the old file meanwhile. A loader that opens the warehouse
-    in the instant between the close and the rename writes to the old file; that batch
-    is lost with it, and so are its offsets, so the next drain reads it again."""
+    The caller holds the old file's write lock through ``con`` while the copy is made
+    and renamed into place, so no other writer changes the old file meanwhile; a loader
+    waiting for the lock opens the warehouse again by its path, and gets the fresh file.
+    The old file's write-ahead log (none after the checkpoint) is removed before the
+    rename, so it can never be replayed into the fresh one."""
     rewritten = []
     con.execute("CHECKPOINT")  # everything in the main file, nothing left in a WAL
     databases = [("main", _path(con, "main"))]
@@ -147,8 +148,8 @@ def rewrite(con: duckdb.DuckDBPyConnection) -> list[Path]:
             con.execute("DETACH rewriting")
         finally:
             os.umask(previous)
-        os.replace(fresh, path)
         Path(f"{path}.wal").unlink(missing_ok=True)
+        os.replace(fresh, path)
         rewritten.append(path)
     return rewritten
 
