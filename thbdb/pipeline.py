@@ -104,7 +104,7 @@ def build_batch(
     seen: set[str] = set()
     for message in messages:
         if message.value() is None:
-            continue  # a tombstone: an erasure's, or the hub's clock (release/erasure.py)
+            continue  # no value: the hub's clock tick, not an event (thbdb/kafka_retention.py)
         try:
             event = parse_event(message.value() or b"")
         except EventRejected as rejected:
@@ -192,7 +192,8 @@ def drain_country(
     """Load everything published to the country's topic so far, batch by batch.
 
     ``should_stop`` is asked after each committed batch; when it says so the drain ends
-    there, and the next drain starts from that batch's offsets."""
+    there, and the next drain starts from that batch's offsets. ``principal``: who reads
+    on a secure broker (the release service drains as the eraser before an erasure)."""
     topic = country_topic(country)
     report = DrainReport(country=country)
     secret = hub_secret(settings.hub_secrets_dir, erasure.SECRET_FILE)
