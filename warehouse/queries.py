@@ -27,6 +27,8 @@ DIMENSIONS: dict[str, str] = {
     "exploitation": "e.exploitation",
     "recruitment": "v.recruitment",
     "case_category": "v.case_category",
+    # presumed or identified: identification is a process in two steps (withdrawn records count nowhere)
+    "status": "v.status",
     "identified_by": "v.identified_by",
     "country_of_exploitation": "v.country_of_exploitation",
     # Modus operandi (marts in 035_modus_operandi.sql and 045_perpetrator_marts.sql).

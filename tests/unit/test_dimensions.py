@@ -83,3 +83,18 @@ def test_new_dimensions_are_known_to_the_query_parser() -> None:
     ]
     with pytest.raises(QueryError):
         parse_dimensions("modus")
+
+
+def test_presumed_and_identified_victims_are_counted_apart(tmp_path: Path) -> None:
+    """Identification takes two steps: `status` is a dimension of counts and a filter of
+    trends; withdrawn records count under no status."""
+    from warehouse.trends import trend_cells
+
+    statuses = ["presumed"] * 3 + ["identified"] * 4 + ["withdrawn"]
+    profiles = [_victim(f"XK-S{i}", status=s) for i, s in enumerate(statuses)]
+    export = write_victims_csv(tmp_path / "victims.csv", victim_rows("XK", profiles, seed=9))
+    with connect(load_exports(tmp_path / "w.duckdb", [("XK", export)]), read_only=True) as con:
+        counted = {c.key[0]: c.victims for c in victim_counts(con, ["status"], min_cell=1)}
+        presumed = trend_cells(con, "sex", "XK", min_cell=1, filters={"status": "presumed"})
+    assert counted == {"presumed": 3, "identified": 4}
+    assert sum(c.victims or 0 for c in presumed if c.country == "XK") == 3
