@@ -3,13 +3,15 @@
 Charts are drawn by plotly.js, inlined once in the page, so it opens with no network.
 Every chart has its table beside it; every count has small cells suppressed (shown as
 "x", with the cells that would reveal them); shares are of the period's victims in that
-country, and a change is flagged only where Fisher's exact test finds it unlikely to be
-chance (see warehouse/trends.py).
+country; a change is flagged where Fisher's exact test, and a series where the
+Cochran-Armitage test, finds it unlikely to be chance after false-discovery control (see
+warehouse/trends.py).
 """
 
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -152,7 +154,7 @@ def _flagged_shifts(page: _Page, con: duckdb.DuckDBPyConnection, alpha: float) -
         )
         for cell in cells:
             series.setdefault((title, cell.country, cell.category), []).append(cell)
-            if cell.flagged and not cell.suppressed:
+            if cell.change_flagged and not cell.suppressed:
                 flagged.append((title, cell))
     flagged.sort(key=lambda item: (item[1].p_value if item[1].p_value is not None else 1.0, item[1].period))
     figure = go.Figure()
@@ -184,18 +186,68 @@ def _flagged_shifts(page: _Page, con: duckdb.DuckDBPyConnection, alpha: float) -
             "" if cell.change is None else f"{cell.change:+.1%}",
             f"<span class='flag'>{cell.direction}</span>",
             "" if cell.p_value is None else f"{cell.p_value:.3f}",
+            "" if cell.q_value is None else f"{cell.q_value:.3f}",
         ]
         for title, cell in flagged
     ]
     page.section(
         "Shifts in trends and modus operandi",
         f"Each category's share of the period's victims, per country and for the region ({REGION}), against the "
-        f"year before; flagged where Fisher's exact test gives p < {alpha} (an empty change means the year "
-        "before is a suppressed cell). Many cells are tested: about one unchanged category in twenty is flagged "
-        "by chance, so a flag is a lead to look into, not a finding.",
+        "year before, tested with Fisher's exact test (p); every p-value of a trend query is adjusted with the "
+        f"others of the query (Benjamini-Hochberg, q), and a shift is flagged where q < {alpha} (an empty change "
+        "means the year before is a suppressed cell). A flag is a lead to look into, not a finding.",
         page.chart(figure),
         _table(
-            ["year", "country", "dimension", "category", "victims", "share", "change", "direction", "p"],
+            ["year", "country", "dimension", "category", "victims", "share", "change", "direction", "p", "q"],
+            rows,
+        ),
+    )
+    _sustained_trends(page, series, alpha)
+
+
+def _sustained_trends(page: _Page, series: dict[tuple[str, str, str], list[TrendCell]], alpha: float) -> None:
+    """One row per series whose trend over the whole period is flagged after control."""
+    rows = []
+    for (title, country, category), cells in sorted(series.items()):
+        first = cells[0]
+        if not first.trend_flagged:
+            continue
+        interval = (
+            "" if first.slope_low is None or first.slope_high is None
+            else f"{math.exp(first.slope_low):.2f}-{math.exp(first.slope_high):.2f}"
+        )  # fmt: skip
+        rows.append(
+            [
+                html.escape(country),
+                html.escape(title),
+                html.escape(category),
+                f"<span class='flag'>{first.direction}</span>",
+                "" if first.slope is None else f"{math.exp(first.slope):.2f}",
+                interval,
+                f"{cells[0].period}-{cells[-1].period}",
+                "" if first.trend_p_value is None else f"{first.trend_p_value:.4f}",
+                "" if first.trend_q_value is None else f"{first.trend_q_value:.4f}",
+            ]
+        )
+    page.section(
+        "Sustained trends over the whole series",
+        "A share that moves a little every year is missed by the year-on-year test. Each category's series is "
+        "tested as a whole with the Cochran-Armitage test for a trend in proportions (p), adjusted with the "
+        f"query's other tests (Benjamini-Hochberg, q); listed where q < {alpha}. The odds ratio per year is the "
+        "binomial regression's slope: 1.20 means the odds of the category grow by a fifth a year (95 % interval "
+        "beside; empty where the share goes from none to all and no finite slope exists).",
+        _table(
+            [
+                "country",
+                "dimension",
+                "category",
+                "direction",
+                "odds ratio per year",
+                "95 % interval",
+                "years",
+                "p",
+                "q",
+            ],
             rows,
         ),
     )

@@ -500,8 +500,15 @@ class TrendPeriod(StrEnum):
     quarter = "quarter"
 
 
+# The contract's first seven columns, then the tests: the change's (p, q after control) and
+# the series' (test, slope with its interval, p, q), the same on each row of a series.
 TREND_COLUMNS = ["period", "country", "category", "victims", "share", "change", "flagged", "p_value", "direction",
-                 "period_victims", "suppressed"]  # fmt: skip
+                 "period_victims", "suppressed", "q_value", "test", "slope", "slope_low", "slope_high",
+                 "trend_p_value", "trend_q_value"]  # fmt: skip
+_TREND_TABLE_COLUMNS = ["period", "country", "category", "victims", "share", "change", "flagged", "direction",
+                        "q_value", "slope", "trend_q_value"]  # fmt: skip
+_TREND_DIGITS = {"share": 4, "change": 4, "p_value": 4, "q_value": 4, "slope": 3, "slope_low": 3, "slope_high": 3,
+                 "trend_p_value": 4, "trend_q_value": 4}  # fmt: skip
 
 
 @query_app.command("trends")
@@ -518,19 +525,23 @@ def query_trends(
     year_from: Annotated[int | None, typer.Option("--from", help="First year.")] = None,
     year_to: Annotated[int | None, typer.Option("--to", help="Last year.")] = None,
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level of the flag.")] = 0.05,
-    flagged_only: Annotated[bool, typer.Option("--flagged-only", help="Only rows whose change is flagged.")] = False,
+    flagged_only: Annotated[bool, typer.Option("--flagged-only", help="Only flagged rows.")] = False,
     min_cell: MinCellOption = None,
     format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
     token: TokenOption = None,
 ) -> None:
     """Share of each category of a dimension per period and country, its change against
-    the previous period, and a flag where Fisher's exact test finds the change unlikely
-    to be chance (p < --alpha).
+    the previous period, the trend of the whole series, and a flag where either is
+    unlikely to be chance after false-discovery control (q < --alpha).
 
-    Without --country, rows for each reporting country and for the region (ALL). A
-    suppressed cell has empty victims and share; a change is shown only when neither
-    period's cell is suppressed. CSV columns: period, country, category, victims, share,
-    change, flagged, then p_value, direction, period_victims, suppressed.
+    The change is tested with Fisher's exact test, the series with the Cochran-Armitage
+    test (its slope: the log-odds of the share per period, with a 95 % interval); all the
+    query's p-values are adjusted together (Benjamini-Hochberg). Without --country, rows
+    for each reporting country and for the region (ALL). A suppressed cell has empty
+    victims and share; a change is shown only when neither period's cell is suppressed.
+    CSV columns: period, country, category, victims, share, change, flagged, then
+    p_value, direction, period_victims, suppressed, q_value, test, slope, slope_low,
+    slope_high, trend_p_value, trend_q_value.
     """
     answer = _ask(
         "query/trends",
@@ -543,23 +554,23 @@ def query_trends(
         sys.stdout.write(json.dumps([{k: c[k] for k in TREND_COLUMNS} for c in cells], indent=2) + "\n")
         return
 
-    def number(value: float | None, digits: int) -> str:
-        return "" if value is None else f"{value:.{digits}f}"
+    def shown(column: str, value: object) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return str(value).lower()
+        if column in _TREND_DIGITS:
+            return f"{value:.{_TREND_DIGITS[column]}f}"
+        return str(value)
 
-    def whole(value: int | None) -> str:
-        return "" if value is None else str(value)
-
-    text_rows = [
-        [c["period"], c["country"], c["category"], whole(c["victims"]), number(c["share"], 4),
-         number(c["change"], 4), str(c["flagged"]).lower(), number(c["p_value"], 4), c["direction"],
-         whole(c["period_victims"]), str(c["suppressed"]).lower()]
-        for c in cells
-    ]  # fmt: skip
+    # A terminal shows the figures that say what moved; CSV and JSON carry every column.
+    columns = _TREND_TABLE_COLUMNS if format is OutputFormat.table else TREND_COLUMNS
+    text_rows = [[shown(k, c.get(k)) for k in columns] for c in cells]
     if format is OutputFormat.table:
         for row in text_rows:
             row[3] = row[3] or "<suppressed>"
             row[6] = "FLAGGED" if row[6] == "true" else ""
-    _print_rows(TREND_COLUMNS, text_rows, format, title=f"Trends of {dimension} by {period.value}")
+    _print_rows(columns, text_rows, format, title=f"Trends of {dimension} by {period.value}")
 
 
 @query_app.command("perpetrators")

@@ -157,10 +157,15 @@ def _after_pushes(settings: Settings, reports: list[PushReport], out: Console, e
     out.print("Top exploitation forms: " + ", ".join(f"{c.key[0]} {c.victims}" for c in top))
     shown = f"under {settings.min_cell}" if cross_border.suppressed else str(cross_border.victims)
     out.print(f"Persons identified in two countries or more (linkage): {shown}; see `thbdb query links`")
-    shifts = [c for c in minors if c.flagged and not c.suppressed and c.country != "ALL"]
+    shifts = [c for c in minors if c.change_flagged and not c.suppressed and c.country != "ALL"]
     out.print(
         "Flagged shifts in exploitation of minors (thbdb query trends): "
         + (", ".join(f"{c.country} {c.category} {c.direction} in {c.period} to {c.victims}" for c in shifts) or "none")
+    )
+    sustained = sorted({(c.country, c.category, c.direction) for c in minors if c.trend_flagged and c.country != "ALL"})
+    out.print(
+        "Sustained trends in exploitation of minors, over every year: "
+        + (", ".join(f"{country} {category} {direction}" for country, category, direction in sustained) or "none")
     )
     out.print(f"Warehouse:              {settings.warehouse}")
     out.print(f"Analyst report:         {analysis}")

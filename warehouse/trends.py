@@ -1,22 +1,25 @@
 """Trends: the share of each category of a dimension per period and country, its change
-against the previous period, and a flag where the change is more than chance.
+against the previous period, the trend over the whole series, and a flag where either is
+more than chance after false-discovery control.
 
 Victim numbers are small (tens a year per country), so a change of share is tested with
 Fisher's exact test on the 2x2 table (in the category or not, this period or the last),
-which is exact for any count: "2 of 20, then 9 of 20" is flagged (p = 0.03), "5 of 20,
-then 6 of 20" is not (p = 1). On large tables (every expected count of the 2x2 table
-at least APPROXIMATE_FROM, far above this region's volume) the exact test costs
+which is exact for any count. On large tables (every expected count of the 2x2 table at
+least APPROXIMATE_FROM, far above this region's volume) the exact test costs
 milliseconds a cell, and the chi-square test with Yates' correction is used instead: on
 random tables of that size its flag differs from the exact test's about once in 2,000.
-Many cells are tested at once, so about one in twenty unchanged categories is flagged by
-chance at the default level: a flag points analysts at a cell to look into, it does not
-prove a trend.
+
+A slow shift is missed by steps between adjacent periods, so each category's series is
+tested as a whole too (warehouse/trend_tests.py: Cochran-Armitage, and a binomial slope
+with its interval); its figures repeat on every row of the series. All the p-values of
+one query are adjusted together (Benjamini-Hochberg): a row is flagged when its change or
+its series has a q-value under the level.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 from scipy.stats import fisher_exact
@@ -24,6 +27,7 @@ from scipy.stats import fisher_exact
 from warehouse.perturbation import BeyondTheGrid, Perturbation, shown_grid, victim_grid
 from warehouse.queries import DIMENSIONS, QueryError, joins_for, period_filters, person_counts, suppress_small_cells
 from warehouse.suppression import TOTAL
+from warehouse.trend_tests import TREND_TEST, SeriesTrend, adjusted, series_trend
 
 PERIODS = {
     "year": "CAST(v.year AS VARCHAR)",
@@ -53,11 +57,22 @@ class TrendCell:
     victims: int | None  # None when suppressed
     share: float | None  # of the period's victims in that country; None when suppressed
     change: float | None  # share minus the previous period's; None if either is suppressed or absent
-    flagged: bool  # the change is significant at the chosen level
-    p_value: float | None  # Fisher's exact test, two-sided; None where change is None
+    flagged: bool  # the change or the series' trend is significant after false-discovery control
+    p_value: float | None  # the change's test (Fisher's exact), two-sided; None where change is None
     direction: str  # up, down, or '' when not flagged
     period_victims: int | None  # victims of the period and country (None when under the threshold)
     suppressed: bool
+    # The change's p-value adjusted with the query's others (Benjamini-Hochberg).
+    q_value: float | None = None
+    # The series' trend (warehouse/trend_tests.py), the same on each row of the series.
+    test: str = ""  # cochran-armitage, or '' where the series cannot be tested
+    slope: float | None = None  # log-odds of the share per period (per year, or per quarter)
+    slope_low: float | None = None  # 95 % interval
+    slope_high: float | None = None
+    trend_p_value: float | None = None
+    trend_q_value: float | None = None
+    change_flagged: bool = False  # flagged by the change's own test
+    trend_flagged: bool = False  # flagged by the series' test
 
 
 def previous_period(period: str) -> str:
@@ -128,27 +143,44 @@ def trend_cells(
     if min_cell < 1:
         raise QueryError("--min-cell must be at least 1 (1 turns suppression off)")
     filters = filters or {}
+    protected_as = None
     if protection is not None:
         if period != "year" or len(filters) > 1:
             raise BeyondTheGrid("protected trends are by year with one --filter dimension at most")
         shown_counts, shown_totals = _protected_counts(con, dimension, country, filters, year_from, year_to, protection)
         counts = {k: n or 0 for k, n in shown_counts.items()}
         totals = {k: n or 0 for k, n in shown_totals.items()}
-        withheld = {k for k, n in shown_counts.items() if n is None}
-        withheld_totals = {k for k, n in shown_totals.items() if n is None}
+        protected_as = (
+            {k for k, n in shown_counts.items() if n is None},
+            {k for k, n in shown_totals.items() if n is None},
+        )
     elif period == "year" and not filters:
         counts, totals = _yearly_counts(con, dimension, country, year_from, year_to)
     else:
         counts, totals = _period_counts(con, dimension, country, period, filters, year_from, year_to)
+    return assess(counts, totals, dimension in MULTI_VALUED, min_cell, alpha, protected_as)
 
+
+def assess(
+    counts: dict[tuple[str, str, str], int],
+    totals: dict[tuple[str, str], int],
+    multi: bool,
+    min_cell: int,
+    alpha: float,
+    protected_as: tuple[set[tuple[str, str, str]], set[tuple[str, str]]] | None = None,
+) -> list[TrendCell]:
+    """The trend rows of counts per (period, country, category) and totals per (period,
+    country): shares, changes, series trends, tests and flags. ``protected_as``: the
+    withheld cells and totals, when the counts are protected ones (tested as shown)."""
+    withheld, withheld_totals = protected_as or (set(), set())
     cells: list[TrendCell] = []
+    series: dict[tuple[str, str], tuple[list[float], list[int], list[int]]] = {}
     countries = sorted({c for _, c in totals}, key=lambda c: (c == REGION, c))
-    multi = dimension in MULTI_VALUED
     for c in countries:
         categories = sorted({cat for (_, cc, cat) in counts if cc == c})
         periods = sorted(p for (p, cc) in totals if cc == c)
         per_period = {p: {cat: counts.get((p, c, cat), 0) for cat in categories} for p in periods}
-        if protection is not None:  # withheld once, on the grid (warehouse/perturbation.py)
+        if protected_as is not None:  # withheld once, on the grid (warehouse/perturbation.py)
             hidden = {p: set(categories) if (p, c) in withheld_totals else
                       {cat for cat in categories if (p, c, cat) in withheld} for p in periods}  # fmt: skip
         else:
@@ -162,10 +194,14 @@ def trend_cells(
                 is_hidden = category in hidden[p]
                 comparable = bool(before_total) and not is_hidden and category not in hidden.get(before, set())
                 # Protected counts are tested as shown; a withheld one is not tested at all.
-                testable = comparable if protection is not None else bool(before_total) and bool(total)
+                testable = comparable if protected_as is not None else bool(before_total) and bool(total)
                 p_value = change_test(before_n, before_total, n, total) if testable else None
-                flagged = p_value is not None and p_value < alpha
-                total_hidden = (p, c) in withheld_totals if protection is not None else _hidden(total, min_cell)
+                if protected_as is None or not is_hidden:
+                    steps, ns, ts = series.setdefault((c, category), ([], [], []))
+                    steps.append(_step(p))
+                    ns.append(n)
+                    ts.append(total)
+                total_hidden = (p, c) in withheld_totals if protected_as is not None else _hidden(total, min_cell)
                 cells.append(
                     TrendCell(
                         period=p,
@@ -174,14 +210,70 @@ def trend_cells(
                         victims=None if is_hidden else n,
                         share=None if is_hidden or not total else n / total,
                         change=(n / total - before_n / before_total) if comparable and total else None,
-                        flagged=flagged,
+                        flagged=False,
+                        # Where the change is not shown, neither is its test (the flag is).
                         p_value=p_value if comparable else None,
-                        direction=("up" if n / total > before_n / before_total else "down") if flagged else "",
+                        # The change's sense, kept for the flag decided below.
+                        direction=("up" if n / total > before_n / before_total else "down")
+                        if p_value is not None
+                        else "",
                         period_victims=None if total_hidden else total,
                         suppressed=is_hidden,
+                        q_value=p_value,  # adjusted below, with every other test of the query
                     )
                 )
-    return cells
+    return _controlled(cells, series, alpha)
+
+
+def _step(period: str) -> float:
+    """A period's place on one scale: the year, or the quarter counted from year 0."""
+    if "-Q" in period:
+        year, quarter = (int(part) for part in period.split("-Q"))
+        return year * 4 + quarter - 1
+    return float(period)
+
+
+def _controlled(
+    cells: list[TrendCell], series: dict[tuple[str, str], tuple[list[float], list[int], list[int]]], alpha: float
+) -> list[TrendCell]:
+    """Test each series, adjust every p-value of the query together, flag what remains."""
+    trends = {key: series_trend(*values) for key, values in series.items()}
+    tested = [(key, t) for key, t in trends.items() if t is not None]
+    changes = [i for i, cell in enumerate(cells) if cell.q_value is not None]
+    q_values = adjusted([t.p_value for _, t in tested] + [cells[i].q_value or 1.0 for i in changes])
+    trend_q = {key: q for (key, _), q in zip(tested, q_values, strict=False)}
+    change_q = dict(zip(changes, q_values[len(tested) :], strict=True))
+    out = []
+    for i, cell in enumerate(cells):
+        trend = trends.get((cell.country, cell.category))
+        q = change_q.get(i)
+        series_q = trend_q.get((cell.country, cell.category))
+        change_flag = q is not None and q < alpha
+        trend_flag = series_q is not None and series_q < alpha
+        direction = cell.direction if change_flag else _trend_direction(trend) if trend_flag else ""
+        out.append(
+            replace(
+                cell,
+                flagged=change_flag or trend_flag,
+                change_flagged=change_flag,
+                trend_flagged=trend_flag,
+                direction=direction,
+                q_value=q if cell.p_value is not None else None,
+                test=TREND_TEST if trend is not None else "",
+                slope=trend.slope if trend else None,
+                slope_low=trend.slope_low if trend else None,
+                slope_high=trend.slope_high if trend else None,
+                trend_p_value=trend.p_value if trend else None,
+                trend_q_value=series_q,
+            )
+        )
+    return out
+
+
+def _trend_direction(trend: SeriesTrend | None) -> str:
+    if trend is None or trend.slope is None:
+        return ""
+    return "up" if trend.slope > 0 else "down"
 
 
 def _protected_counts(

@@ -125,5 +125,12 @@ def test_banner_tables_and_the_known_shift(page: tuple[Any, list[str], list[str]
     )
     shift = next(row for row in flagged_rows if row[:4] == ["2024", "XK", "exploitation of minors", "begging"])
     assert shift[7] == "up"
+    # The series tested as a whole: the demo's slow drifts are listed with their odds ratio and q.
+    sustained = tab.eval_on_selector_all(
+        "section",
+        "ss => ss.filter(s => s.querySelector('h2')?.textContent.startsWith('Sustained trends'))"
+        ".map(s => s.querySelectorAll('tbody tr').length)",
+    )
+    assert sustained and sustained[0] >= 1, "no sustained trend listed in the report"
     text = report.read_text()
     assert "<script src=" not in text  # plotly.js is inlined, nothing fetched

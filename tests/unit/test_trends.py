@@ -1,4 +1,4 @@
-"""Trends: shares per period, change, and a flag from an exact test fit for small counts."""
+"""Trends: shares per period, change, the trend of a whole series, and flags after false-discovery control."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from warehouse.queries import QueryError
 from warehouse.trends import (
     APPROXIMATE_FROM,
     TrendCell,
+    assess,
     change_test,
     parse_filters,
     previous_period,
@@ -114,7 +115,14 @@ def test_the_demo_shift_is_flagged(demo_warehouse: Path) -> None:
         cells = trend_cells(con, "exploitation", country="XK", filters={"age_group": "minor"})
     begging = _cell(cells, "2024", "begging")
     assert begging.flagged and begging.direction == "up"
-    assert not any(c.flagged for c in cells if c.category == "begging" and c.period != "2024")
+    assert begging.q_value is not None and begging.q_value < 0.05  # the jump itself, after control
+    # No other year's change is flagged; the series as a whole rises, on every row of it.
+    others = [c for c in cells if c.category == "begging" and c.period != "2024"]
+    assert not any(c.q_value is not None and c.q_value < 0.05 for c in others)
+    assert {(c.test, c.slope, c.trend_q_value) for c in [begging, *others]} == {
+        (begging.test, begging.slope, begging.trend_q_value)
+    }
+    assert begging.slope is not None and begging.slope > 0
 
 
 def test_large_tables_get_the_flag_of_the_exact_test() -> None:
@@ -137,3 +145,44 @@ def test_large_tables_get_the_flag_of_the_exact_test() -> None:
     assert flips <= 1
     assert change_test(2, 20, 9, 20) == fisher_exact([[2, 18], [9, 11]]).pvalue  # small: exact
     assert yates_chi_square(0, 0, 5, 7) == 1.0
+
+
+def test_a_steady_rise_no_adjacent_pair_of_years_shows_is_flagged(tmp_path: Path) -> None:
+    """Forced begging among 20 minors a year in XK: 2, 4, 6, ... 16 over eight years. No
+    year differs enough from the one before (each step is two of twenty), the series does:
+    its rows are flagged, up, with a positive slope whose interval excludes 0."""
+    profiles = [p for i, year in enumerate(range(2017, 2025)) for p in _minors(year, 2 + 2 * i, 2)]
+    export = write_victims_csv(tmp_path / "victims.csv", victim_rows("XK", profiles, seed=4))
+    with connect(load_exports(tmp_path / "w.duckdb", [("XK", export)]), read_only=True) as con:
+        cells = trend_cells(con, "exploitation", country="XK", min_cell=1)
+    begging = [c for c in cells if c.category == "begging" and c.country == "XK"]
+    assert len(begging) == 8
+    assert all(c.p_value is None or c.p_value > 0.05 for c in begging)  # no single step shows it
+    assert all(c.flagged and c.direction == "up" for c in begging)
+    (trend,) = {(c.test, c.slope, c.slope_low, c.trend_p_value, c.trend_q_value) for c in begging}
+    assert trend[0] == "cochran-armitage" and trend[2] is not None and trend[2] > 0
+    assert trend[4] is not None and trend[4] < 0.05 and trend[3] <= trend[4]
+
+
+def test_histories_without_change_are_seldom_flagged_after_false_discovery_control() -> None:
+    """500 histories of one country, 8 years, four categories whose shares never change:
+    after Benjamini-Hochberg control over each history's 32 tests (28 changes, 4 series),
+    at most 7 % of the histories flag anything."""
+    rng = random.Random(17)
+    shares = [0.4, 0.3, 0.2, 0.1]
+    categories = ["a", "b", "c", "d"]
+    flagged_runs = 0
+    for _run in range(500):
+        counts: dict[tuple[str, str, str], int] = {}
+        totals: dict[tuple[str, str], int] = {}
+        for year in range(2017, 2025):
+            total = rng.randint(15, 45)
+            drawn = rng.choices(categories, weights=shares, k=total)
+            totals[(str(year), "XK")] = total
+            for category in categories:
+                counts[(str(year), "XK", category)] = drawn.count(category)
+        cells = assess(counts, totals, multi=False, min_cell=1, alpha=0.05)
+        flagged_runs += any(c.flagged for c in cells)
+    rate = flagged_runs / 500
+    print(f"\nTRENDS null: {flagged_runs} of 500 unchanged histories flagged after FDR control ({rate:.1%})")
+    assert rate <= 0.07
