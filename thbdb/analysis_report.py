@@ -203,6 +203,29 @@ def _flagged_shifts(page: _Page, con: duckdb.DuckDBPyConnection, alpha: float) -
         ),
     )
     _sustained_trends(page, series, alpha)
+    _alarms(page, series)
+
+
+def _alarms(page: _Page, series: dict[tuple[str, str, str], list[TrendCell]]) -> None:
+    """Counts that EARS finds high against the country's own seven periods before."""
+    rows = [
+        [html.escape(c.period), html.escape(country), html.escape(title), html.escape(category),
+         page.count(c.victims), f"<span class='flag'>{html.escape(c.alarm)}</span>"]
+        for (title, country, category), cells in sorted(series.items())
+        for c in cells
+        if c.alarm
+    ]  # fmt: skip
+    page.section(
+        "Alarms: counts high against their own history",
+        "Each category's count per year is compared with the same country's seven years before it (EARS C1; C2 "
+        "and C3 leave out the two years just before, so that a rise under way does not hide itself). An alarm "
+        "is a threshold crossed (three standard deviations above the baseline's mean, the deviation taken as "
+        "one victim at least), not a test: it takes no part in the false-discovery control. Series shorter "
+        "than eight years raise none.",
+        _table(["year", "country", "dimension", "category", "victims", "alarm"], rows)
+        if rows
+        else "<p>No alarm in the years shown.</p>",
+    )
 
 
 def _sustained_trends(page: _Page, series: dict[tuple[str, str, str], list[TrendCell]], alpha: float) -> None:

@@ -504,9 +504,9 @@ class TrendPeriod(StrEnum):
 # the series' (test, slope with its interval, p, q), the same on each row of a series.
 TREND_COLUMNS = ["period", "country", "category", "victims", "share", "change", "flagged", "p_value", "direction",
                  "period_victims", "suppressed", "q_value", "test", "slope", "slope_low", "slope_high",
-                 "trend_p_value", "trend_q_value"]  # fmt: skip
+                 "trend_p_value", "trend_q_value", "alarm"]  # fmt: skip
 _TREND_TABLE_COLUMNS = ["period", "country", "category", "victims", "share", "change", "flagged", "direction",
-                        "q_value", "slope", "trend_q_value"]  # fmt: skip
+                        "q_value", "slope", "trend_q_value", "alarm"]  # fmt: skip
 _TREND_DIGITS = {"share": 4, "change": 4, "p_value": 4, "q_value": 4, "slope": 3, "slope_low": 3, "slope_high": 3,
                  "trend_p_value": 4, "trend_q_value": 4}  # fmt: skip
 
@@ -539,9 +539,11 @@ def query_trends(
     query's p-values are adjusted together (Benjamini-Hochberg). Without --country, rows
     for each reporting country and for the region (ALL). A suppressed cell has empty
     victims and share; a change is shown only when neither period's cell is suppressed.
-    CSV columns: period, country, category, victims, share, change, flagged, then
-    p_value, direction, period_victims, suppressed, q_value, test, slope, slope_low,
-    slope_high, trend_p_value, trend_q_value.
+    Beside the tests, `alarm` names the EARS methods (C1, C2, C3) that find the count
+    high against the country's seven periods before. CSV columns: period, country,
+    category, victims, share, change, flagged, then p_value, direction, period_victims,
+    suppressed, q_value, test, slope, slope_low, slope_high, trend_p_value,
+    trend_q_value, alarm.
     """
     answer = _ask(
         "query/trends",

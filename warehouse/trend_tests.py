@@ -72,3 +72,54 @@ def adjusted(p_values: Sequence[float]) -> list[float]:
     if not p_values:
         return []
     return [float(q) for q in false_discovery_control(np.array(p_values, dtype=float), method="bh")]
+
+
+# Alarms for sudden changes: EARS C1, C2 and C3 (the CDC's Early Aberration Reporting
+# System). Chosen over the Farrington flexible algorithm because this database's history
+# is short (a few years from the first push) and its counts small: Farrington fits a
+# quasi-Poisson model to the same period of several past years, which needs years of
+# comparable history; EARS needs seven past periods. EARS gives thresholds, not p-values,
+# so its alarms are reported beside the tests and take no part in the false-discovery
+# control.
+EARS_BASELINE = 7  # periods in the baseline
+EARS_THRESHOLD = 3.0  # standard deviations above the baseline's mean (C1, C2)
+EARS_C3_THRESHOLD = 2.0
+# With counts of a few victims a baseline often does not vary: its deviation is taken as
+# one victim at least, so that a single extra victim after zeros is no alarm.
+EARS_MIN_SD = 1.0
+
+
+def _ears_statistic(history: Sequence[int | None], at: int, guard: int) -> float | None:
+    """(count - mean) / sd of the seven periods before ``at``, leaving out the ``guard``
+    periods just before it (C1: none; C2 and C3: two, so a rise already under way does
+    not raise its own baseline)."""
+    end = at - guard
+    start = end - EARS_BASELINE
+    now = history[at]
+    window = history[start:end] if start >= 0 else []
+    if now is None or not window or any(v is None for v in window):
+        return None  # too little history, or a withheld count in it
+    baseline = np.array(window, dtype=float)
+    sd = max(float(baseline.std(ddof=1)), EARS_MIN_SD)
+    return (now - float(baseline.mean())) / sd
+
+
+def ears_alarms(history: Sequence[int | None]) -> list[str]:
+    """For each period of a complete series of counts (no period missing; None for a
+    withheld count), the EARS methods that raise an alarm there, comma-separated ('' for
+    none; too little history, or a withheld count in it, raises none)."""
+    c2 = [_ears_statistic(history, t, guard=2) for t in range(len(history))]
+    alarms = []
+    for t in range(len(history)):
+        raised = []
+        c1 = _ears_statistic(history, t, guard=0)
+        if c1 is not None and c1 > EARS_THRESHOLD:
+            raised.append("C1")
+        now = c2[t]
+        if now is not None and now > EARS_THRESHOLD:
+            raised.append("C2")
+        recent = [v for v in c2[max(0, t - 2) : t + 1] if v is not None]
+        if t >= 2 and len(recent) == 3 and sum(max(0.0, v - 1.0) for v in recent) > EARS_C3_THRESHOLD:
+            raised.append("C3")
+        alarms.append(",".join(raised))
+    return alarms

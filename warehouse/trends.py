@@ -27,7 +27,7 @@ from scipy.stats import fisher_exact
 from warehouse.perturbation import BeyondTheGrid, Perturbation, shown_grid, victim_grid
 from warehouse.queries import DIMENSIONS, QueryError, joins_for, period_filters, person_counts, suppress_small_cells
 from warehouse.suppression import TOTAL
-from warehouse.trend_tests import TREND_TEST, SeriesTrend, adjusted, series_trend
+from warehouse.trend_tests import TREND_TEST, SeriesTrend, adjusted, ears_alarms, series_trend
 
 PERIODS = {
     "year": "CAST(v.year AS VARCHAR)",
@@ -73,6 +73,9 @@ class TrendCell:
     trend_q_value: float | None = None
     change_flagged: bool = False  # flagged by the change's own test
     trend_flagged: bool = False  # flagged by the series' test
+    # EARS C1-C3 alarms on the count against the country's seven periods before
+    # (warehouse/trend_tests.py): thresholds, beside the tests, outside their control.
+    alarm: str = ""
 
 
 def previous_period(period: str) -> str:
@@ -222,7 +225,33 @@ def assess(
                         q_value=p_value,  # adjusted below, with every other test of the query
                     )
                 )
-    return _controlled(cells, series, alpha)
+    return _with_alarms(_controlled(cells, series, alpha))
+
+
+def _with_alarms(cells: list[TrendCell]) -> list[TrendCell]:
+    """Each shown cell with the EARS alarms of its count, over every period between the
+    country's first and last (a period without victims counts 0)."""
+    shown: dict[tuple[str, str], dict[str, int | None]] = {}
+    for cell in cells:
+        shown.setdefault((cell.country, cell.category), {})[cell.period] = cell.victims
+    alarms: dict[tuple[str, str, str], str] = {}
+    for (country, category), by_period in shown.items():
+        periods = _periods_between(min(by_period, key=_step), max(by_period, key=_step))
+        history = [by_period.get(p, 0) for p in periods]
+        for period, alarm in zip(periods, ears_alarms(history), strict=True):
+            alarms[(country, category, period)] = alarm
+    return [
+        replace(cell, alarm=alarms.get((cell.country, cell.category, cell.period), "")) if not cell.suppressed else cell
+        for cell in cells
+    ]
+
+
+def _periods_between(first: str, last: str) -> list[str]:
+    """Every period from ``first`` to ``last``, both included."""
+    periods = [last]
+    while periods[-1] != first:
+        periods.append(previous_period(periods[-1]))
+    return periods[::-1]
 
 
 def _step(period: str) -> float:

@@ -132,5 +132,7 @@ def test_banner_tables_and_the_known_shift(page: tuple[Any, list[str], list[str]
         ".map(s => s.querySelectorAll('tbody tr').length)",
     )
     assert sustained and sustained[0] >= 1, "no sustained trend listed in the report"
+    headings = tab.eval_on_selector_all("section h2", "hs => hs.map(h => h.textContent)")
+    assert "Alarms: counts high against their own history" in headings
     text = report.read_text()
     assert "<script src=" not in text  # plotly.js is inlined, nothing fetched

@@ -186,3 +186,18 @@ def test_histories_without_change_are_seldom_flagged_after_false_discovery_contr
     rate = flagged_runs / 500
     print(f"\nTRENDS null: {flagged_runs} of 500 unchanged histories flagged after FDR control ({rate:.1%})")
     assert rate <= 0.07
+
+
+def test_ears_alarms_a_sudden_rise_against_the_countrys_own_history() -> None:
+    """Quarterly counts of one category: about 2 a quarter for three years, then 9. EARS
+    C1 and C2 alarm on the jump and nowhere before; a flat history alarms nowhere."""
+    quarters = [f"{year}-Q{q}" for year in (2021, 2022, 2023) for q in (1, 2, 3, 4)]
+    begging = [2, 3, 2, 1, 2, 3, 2, 2, 3, 2, 2, 9]
+    counts = {(p, "XK", "begging"): n for p, n in zip(quarters, begging, strict=True)}
+    counts |= {(p, "XK", "labour"): 20 for p in quarters}
+    totals = {(p, "XK"): counts[(p, "XK", "begging")] + 20 for p in quarters}
+    cells = assess(counts, totals, multi=False, min_cell=1, alpha=0.05)
+    alarms = {c.period: c.alarm for c in cells if c.category == "begging"}
+    assert set(alarms["2023-Q4"].split(",")) >= {"C1", "C2"}
+    assert not any(alarm for period, alarm in alarms.items() if period != "2023-Q4")
+    assert not any(c.alarm for c in cells if c.category == "labour")
