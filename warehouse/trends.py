@@ -136,8 +136,9 @@ def trend_cells(
     protection: Perturbation | None = None,
 ) -> list[TrendCell]:
     """Trend rows for each period, country (and the region as ``ALL`` when no country is
-    asked for) and category of ``dimension``; from protected counts when ``protection``
-    is given (tested as shown, so nothing exact leaves through a p-value)."""
+    asked for) and category of ``dimension``. With ``protection``: protected counts and
+    shares, and the flags of tests run on the exact counts (no p-value, q-value or slope,
+    which would carry the exact counts out)."""
     if dimension not in DIMENSIONS or dimension in _NOT_TRENDS:
         choices = ", ".join(d for d in DIMENSIONS if d not in _NOT_TRENDS)
         raise QueryError(f"unknown trend dimension {dimension!r}; choose from {choices}")
@@ -146,22 +147,53 @@ def trend_cells(
     if min_cell < 1:
         raise QueryError("--min-cell must be at least 1 (1 turns suppression off)")
     filters = filters or {}
-    protected_as = None
-    if protection is not None:
-        if period != "year" or len(filters) > 1:
-            raise BeyondTheGrid("protected trends are by year with one --filter dimension at most")
-        shown_counts, shown_totals = _protected_counts(con, dimension, country, filters, year_from, year_to, protection)
-        counts = {k: n or 0 for k, n in shown_counts.items()}
-        totals = {k: n or 0 for k, n in shown_totals.items()}
-        protected_as = (
-            {k for k, n in shown_counts.items() if n is None},
-            {k for k, n in shown_totals.items() if n is None},
-        )
-    elif period == "year" and not filters:
+    multi = dimension in MULTI_VALUED
+    if period == "year" and not filters:
         counts, totals = _yearly_counts(con, dimension, country, year_from, year_to)
     else:
         counts, totals = _period_counts(con, dimension, country, period, filters, year_from, year_to)
-    return assess(counts, totals, dimension in MULTI_VALUED, min_cell, alpha, protected_as)
+    if protection is None:
+        return assess(counts, totals, multi, min_cell, alpha)
+    if period != "year" or len(filters) > 1:
+        raise BeyondTheGrid("protected trends are by year with one --filter dimension at most")
+    shown_counts, shown_totals = _protected_counts(con, dimension, country, filters, year_from, year_to, protection)
+    shown = assess(
+        {k: n or 0 for k, n in shown_counts.items()},
+        {k: n or 0 for k, n in shown_totals.items()},
+        multi,
+        min_cell,
+        alpha,
+        protected_as=(
+            {k for k, n in shown_counts.items() if n is None},
+            {k for k, n in shown_totals.items() if n is None},
+        ),
+    )
+    # The tests run on the exact counts, inside the hub; what leaves is the flags (and
+    # alarms) of the cells shown, beside their protected counts and shares: no p-value,
+    # q-value or slope, which are functions of the exact counts.
+    tested = {(c.period, c.country, c.category): c for c in assess(counts, totals, multi, 1, alpha)}
+    return [_flags_only(cell, tested.get((cell.period, cell.country, cell.category))) for cell in shown]
+
+
+def _flags_only(shown: TrendCell, exact: TrendCell | None) -> TrendCell:
+    """A protected cell with the flags its exact counterpart earned, and nothing more."""
+    earned = exact if exact is not None and not shown.suppressed else None
+    return replace(
+        shown,
+        flagged=earned.flagged if earned else False,
+        change_flagged=earned.change_flagged if earned else False,
+        trend_flagged=earned.trend_flagged if earned else False,
+        direction=earned.direction if earned else "",
+        alarm=earned.alarm if earned else "",
+        test=exact.test if exact is not None else "",
+        p_value=None,
+        q_value=None,
+        slope=None,
+        slope_low=None,
+        slope_high=None,
+        trend_p_value=None,
+        trend_q_value=None,
+    )
 
 
 def assess(

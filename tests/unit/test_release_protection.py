@@ -101,3 +101,25 @@ def test_what_protection_cannot_give_is_refused_naming_the_role(released: tuple[
         _ask(released, answers.trends, {"dimension": "sex", "period": "quarter"})
     with pytest.raises(Refused, match=r"^role analyst: protected trends"):
         _ask(released, answers.trends, {"dimension": "sex", "filter": "age_group=minor,citizenship=RS"})
+
+
+def test_protected_trends_carry_the_exact_tests_flags_and_nothing_more(released: tuple[Settings, Path]) -> None:
+    """Tests run on the exact counts inside the hub; what a protected trend shows is the
+    protected count and share, and the flag the exact test earned: no p-value, q-value or
+    slope, which are functions of the exact counts."""
+    from warehouse.perturbation import Perturbation
+    from warehouse.trends import trend_cells
+
+    minors = {"age_group": "minor"}
+    with duckdb.connect(str(released[1]), read_only=True) as con:
+        exact = trend_cells(con, "exploitation", country="XK", min_cell=1, filters=minors)
+        shown = trend_cells(
+            con, "exploitation", country="XK", filters=minors, protection=Perturbation.of(load_policy(), 5)
+        )
+    earned = {(c.period, c.category): c for c in exact}
+    assert all(c.p_value is None and c.q_value is None and c.slope is None for c in shown)
+    for cell in shown:
+        expected = earned[(cell.period, cell.category)]
+        assert cell.flagged == (expected.flagged and not cell.suppressed)
+        assert cell.alarm == ("" if cell.suppressed else expected.alarm)
+    assert any(c.flagged and c.direction for c in shown)  # flags do come through, on shown cells
