@@ -452,7 +452,8 @@ def query_counts(
     hub's release service, which decides what your token may receive.
 
     Dimensions: year, month, country, citizenship, sex, age_group, age_band,
-    exploitation, recruitment, case_category, identified_by, country_of_exploitation;
+    exploitation, recruitment, case_category, identified_by, country_of_exploitation,
+    status (presumed or identified; without it a count adds both, withdrawn in neither);
     modus operandi: means_of_control, means_of_travel, means_of_communication,
     recruited_in, trafficking_scope (domestic, cross_border), route (recruited in >
     transit > exploited in), perpetrator_structure, perpetrator_relation (of the
@@ -466,7 +467,9 @@ def query_counts(
          "totals": totals},
         token,
     )  # fmt: skip
-    _count_rows(answer, "victims", format, f"Victims by {', '.join(answer['dimensions'])}", "victims")
+    dims = answer["dimensions"]
+    counted = "" if "status" in dims else f" ({COUNTED_STATUSES})"
+    _count_rows(answer, "victims", format, f"Victims{counted} by {', '.join(dims)}", "victims")
 
 
 @query_app.command("links")
@@ -502,6 +505,8 @@ class TrendPeriod(StrEnum):
 
 # The contract's first seven columns, then the tests: the change's (p, q after control) and
 # the series' (test, slope with its interval, p, q), the same on each row of a series.
+# Which victims a count adds when status is neither a dimension nor a filter.
+COUNTED_STATUSES = "presumed and identified"
 TREND_COLUMNS = ["period", "country", "category", "victims", "share", "change", "flagged", "p_value", "direction",
                  "period_victims", "suppressed", "q_value", "test", "slope", "slope_low", "slope_high",
                  "trend_p_value", "trend_q_value", "alarm"]  # fmt: skip
@@ -572,7 +577,9 @@ def query_trends(
         for row in text_rows:
             row[3] = row[3] or "<suppressed>"
             row[6] = "FLAGGED" if row[6] == "true" else ""
-    _print_rows(columns, text_rows, format, title=f"Trends of {dimension} by {period.value}")
+    statuses = (filter or "").split("status=")[1].split(",")[0] if "status=" in (filter or "") else COUNTED_STATUSES
+    counted = "" if dimension == "status" else f", {statuses} victims"
+    _print_rows(columns, text_rows, format, title=f"Trends of {dimension} by {period.value}{counted}")
 
 
 @query_app.command("perpetrators")
