@@ -9,9 +9,10 @@ Events not yet loaded stay, however long the hub is away (``retention.ms=-1``).
 
 Kafka deletes whole segments only, and never the active one; it rolls a segment only
 when a message arrives after ``segment.ms``. A quiet topic would keep loaded events in
-its active segment until the country next pushes, so the hub's clock (release/erasure.py)
-appends an empty tick (a message with no value, which the pipeline skips) to each topic
-every half ``segment.ms`` for a stated time after a load or an erasure.
+its active segment until the country next pushes, so the hub's clock (``run_clock`` below,
+a thread of the release service) appends an empty tick (a message with no value, which
+the pipeline skips) to each partition every half ``segment.ms`` for the stated time after
+a load or an erasure.
 
 The stated time E (``THBDB_ERASURE_SECONDS``, a day by default) bounds how long after its
 load an event is still in a file of the broker. With part = E/6, ``segment.ms`` is one
