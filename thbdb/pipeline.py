@@ -304,6 +304,26 @@ def refresh_queryable(settings: Settings) -> None:
         log.warning("could not delete the loaded events from Kafka; the next load will", exc_info=True)
 
 
+def loaded_since_release(settings: Settings) -> bool:
+    """Whether a batch was loaded after the current release snapshot was published (or
+    loads exist and nothing was released yet)."""
+    from release import snapshot
+
+    if not settings.warehouse.exists():
+        return False
+    with connect(settings.warehouse, read_only=True) as con:
+        row = con.execute("SELECT max(loaded_at) FROM load_batches").fetchone()
+    last_load = row[0] if row else None
+    if last_load is None:
+        return False
+    try:
+        with snapshot.open_current(settings) as release:
+            published = release.execute("SELECT published_at FROM release_info").fetchone()
+    except snapshot.NoRelease:
+        return True
+    return published is None or last_load > published[0]
+
+
 def trim_loaded(settings: Settings, principal: str) -> None:
     """Delete from the country topics what the warehouse has loaded, and put the topics on
     the clock so the broker's files follow within the stated time (thbdb/kafka_retention.py)."""

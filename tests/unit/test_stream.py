@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from thbdb.stream import _asked_at_most_every
 
 
@@ -18,3 +20,40 @@ def test_the_stop_question_is_asked_at_most_every_few_seconds_and_a_yes_sticks()
         stop()
     assert asked == [0.0, 2.0]  # the second answer said stop: never asked again
     assert stop()
+
+
+def test_a_window_adds_up_every_counter_a_drain_reports() -> None:
+    """Every counter a drain reports has its sum in the window's report (a counter added to
+    one and not the other once failed every window after its first batch)."""
+    from thbdb.pipeline import LOAD_COUNTERS, DrainReport
+    from thbdb.stream import StreamReport
+
+    window = StreamReport()
+    drained = DrainReport("XK", **{k: i + 1 for i, k in enumerate(LOAD_COUNTERS)})
+    window.add(drained)
+    window.add(drained)
+    assert {k: getattr(window, k) for k in LOAD_COUNTERS} == {k: 2 * (i + 1) for i, k in enumerate(LOAD_COUNTERS)}
+
+
+def test_loads_after_the_last_release_are_noticed(tmp_path: Path) -> None:
+    """A window that failed between a commit and its refresh: the next one sees the loads
+    the current release does not hold, and refreshes."""
+    from release import snapshot
+    from tests.unit.test_linkage import _events
+    from thbdb.pipeline import loaded_since_release
+    from thbdb.settings import Settings
+    from warehouse.loader import connect, ensure_schema, load_batch, refresh_marts
+
+    settings = Settings(home=tmp_path)
+    assert not loaded_since_release(settings)  # no warehouse yet
+    with connect(settings.warehouse) as con:
+        ensure_schema(con)
+        load_batch(con, _events("RS", "RS-1", "Ana", "Ilic", "1990"))
+    assert loaded_since_release(settings)  # loaded, never released
+    with connect(settings.warehouse) as con:
+        refresh_marts(con)
+        snapshot.publish(con, settings)
+    assert not loaded_since_release(settings)
+    with connect(settings.warehouse) as con:
+        load_batch(con, _events("MK", "MK-1", "Ana", "Ilic", "1990"))
+    assert loaded_since_release(settings)
