@@ -511,7 +511,7 @@ TREND_COLUMNS = ["period", "country", "category", "victims", "share", "change", 
                  "period_victims", "suppressed", "q_value", "test", "slope", "slope_low", "slope_high",
                  "trend_p_value", "trend_q_value", "alarm"]  # fmt: skip
 _TREND_TABLE_COLUMNS = ["period", "country", "category", "victims", "share", "change", "flagged", "direction",
-                        "q_value", "slope", "trend_q_value", "alarm"]  # fmt: skip
+                        "alarm"]  # fmt: skip
 _TREND_DIGITS = {"share": 4, "change": 4, "p_value": 4, "q_value": 4, "slope": 3, "slope_low": 3, "slope_high": 3,
                  "trend_p_value": 4, "trend_q_value": 4}  # fmt: skip
 
@@ -570,7 +570,7 @@ def query_trends(
             return f"{value:.{_TREND_DIGITS[column]}f}"
         return str(value)
 
-    # A terminal shows the figures that say what moved; CSV and JSON carry every column.
+    # A terminal shows what moved and whether it is flagged; CSV and JSON carry the tests.
     columns = _TREND_TABLE_COLUMNS if format is OutputFormat.table else TREND_COLUMNS
     text_rows = [[shown(k, c.get(k)) for k in columns] for c in cells]
     if format is OutputFormat.table:
