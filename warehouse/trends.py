@@ -176,7 +176,8 @@ def trend_cells(
 
 
 def _flags_only(shown: TrendCell, exact: TrendCell | None) -> TrendCell:
-    """A protected cell with the flags its exact counterpart earned, and nothing more."""
+    """A protected cell (untested: no p-value, q-value or slope) with the flags its exact
+    counterpart earned, and nothing more."""
     earned = exact if exact is not None and not shown.suppressed else None
     return replace(
         shown,
@@ -186,13 +187,6 @@ def _flags_only(shown: TrendCell, exact: TrendCell | None) -> TrendCell:
         direction=earned.direction if earned else "",
         alarm=earned.alarm if earned else "",
         test=exact.test if exact is not None else "",
-        p_value=None,
-        q_value=None,
-        slope=None,
-        slope_low=None,
-        slope_high=None,
-        trend_p_value=None,
-        trend_q_value=None,
     )
 
 
@@ -206,7 +200,8 @@ def assess(
 ) -> list[TrendCell]:
     """The trend rows of counts per (period, country, category) and totals per (period,
     country): shares, changes, series trends, tests and flags. ``protected_as``: the
-    withheld cells and totals, when the counts are protected ones (tested as shown)."""
+    withheld cells and totals, when the counts are protected ones: then shares and
+    changes only, untested (the tests run on the exact counts, ``trend_cells``)."""
     withheld, withheld_totals = protected_as or (set(), set())
     cells: list[TrendCell] = []
     series: dict[tuple[str, str], tuple[list[float], list[int], list[int]]] = {}
@@ -228,10 +223,9 @@ def assess(
                 before_n = counts.get((before, c, category), 0)
                 is_hidden = category in hidden[p]
                 comparable = bool(before_total) and not is_hidden and category not in hidden.get(before, set())
-                # Protected counts are tested as shown; a withheld one is not tested at all.
-                testable = comparable if protected_as is not None else bool(before_total) and bool(total)
+                testable = protected_as is None and bool(before_total) and bool(total)
                 p_value = change_test(before_n, before_total, n, total) if testable else None
-                if protected_as is None or not is_hidden:
+                if protected_as is None:
                     steps, ns, ts = series.setdefault((c, category), ([], [], []))
                     steps.append(_step(p))
                     ns.append(n)
@@ -257,6 +251,8 @@ def assess(
                         q_value=p_value,  # adjusted below, with every other test of the query
                     )
                 )
+    if protected_as is not None:
+        return cells
     return _with_alarms(_controlled(cells, series, alpha))
 
 
