@@ -52,5 +52,4 @@ def pseudonyms(key_dir: Path, country: str, kind: Kind, ids: list[str]) -> list[
     """The pseudonyms of ``country``'s records ``ids`` of ``kind``, with its key."""
     key = load_or_create_country_key(key_dir, country, create=False)
     pseudonymiser = Pseudonymiser(country, key, batch_id="")
-    keyed = pseudonymiser.record_ref if kind == "victims" else pseudonymiser.perpetrator_ref
-    return [keyed(record_id) for record_id in ids]
+    return [pseudonymiser.pseudonym_of(kind, record_id) for record_id in ids]

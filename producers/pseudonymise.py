@@ -125,6 +125,10 @@ class Pseudonymiser:
         """The pseudonym of a national perpetrator record id (apart from victims' ids)."""
         return self._keyed("perpetrator", record_id)
 
+    def pseudonym_of(self, kind: str, record_id: str) -> str:
+        """The pseudonym of a record id of an export of ``kind`` (victims or perpetrators)."""
+        return self.record_ref(record_id) if kind == "victims" else self.perpetrator_ref(record_id)
+
     def pseudonymise_perpetrator(self, row: PerpetratorRow, produced_at: datetime | None = None) -> PerpetratorEvent:
         record_ref = self.perpetrator_ref(row.record_id)
         event_id = self._event_id("perpetrator", record_ref, row.updated_at)
@@ -165,5 +169,8 @@ def record_ids_by_pseudonym(key_dir: Path, country: str, export: Path) -> dict[s
     if "record_id" not in header:
         return {}
     column = header.index("record_id")
-    keyed = pseudonymiser.record_ref if kind == "victims" else pseudonymiser.perpetrator_ref
-    return {keyed(fields[column].strip()): fields[column].strip() for _number, fields in rows if len(fields) > column}
+    return {
+        pseudonymiser.pseudonym_of(kind, fields[column].strip()): fields[column].strip()
+        for _number, fields in rows
+        if len(fields) > column
+    }

@@ -34,8 +34,7 @@ _RAW_TABLE = {"victims": "raw_victim_events", "perpetrators": "raw_perpetrator_e
 
 def deny_hash(secret: str, country: str, record_ref: str) -> str:
     """The deny list's form of a pseudonym. A keyed hash: whoever reads the list cannot
-    test a pseudonym against it without the hub's secret. ``erase`` computes the same
-    hash in SQL (``sha256``), so it is written the same way here."""
+    test a pseudonym against it without the hub's secret."""
     return hashlib.sha256(f"{secret}|{country}|{record_ref}".encode()).hexdigest()
 
 
@@ -88,9 +87,8 @@ def erase(con: duckdb.DuckDBPyConnection, country: str, kind: Kind, refs: Iterab
             result.quarantined = _delete_erasing(con, "quarantine", country)
             before = _count(con, "erased_records")
             con.execute(
-                "INSERT OR IGNORE INTO erased_records"
-                " SELECT sha256(? || '|' || ? || '|' || record_ref), ?, ? FROM erasing",
-                [secret, country, country, datetime.now(UTC)],
+                "INSERT OR IGNORE INTO erased_records SELECT unnest(?::VARCHAR[]), ?, ?",
+                [[deny_hash(secret, country, ref) for ref in wanted], country, datetime.now(UTC)],
             )
             result.newly_denied = _count(con, "erased_records") - before
             con.execute("COMMIT")
