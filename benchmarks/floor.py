@@ -35,6 +35,7 @@ STRUCTURE = {
     "identified_month": "INTEGER",
     "identified_by": "VARCHAR",
     "exploitation_types": ["VARCHAR"],
+    "recorded_by": ["VARCHAR"],
     "country_of_exploitation": "VARCHAR",
     "recruited_in": "VARCHAR",
     "transit_countries": ["VARCHAR"],

@@ -32,6 +32,7 @@ __all__ = [
 SUITE_NAME = "case_events"
 _LIST_FIELDS = {
     "exploitation_types": "exploitation",
+    "recorded_by": "identified_by",
     "means_of_control": "means_of_control",
     "means_of_travel": "means_of_travel",
     "means_of_communication": "means_of_communication",

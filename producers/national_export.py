@@ -34,6 +34,7 @@ VICTIM_COLUMNS = (
     "citizenship",
     "identified_on",
     "identified_by",
+    "recorded_by",
     "exploitation_types",
     "country_of_exploitation",
     "recruited_in",
@@ -78,6 +79,7 @@ _SINGLE_CODES = {
 }
 # ;-separated columns and the code list each takes.
 _MULTI_CODES = {
+    "recorded_by": "identified_by",  # v1.1: every agency that met the person
     "exploitation_types": "exploitation",
     "means_of_control": "means_of_control",
     "means_of_travel": "means_of_travel",
@@ -163,6 +165,7 @@ class VictimRow:
     citizenship: str | None
     identified_on: date
     identified_by: str | None
+    recorded_by: tuple[str, ...] | None
     exploitation_types: tuple[str, ...] | None
     country_of_exploitation: str | None
     recruited_in: str | None
@@ -384,6 +387,7 @@ class VictimRowChecker:
             citizenship=countries["citizenship"],
             identified_on=identified_on,
             identified_by=singles["identified_by"],
+            recorded_by=multis["recorded_by"],
             exploitation_types=multis["exploitation_types"],
             country_of_exploitation=countries["country_of_exploitation"],
             recruited_in=countries["recruited_in"],

@@ -111,6 +111,7 @@ class Pseudonymiser:
             identified_month=row.identified_on.month,
             identified_by=row.identified_by,
             exploitation_types=list(row.exploitation_types) if row.exploitation_types else None,
+            recorded_by=list(row.recorded_by) if row.recorded_by else None,
             country_of_exploitation=row.country_of_exploitation,
             recruited_in=row.recruited_in,
             transit_countries=list(row.transit_countries) if row.transit_countries else None,

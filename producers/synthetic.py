@@ -107,6 +107,7 @@ class VictimProfile:
     updated_at: datetime | None = None
     case_category: str = "trafficking"
     identified_by: str | None = "police"
+    recorded_by: Sequence[str] | None = None  # every agency that met the person (v1.1)
     recruitment_method: str | None = None
     means_of_travel: Sequence[str] | None = None
     country_of_exploitation: str | None = None
@@ -147,6 +148,7 @@ def victim_rows(country: str, profiles: Iterable[VictimProfile], seed: int) -> l
                 "citizenship": p.citizenship or "",
                 "identified_on": p.identified_on.isoformat(),
                 "identified_by": p.identified_by or "",
+                "recorded_by": ";".join(p.recorded_by or []),
                 "exploitation_types": ";".join(p.exploitation or []),
                 "country_of_exploitation": p.country_of_exploitation or "",
                 "recruited_in": p.recruited_in or "",
@@ -283,9 +285,7 @@ def demo_profiles(country: str, seed: int) -> list[VictimProfile]:
                     age=age if rng.random() > 0.05 else None,
                     citizenship=citizenship,
                     exploitation=forms if rng.random() > 0.08 else None,
-                    identified_by=rng.choice(
-                        ["police", "border_police", "social_services", "ngo", "labour_inspection"]
-                    ),
+                    identified_by=rng.choice(_AGENCIES),
                     recruitment_method=rng.choice(_RECRUITMENT) if rng.random() > 0.2 else None,
                     means_of_travel=["none"] if domestic else [rng.choice(["car", "bus", "air"])],
                     country_of_exploitation=exploited_in,
@@ -304,7 +304,23 @@ def demo_profiles(country: str, seed: int) -> list[VictimProfile]:
                     ),
                 )
             )
+    for n, p in enumerate(profiles):  # drawn apart too, for the same reason
+        p.recorded_by = _agencies_met(random.Random(f"{seed}-{country}-{n}-lists"), p.identified_by or "police")
     return profiles
+
+
+_AGENCIES = ["police", "border_police", "social_services", "ngo", "labour_inspection"]
+
+
+def _agencies_met(rng: random.Random, identified_by: str) -> list[str]:
+    """The agencies that met a victim besides the identifying one: a third of victims are
+    far more visible than the rest, and the police refer some of theirs to social services
+    (the dependence and heterogeneity that multiple systems estimation must allow for)."""
+    chance = 0.35 if rng.random() < 0.3 else 0.1
+    met = {identified_by} | {a for a in _AGENCIES if rng.random() < chance}
+    if "police" in met and rng.random() < 0.3:
+        met.add("social_services")
+    return sorted(met)
 
 
 def _drift(rng: random.Random, late: float, early_codes: list[str], late_codes: list[str]) -> list[str] | None:
@@ -377,7 +393,11 @@ def write_demo_exports(out_dir: Path, seed: int = 7) -> dict[str, list[Path]]:
                     # One row typed with a national word where a code belongs: the demo shows
                     # how a refusal reads (row, column, reason, and never the value).
                     rows.append({**rows[0], "record_id": "ME-2024-TYPO", "sex": "zensko"})
-                files[country].append(write_victims_csv(out_dir / country / f"victims-{year}-{month:02d}.csv", rows))
+                # Montenegro still sends export v1.0, without recorded_by: its estimate is
+                # refused (a single list per person), as a country's would be.
+                columns = [c for c in VICTIM_COLUMNS if c != "recorded_by" or country != "ME"]
+                path = out_dir / country / f"victims-{year}-{month:02d}.csv"
+                files[country].append(write_victims_csv(path, rows, columns))
             if (year, month) in perpetrators_by_month:
                 files[country].append(write_perpetrators_csv(perpetrators_file, perpetrators_by_month[(year, month)]))
     return files

@@ -82,6 +82,9 @@ class VictimEvent(BaseModel):
     identified_by: Code | None = None
     # For list fields, null means "not recorded"; [] never travels.
     exploitation_types: list[Code] | None = None
+    # Every agency that met the person (identified_by codes; export v1.1): the lists
+    # multiple systems estimation counts the overlaps of.
+    recorded_by: list[Code] | None = None
     country_of_exploitation: CountryCode | None = None
     recruited_in: CountryCode | None = None
     transit_countries: list[CountryCode] | None = None

@@ -32,6 +32,7 @@ EVENT_COLUMNS = (
     "identified_month",
     "identified_by",
     "exploitation_types",
+    "recorded_by",
     "country_of_exploitation",
     "recruited_in",
     "transit_countries",

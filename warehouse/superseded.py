@@ -20,7 +20,7 @@ import duckdb
 VICTIM_CONTENT = (
     "status", "case_category", "sex", "citizenship", "age_band", "identified_year", "identified_month",
     "identified_by", "exploitation_types", "country_of_exploitation", "recruited_in", "transit_countries",
-    "recruitment_method", "means_of_control", "means_of_travel", "means_of_communication",
+    "recruitment_method", "means_of_control", "means_of_travel", "means_of_communication", "recorded_by",
 )  # fmt: skip
 # Columns set to NULL in a stripped version (status stays: it says what happened).
 _STRIPPED = {

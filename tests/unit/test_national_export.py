@@ -38,6 +38,27 @@ def test_national_codes_are_mapped_to_regional_ones(tmp_path: Path) -> None:
     assert row.identified_by == "police"
 
 
+def test_recorded_by_names_every_agency_in_regional_codes(tmp_path: Path) -> None:
+    (row,) = _check(_export(tmp_path, recorded_by="policija;ngo"))
+    assert not isinstance(row, list)
+    assert row.recorded_by == ("police", "ngo")
+
+
+def test_an_export_without_recorded_by_stays_valid(tmp_path: Path) -> None:
+    (profile,) = victim_rows("RS", [VictimProfile("RS-1", date(2024, 3, 2), "F", 16, "RS", ["sexual"])], seed=1)
+    columns = [c for c in profile if c != "recorded_by"]
+    (row,) = _check(write_victims_csv(tmp_path / "victims.csv", [profile], columns))
+    assert not isinstance(row, list)
+    assert row.recorded_by is None
+
+
+def test_a_bad_agency_in_recorded_by_is_refused_by_column(tmp_path: Path) -> None:
+    (refusals,) = _check(_export(tmp_path, recorded_by="police;Petrovic"))
+    assert isinstance(refusals, list)
+    assert [r.column for r in refusals] == ["recorded_by"]
+    assert "Petrovic" not in str(refusals)
+
+
 @pytest.mark.parametrize(
     ("column", "value", "reason"),
     [

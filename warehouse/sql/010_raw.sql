@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS raw_victim_events (
     identified_month        INTEGER,
     identified_by           VARCHAR,
     exploitation_types      VARCHAR[],             -- NULL: not recorded for this person
+    recorded_by             VARCHAR[],             -- every agency that met the person (v1.1)
     country_of_exploitation VARCHAR,
     recruited_in            VARCHAR,
     transit_countries       VARCHAR[],
@@ -39,6 +40,9 @@ CREATE TABLE IF NOT EXISTS raw_victim_events (
     loaded_at               TIMESTAMPTZ NOT NULL,
     content_md5             VARCHAR                -- set when the content was stripped
 );
+
+-- A warehouse made before export v1.1 gains the column (NULL: not recorded).
+ALTER TABLE raw_victim_events ADD COLUMN IF NOT EXISTS recorded_by VARCHAR[];
 
 -- Events that failed validation, with the reasons; no personal value, only positions,
 -- pseudonyms and field names.

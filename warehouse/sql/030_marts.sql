@@ -27,6 +27,9 @@ SELECT
     coalesce(country_of_exploitation, 'not_recorded')  AS country_of_exploitation,
     coalesce(recruited_in, 'not_recorded')             AS recruited_in,
     exploitation_types,
+    -- The lists of multiple systems estimation (warehouse/estimate.py): every agency
+    -- that recorded the person, the identifying one always among them.
+    list_distinct(list_concat(coalesce(recorded_by, []), [identified_by])) AS agencies,  -- drops NULLs
     means_of_control,
     means_of_travel,
     means_of_communication,
