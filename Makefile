@@ -58,17 +58,19 @@ schema: setup ## republish the event JSON Schema from the code
 docs: $(VENV)/.synced ## regenerate docs/cli.md, the command reference, from the CLI
 	COLUMNS=100 $(VENV)/bin/typer thbdb.cli utils docs --name thbdb --output docs/cli.md
 
-bench: setup ## throughput, latency, queries and memory beside their baselines (<= 30 min); attacks on linkage (35 min); differencing attacks on counts (1 min); a 1 GB export pushed in bounded memory (16 min)
+bench: setup ## throughput, latency, queries and memory beside their baselines (<= 30 min); attacks on linkage (35 min); differencing attacks on counts (1 min); a 1 GB export pushed in bounded memory (16 min); the victims estimate on 400 simulated populations per design (4 min)
 	$(VENV)/bin/python -m benchmarks --out bench-results.json
 	$(VENV)/bin/python -m benchmarks.linkage_attacks
 	$(VENV)/bin/python -m benchmarks.differencing
 	$(VENV)/bin/python -m benchmarks.large_export --mb 1024
+	$(VENV)/bin/python -m benchmarks.estimate_coverage --sims 400 --sensitivity --out benchmarks/estimate-coverage.json
 
 bench-quick: setup ## the same at N = 100,000 and 1 million victims (<= 5 min); attacks, quick form (4 min)
 	$(VENV)/bin/python -m benchmarks --quick --out bench-results.json
 	$(VENV)/bin/python -m benchmarks.linkage_attacks --quick --output bench-linkage-attacks.json
 	$(VENV)/bin/python -m benchmarks.differencing --quick --out bench-differencing.json
 	$(VENV)/bin/python -m benchmarks.large_export --mb 64
+	$(VENV)/bin/python -m benchmarks.estimate_coverage --sims 100
 
 down:
 	$(THBDB) down
