@@ -65,6 +65,12 @@ def threshold(
     raise Refused(f"{who} may not receive exact counts (--min-cell {asked} is below the policy's {policy_min_cell})")
 
 
+def exact_estimate(who: Identity, country: str) -> bool:
+    """Whether an estimate of ``country`` goes out exact (its observed count, unrounded
+    figures): for those entitled to its exact counts; the others get them protected."""
+    return who.role is Role.admin or (who.role is Role.national and who.country == country)
+
+
 def may_read_country(who: Identity, country: str | None, what: str) -> None:
     """Quarantine and validation of ``country`` (None: every country)."""
     if who.role is Role.admin or (who.role is Role.dpo and who.country is None):

@@ -167,6 +167,49 @@ def trends(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]
     )
 
 
+def estimate(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
+    """The multiple systems estimate of a country's victims (warehouse/estimate.py), fitted
+    on exact counts. Exact for those entitled to the country's exact counts; for anyone
+    else the observed number is the protected count of `query counts` and the estimate and
+    its interval are rounded to the nearest 10, the lists named without their sizes."""
+    from warehouse.estimate import ASSUMPTIONS, ESTIMATE_ROUNDING, country_estimate, rounded
+
+    country = request["country"]
+    first, last = request.get("year_from"), request.get("year_to")
+    found = country_estimate(con, country, first, last)
+    exact = access.exact_estimate(ctx.who, country)
+    document: dict[str, Any] = {
+        "country": country,
+        "year_from": first,
+        "year_to": last,
+        "statuses": ["presumed", "identified"],
+        "lists": list(found.lists),
+        "model": found.model,
+        "assumptions": list(ASSUMPTIONS),
+    }
+    if exact:
+        document |= {
+            "observed": found.observed,
+            "estimate": round(found.estimate, 1),
+            "lower": round(found.lower, 1),
+            "upper": round(found.upper, 1),
+            "list_sizes": dict(zip(found.lists, found.list_sizes, strict=True)),
+            "overlap": found.overlap,
+            "heterogeneity": round(found.heterogeneity, 4),
+        }
+    else:
+        threshold = ctx.min_cell
+        cells = victim_cells(con, ["country"], country, first, last, threshold, False, ctx.protection(threshold))
+        document |= {
+            "observed": cells[0].victims if cells else 0,
+            "estimate": rounded(found.estimate),
+            "lower": rounded(found.lower),
+            "upper": rounded(found.upper),
+            "rounded_to": ESTIMATE_ROUNDING,
+        }
+    return Answer(document, cells=1, exact=exact)
+
+
 def quarantine(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
     from thbdb.validation_report import open_quarantine
 

@@ -68,6 +68,12 @@ class TrendsRequest(_Counted):
     alpha: float = Field(0.05, gt=0, lt=1)
 
 
+class EstimateRequest(_Request):
+    country: Country
+    year_from: Year | None = None
+    year_to: Year | None = None
+
+
 class PerpetratorsRequest(_Counted):
     by: str
 
@@ -125,6 +131,7 @@ OPERATIONS: dict[str, tuple[type[_Request], answers.Computation]] = {
     "query/links": (LinksRequest, answers.links),
     "query/trends": (TrendsRequest, answers.trends),
     "query/perpetrators": (PerpetratorsRequest, answers.perpetrators),
+    "query/estimate": (EstimateRequest, answers.estimate),
     "quarantine": (QuarantineRequest, answers.quarantine),
     "report/validation": (ValidationRequest, answers.validation),
     "report/privacy": (PrivacyRequest, answers.privacy),

@@ -276,6 +276,53 @@ def _sustained_trends(page: _Page, series: dict[tuple[str, str, str], list[Trend
     )
 
 
+def _estimates(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
+    """Each country's multiple systems estimate, or why there is none."""
+    from warehouse.estimate import ESTIMATE_ROUNDING, EstimateRefused, country_estimate, rounded
+
+    def shown(value: float) -> str:
+        return f"{value:.0f}" if page.protection is None else str(rounded(value))
+
+    rows = []
+    countries = [c for (c,) in con.execute("SELECT DISTINCT country FROM mart_victims ORDER BY country").fetchall()]
+    for country in countries:
+        try:
+            found = country_estimate(con, country)
+        except EstimateRefused as refusal:
+            rows.append([html.escape(country), "", "", "", "", html.escape(str(refusal).split(": ", 1)[-1])])
+            continue
+        recorded = (
+            str(found.observed)
+            if page.protection is None
+            else page.count(victim_cells(con, ["country"], country, None, None, page.min_cell, False,
+                                         page.protection)[0].victims)
+        )  # fmt: skip
+        rows.append(
+            [
+                html.escape(country),
+                recorded,
+                f"<b>{shown(found.estimate)}</b>",
+                f"{shown(found.lower)}-{shown(found.upper)}",
+                html.escape(", ".join(found.lists)),
+                html.escape(", ".join(f"{a}×{b}" for a, b in found.interactions) or "none"),
+            ]
+        )
+    rounding = (
+        "" if page.protection is None else f" Estimates and intervals are rounded to the nearest {ESTIMATE_ROUNDING}."
+    )
+    page.section(
+        "Estimated victims, those never identified included",
+        "How many victims there are, not only how many were found: a multiple systems estimate from how the "
+        "lists of the agencies that met each victim overlap (the exports' recorded_by), presumed and identified "
+        "victims of all years. A Poisson log-linear model with a term for victims' differing visibility and the "
+        "interactions between lists that AIC keeps; the 95 % interval is the profile likelihood's, widened to "
+        "the models the data support nearly as well. It assumes a closed population, records linked without "
+        "error and every victim within reach of every list; where visibility differs very strongly it is too "
+        "low (docs/analyst.md gives its coverage on simulated populations)." + rounding,
+        _table(["country", "recorded", "estimated", "95 % interval", "lists", "interactions between lists"], rows),
+    )
+
+
 def _modus_operandi(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
     parts = []
     for dimension in MODUS_OPERANDI:
@@ -360,6 +407,7 @@ def write_analysis_report(
     _regional_picture(page, con)
     _by_country(page, con)
     _flagged_shifts(page, con, alpha)
+    _estimates(page, con)
     _modus_operandi(page, con)
     _routes(page, con)
     _perpetrators(page, con)

@@ -582,6 +582,53 @@ def query_trends(
     _print_rows(columns, text_rows, format, title=f"Trends of {dimension} by {period.value}{counted}")
 
 
+ESTIMATE_COLUMNS = ["country", "year_from", "year_to", "observed", "estimate", "lower", "upper", "lists", "model"]
+
+
+@query_app.command("estimate")
+def query_estimate(
+    country: Annotated[str, typer.Option("--country", help="The reporting country whose victims are estimated.")],
+    year_from: Annotated[int | None, typer.Option("--from", help="First year (identification).")] = None,
+    year_to: Annotated[int | None, typer.Option("--to", help="Last year.")] = None,
+    format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    token: TokenOption = None,
+) -> None:
+    """How many victims there are, those never identified included: a multiple systems
+    estimate from how the lists of the agencies that met each victim overlap (the
+    export's recorded_by, v1.1), with its 95 % interval.
+
+    A Poisson log-linear model with a term for victims' differing visibility and the
+    interactions between lists that AIC keeps; the interval is the profile likelihood's.
+    Counts presumed and identified victims. Exact for the admin and a national officer of
+    its own --country; for anyone else the observed number is protected as in `query
+    counts` and the estimate and interval are rounded to the nearest 10. Refused (exit
+    2, with the reason) when the data cannot support an estimate: fewer than three
+    lists, or too little overlap between them. JSON: an object with observed, estimate,
+    lower, upper, lists, model, assumptions. docs/analyst.md says what it assumes and how
+    it did on simulated populations of known size.
+    """
+    answer = _ask("query/estimate", {"country": country.upper(), "year_from": year_from, "year_to": year_to}, token)
+    document = {k: v for k, v in answer.items() if k not in ("release", "identity")}
+    if format is OutputFormat.json:
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return
+    row = {**document, "lists": ";".join(document["lists"])}
+    if format is OutputFormat.csv:
+        _print_rows(ESTIMATE_COLUMNS, [["" if row[k] is None else str(row[k]) for k in ESTIMATE_COLUMNS]], format, "")
+        return
+    years = f"{year_from or 'first'}-{year_to or 'last'}" if year_from or year_to else "all years"
+    table = Table("", "", title=f"Estimated victims of {row['country']}, {years} (presumed and identified)")
+    observed = "<suppressed>" if row["observed"] is None else str(row["observed"])
+    table.add_row("recorded", observed + ("" if answer.get("exact") else " (protected)"))
+    rounded = "" if answer.get("exact") else " (rounded to 10)"
+    table.add_row("estimated", f"{row['estimate']}{rounded}")
+    table.add_row("95 % interval", f"{row['lower']} to {row['upper']}")
+    table.add_row("lists", ", ".join(document["lists"]))
+    table.add_row("model", row["model"])
+    out.print(table)
+    err.print("Assumes: " + "; ".join(document["assumptions"]) + ".")
+
+
 @query_app.command("perpetrators")
 def query_perpetrators(
     by: Annotated[str, typer.Option("--by", help="Comma-separated dimensions, e.g. year,role.")],

@@ -22,8 +22,14 @@ from thbdb.analysis_report import write_analysis_report
 from thbdb.reports import write_data_protection_report
 from thbdb.settings import Settings
 from transforms.disclosure import load_policy
+from warehouse.estimate import EstimateRefused, country_estimate, rounded
 from warehouse.perturbation import Perturbation, protected_link_counts, protected_victim_counts
+from warehouse.queries import CountCell
 from warehouse.trends import trend_cells
+
+
+def countries_of(by_year: list[CountCell]) -> list[str]:
+    return sorted({str(c.key[1]) for c in by_year})
 
 
 def run_demo(settings: Settings, seed: int, out: Console, err: Console, exports_dir: Path | None = None) -> None:
@@ -140,9 +146,16 @@ def _after_pushes(settings: Settings, reports: list[PushReport], out: Console, e
             con, settings.reports_dir / "analysis.html", settings.min_cell, 0.05, protection
         )
         minors = trend_cells(con, "exploitation", filters={"age_group": "minor"}, protection=protection)
+        estimates = {}
+        for country in countries_of(by_year):
+            try:
+                found = country_estimate(con, country)
+                estimates[country] = f"{rounded(found.estimate)} ({rounded(found.lower)}-{rounded(found.upper)})"
+            except EstimateRefused:
+                estimates[country] = "none (see the report)"
         dp_json, dp_html = write_data_protection_report(con, settings.reports_dir, settings.min_cell)
 
-    countries = sorted({str(c.key[1]) for c in by_year})
+    countries = countries_of(by_year)
     table = Table(
         "year",
         *countries,
@@ -166,6 +179,10 @@ def _after_pushes(settings: Settings, reports: list[PushReport], out: Console, e
     out.print(
         "Sustained trends in exploitation of minors, over every year: "
         + (", ".join(f"{country} {category} {direction}" for country, category, direction in sustained) or "none")
+    )
+    out.print(
+        "Estimated victims, those never identified included (thbdb query estimate; 95 % interval, rounded to"
+        " 10): " + ", ".join(f"{country} {text}" for country, text in estimates.items())
     )
     out.print(f"Warehouse:              {settings.warehouse}")
     out.print(f"Analyst report:         {analysis}")

@@ -8,11 +8,12 @@ import io
 import json
 import subprocess
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from producers.synthetic import write_demo_exports
+from producers.synthetic import VictimProfile, victim_rows, write_demo_exports, write_victims_csv
 from tests.conftest import THBDB, Stack
 
 pytestmark = pytest.mark.stack
@@ -152,3 +153,20 @@ def test_the_ledger_refuses_a_release_beyond_the_years_budget(loaded: Stack, tmp
     entries = json.loads(loaded.thbdb("audit", "--last", "100", "--format", "json").stdout)
     spent = [e["epsilon"] for e in entries if e["operation"] == "export" and e.get("epsilon")]
     assert spent[-releases:] == [policy.epsilon_cap] * releases
+
+
+def test_an_estimate_from_a_single_list_is_refused_with_the_reason(loaded: Stack, tmp_path: Path) -> None:
+    # Albania's records all name the police alone: one list, nothing to estimate from.
+    profiles = [
+        VictimProfile(f"AL-{i}", date(2024, 1 + i % 12, 3), "F", 20 + i % 30, "AL", ["sexual"], recorded_by=["police"])
+        for i in range(40)
+    ]
+    export = write_victims_csv(tmp_path / "victims.csv", victim_rows("AL", profiles, seed=5))
+    loaded.thbdb("produce", "--country", "AL", "--input", str(export), "--create-key", check=False)
+    loaded.thbdb("run")
+    refused = loaded.thbdb("query", "estimate", "--country", "AL", "--format", "json", check=False)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    lines = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, refused.stderr
+    assert "no estimate for AL" in lines[0] and "1 list of agencies (police)" in lines[0]
+    assert "at least three" in lines[0] and refused.stdout == ""

@@ -134,5 +134,19 @@ def test_banner_tables_and_the_known_shift(page: tuple[Any, list[str], list[str]
     assert sustained and sustained[0] >= 1, "no sustained trend listed in the report"
     headings = tab.eval_on_selector_all("section h2", "hs => hs.map(h => h.textContent)")
     assert "Alarms: counts high against their own history" in headings
+    # The estimates: one row per country, with an interval around the estimate, or the
+    # reason there is none (Montenegro's exports carry no recorded_by).
+    estimates = tab.eval_on_selector_all(
+        "section",
+        "ss => ss.filter(s => s.querySelector('h2')?.textContent.startsWith('Estimated victims'))"
+        ".flatMap(s => [...s.querySelectorAll('tbody tr')]"
+        ".map(r => [...r.querySelectorAll('td')].map(c => c.textContent)))",
+    )
+    by_country = {row[0]: row for row in estimates}
+    assert set(by_country) == {"AL", "BA", "ME", "MK", "RS", "XK"}
+    assert "recorded_by" in by_country["ME"][5]
+    recorded, estimated, interval = by_country["RS"][1:4]
+    low, high = (float(v) for v in interval.split("-"))
+    assert int(recorded) <= low <= float(estimated) <= high
     text = report.read_text()
     assert "<script src=" not in text  # plotly.js is inlined, nothing fetched
