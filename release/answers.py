@@ -195,7 +195,7 @@ def estimate(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, An
             "upper": round(found.upper, 1),
             "list_sizes": dict(zip(found.lists, found.list_sizes, strict=True)),
             "overlap": found.overlap,
-            "heterogeneity": round(found.heterogeneity, 4),
+            "heterogeneity": None if found.heterogeneity is None else round(found.heterogeneity, 4),
         }
     else:
         threshold = ctx.min_cell

@@ -79,14 +79,17 @@ class Estimate:
     list_sizes: tuple[int, ...]
     overlap: int  # persons on two lists or more
     interactions: tuple[tuple[str, str], ...]
-    heterogeneity: float  # the quadratic term's coefficient; > 0: some victims far more visible
+    # The quadratic term's coefficient (> 0: some victims far more visible than others);
+    # None for the classical model without it (the benchmark's baseline).
+    heterogeneity: float | None
 
     @property
     def model(self) -> str:
         pairs = ", ".join(f"{a}×{b}" for a, b in self.interactions)
+        visibility = "" if self.heterogeneity is None else ", heterogeneity (quadratic in the number of lists)"
         return (
-            f"Poisson log-linear: main effects of {len(self.lists)} lists, heterogeneity"
-            f" (quadratic in the number of lists){', interactions ' + pairs if pairs else ''}"
+            f"Poisson log-linear: main effects of {len(self.lists)} lists{visibility}"
+            f"{', interactions ' + pairs if pairs else ''}"
         )
 
 
@@ -121,7 +124,6 @@ class _Model:
 
     def __init__(self, k: int, pairs: Sequence[tuple[int, int]], heterogeneity: bool = True):
         self.pairs = tuple(pairs)
-        self.with_heterogeneity = heterogeneity
         cells = np.array(list(itertools.product((0, 1), repeat=k)), dtype=float)
         on = cells.sum(axis=1)
         columns = [np.ones(len(cells)), *cells.T, *([on * (on - 1) / 2] if heterogeneity else [])]
@@ -255,7 +257,7 @@ def fit_population(
         list_sizes=sizes,
         overlap=overlap,
         interactions=tuple((lists[i], lists[j]) for i, j in model.pairs),
-        heterogeneity=float(params[model.heterogeneity_column]) if heterogeneity else 0.0,
+        heterogeneity=float(params[model.heterogeneity_column]) if heterogeneity else None,
     )
 
 
