@@ -19,7 +19,7 @@ from pathlib import Path
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from thbdb.settings import COUNTRIES, Settings, country_topic
+from config.settings import COUNTRIES, Settings, country_topic
 
 THBDB = str(Path(sys.executable).with_name("thbdb"))
 

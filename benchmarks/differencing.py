@@ -284,9 +284,9 @@ def demo_release(folder: Path, seed: int = 7) -> Path:
     """The demo's synthetic exports loaded and published as a release snapshot."""
     from dataclasses import replace
 
+    from config.settings import Settings
     from release import snapshot
     from tests.warehouse_builder import load_demo
-    from thbdb.settings import Settings
 
     settings = replace(Settings(home=folder / "home"))
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)

@@ -99,7 +99,7 @@ def drain(bootstrap: str, topic: str, database: str) -> dict[str, float]:
                     raise RuntimeError(error.str())
                 nexts[message.partition() or 0] = (message.offset() or 0) + 1
                 if message.value() is None:
-                    continue  # the hub's clock ticks (thbdb/kafka_retention.py): no event
+                    continue  # the hub's clock ticks (pipeline/kafka_retention.py): no event
                 payloads.append(message.value().decode())  # type: ignore[union-attr]
                 read += 1
             if len(payloads) >= CHUNK:

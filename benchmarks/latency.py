@@ -75,7 +75,7 @@ def measure(
     runs = LatencyRuns()
     expected = 0
     # The floor's pushes first, streaming off: once loaded, the pipeline deletes events
-    # from Kafka (thbdb/kafka_retention.py), so the floor must read them before.
+    # from Kafka (pipeline/kafka_retention.py), so the floor must read them before.
     for push in range(pushes):
         started = time.monotonic()
         _produce(stack, workdir, events, seed=400 + push)

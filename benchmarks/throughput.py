@@ -15,8 +15,8 @@ from pathlib import Path
 from benchmarks.bench_stack import BenchStack, BenchStackError
 from benchmarks.volume import write_volume_export
 from benchmarks.worker_memory import WorkerMemory
+from config.settings import country_topic
 from thbdb.processes import running_pid
-from thbdb.settings import country_topic
 from warehouse.loader import connect
 
 COUNTRY = "RS"  # one country re-pushing its whole archive: the heaviest single push
@@ -68,7 +68,7 @@ def measure(stack: BenchStack, n: int, workdir: Path, log: Callable[[str], None]
     stack.thbdb("produce", "--country", COUNTRY, "--input", str(export), "--create-key")
     produced = time.monotonic()
     export.unlink()
-    # The floor first: the pipeline's run deletes from Kafka what it loaded (thbdb/kafka_retention.py).
+    # The floor first: the pipeline's run deletes from Kafka what it loaded (pipeline/kafka_retention.py).
     log(f"  N={n:,}: produced in {produced - started:.1f} s; the floor reads the events")
     floor_db = workdir / f"floor-{n}.duckdb"
     floor_db.unlink(missing_ok=True)

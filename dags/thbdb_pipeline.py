@@ -1,6 +1,6 @@
 """The regional pipeline DAG: drain each country's topic, validate, quarantine, load.
 
-Orchestration only: the work is in thbdb.pipeline, which tests and benchmarks call
+Orchestration only: the work is in pipeline.drain, which tests and benchmarks call
 directly. Nothing heavy is imported at parse time.
 """
 
@@ -30,9 +30,9 @@ def thbdb_pipeline() -> None:
     @task(max_active_tis_per_dagrun=2, retries=2, retry_delay=timedelta(seconds=5))
     def drain_country(country: str) -> dict[str, object]:
         """Validate and load everything the country published since the last run."""
-        from thbdb.logs import setup_logging
-        from thbdb.pipeline import drain_country as drain
-        from thbdb.settings import Settings
+        from config.logs import setup_logging
+        from config.settings import Settings
+        from pipeline.drain import drain_country as drain
 
         setup_logging()
         run_id = get_current_context()["run_id"]
@@ -41,8 +41,8 @@ def thbdb_pipeline() -> None:
     @task
     def refresh_marts(reports: list[dict[str, object]]) -> dict[str, int]:
         """Rebuild the marts and the validation reports once every country is loaded."""
-        from thbdb.pipeline import LOAD_COUNTERS, refresh_warehouse
-        from thbdb.settings import Settings
+        from config.settings import Settings
+        from pipeline.drain import LOAD_COUNTERS, refresh_warehouse
 
         refresh_warehouse(Settings.from_env())
         return {k: sum(int(r[k]) for r in reports) for k in LOAD_COUNTERS}  # type: ignore[call-overload]

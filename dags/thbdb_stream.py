@@ -7,7 +7,7 @@ retries and restarts stay Airflow's.
 
 Paused when created: it runs only after an operator turns it on (`thbdb stream on`).
 Both DAGs may run together: loading is idempotent and stored offsets only move forward.
-Orchestration only: the work is in thbdb.stream. Nothing heavy is imported at parse time.
+Orchestration only: the work is in pipeline.stream. Nothing heavy is imported at parse time.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ def thbdb_stream() -> None:
     @task(retries=3, retry_delay=timedelta(seconds=10))
     def consume() -> dict[str, object]:
         """Drain every country as events arrive, for one window."""
-        from thbdb.logs import setup_logging
-        from thbdb.settings import Settings
-        from thbdb.stream import stream
+        from config.logs import setup_logging
+        from config.settings import Settings
+        from pipeline.stream import stream
 
         setup_logging()
         context = get_current_context()

@@ -18,9 +18,9 @@ import os
 import shutil
 from pathlib import Path
 
+from config.settings import Settings
 from producers.linkage import KEY_FILE, load_or_create_linkage_key
 from producers.pseudonymise import load_or_create_country_key
-from thbdb.settings import Settings
 
 
 def migrate(settings: Settings, country: str) -> Path:

@@ -10,6 +10,8 @@ from typing import BinaryIO
 
 from pydantic import ValidationError
 
+from config.settings import COUNTRIES, Settings, country_topic
+from pipeline import kafka_security
 from producers import country_keys
 from producers.code_mapping import load_mapping
 from producers.linkage import LinkageEncoder, load_or_create_linkage_key
@@ -17,8 +19,6 @@ from producers.national_export import ExportRejected, Refusal, VictimRowChecker,
 from producers.perpetrator_export import PerpetratorRow, PerpetratorRowChecker
 from producers.pseudonymise import Pseudonymiser, load_or_create_country_key, today_utc
 from producers.publisher import EventPublisher
-from thbdb import kafka_security
-from thbdb.settings import COUNTRIES, Settings, country_topic
 from transforms.events import CaseEvent
 
 # The export column an event field comes from, where the names differ.

@@ -19,9 +19,9 @@ from typing import Any
 
 import duckdb
 
+from config.settings import Settings
 from release import access, ledger
 from release.access import Identity
-from thbdb.settings import Settings
 from transforms.disclosure import DisclosurePolicy
 from transforms.published_tables import PublishedCell, find_inconsistencies
 from warehouse.link_queries import link_counts
@@ -211,7 +211,7 @@ def estimate(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, An
 
 
 def quarantine(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
-    from thbdb.validation_report import open_quarantine
+    from reports.validation import open_quarantine
 
     country = request["country"]
     access.may_read_country(ctx.who, country, "quarantine")
@@ -220,7 +220,7 @@ def quarantine(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, 
 
 
 def validation(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
-    from thbdb.validation_report import validation_html, validation_report
+    from reports.validation import validation_html, validation_report
 
     country = access.scoped_country(ctx.who, request.get("country"))
     access.may_read_country(ctx.who, country, "validation report")
@@ -230,7 +230,7 @@ def validation(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, 
 
 
 def privacy(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
-    from thbdb.privacy_report import write_privacy_report
+    from reports.privacy import write_privacy_report
 
     access.may_read_privacy_report(ctx.who)
     with tempfile.TemporaryDirectory(prefix="thbdb-privacy-") as folder:
@@ -240,7 +240,7 @@ def privacy(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any
 
 
 def analysis(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
-    from thbdb.analysis_report import write_analysis_report
+    from reports.analysis import write_analysis_report
 
     threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"))
     with tempfile.TemporaryDirectory(prefix="thbdb-analysis-") as folder:
@@ -251,8 +251,8 @@ def analysis(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, An
 
 
 def export(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
-    from thbdb.dp_synthetic import write_dp_synthetic
-    from thbdb.htcds_export import write_htcds_export
+    from exports.dp_synthetic import write_dp_synthetic
+    from exports.htcds import write_htcds_export
     from warehouse.exports import export_counts
 
     kind = request["format"]
@@ -287,7 +287,7 @@ def check_table(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str,
     """A published table against the snapshot. Compared exactly for those entitled to
     the countries' exact counts; for anyone else against protected counts, so that a
     made-up table of guesses cannot probe a withheld cell."""
-    from thbdb.check_table import compare_with_warehouse
+    from reports.check_table import compare_with_warehouse
 
     cells = [PublishedCell(**c) for c in request["cells"]]
     countries = {c.country for c in cells}

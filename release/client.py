@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
+from config.settings import Settings
 from release import identities, tls
-from thbdb.settings import Settings
 
 
 class HubError(Exception):

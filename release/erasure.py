@@ -12,7 +12,7 @@ them. In order:
 4. the warehouse and the linkage store rewritten into fresh files, so that no freed
    block keeps the erased rows;
 5. the topic trimmed to what the warehouse loaded, and put on the clock, so the broker's
-   files hold no event of the records after the stated time (thbdb/kafka_retention.py);
+   files hold no event of the records after the stated time (pipeline/kafka_retention.py);
 6. the validation reports written again from the new snapshot. The Great Expectations
    results stay: they are redacted when stored (expectations/data_docs.py) and hold
    counts per batch, no pseudonym and no value, which the erasure test checks.
@@ -28,10 +28,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from config.settings import Settings
+from pipeline import kafka_security
 from release import snapshot
 from release.files import hub_secret
-from thbdb import kafka_security
-from thbdb.settings import Settings
 from warehouse import erasure
 from warehouse.loader import connect, ensure_schema, refresh_marts
 
@@ -67,7 +67,7 @@ def carry_out(settings: Settings, country: str, kind: erasure.Kind, refs: list[s
 
     Idempotent: a fault part-way leaves the deny list in place (or nothing done), and
     asking again carries the rest out."""
-    from thbdb.pipeline import drain_country, trim_loaded, write_reports
+    from pipeline.drain import drain_country, trim_loaded, write_reports
 
     secret = hub_secret(settings.hub_secrets_dir, erasure.SECRET_FILE)
     with connect(settings.warehouse, wait_seconds=600) as con:

@@ -7,7 +7,7 @@ snapshot (``release.snapshot``), opened read-only, and writes one line to the au
 whatever the outcome. The CLI's query, report, export, check-table, quarantine, audit
 and erase commands are its clients (``release.client``). An erasure is the one request
 that changes the hub (``release.erasure``). Beside the requests, a thread runs the clock
-that lets the broker delete what the hub loaded (``thbdb.kafka_retention``).
+that lets the broker delete what the hub loaded (``pipeline.kafka_retention``).
 
 Run: ``python -m release.service`` with the hub's THBDB_* settings in the environment.
 """
@@ -24,10 +24,10 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
+from config.settings import Settings
+from pipeline import kafka_retention
 from release import answers, audit, identities, snapshot
 from release.access import Identity, Refused
-from thbdb import kafka_retention
-from thbdb.settings import Settings
 from transforms.disclosure import load_policy
 from transforms.published_tables import TableRejected
 from warehouse.queries import QueryError
@@ -265,7 +265,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 @contextlib.asynccontextmanager
 async def _kafka_clock(settings: Settings) -> AsyncIterator[None]:
-    """The Kafka clock (thbdb/kafka_retention.py) ticks beside the service while it runs."""
+    """The Kafka clock (pipeline/kafka_retention.py) ticks beside the service while it runs."""
     stop = threading.Event()
     clock = threading.Thread(target=kafka_retention.run_clock, args=(settings, stop), name="kafka-clock", daemon=True)
     clock.start()

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import duckdb
 
+from config.settings import Settings
 from release.files import hub_secret, replace_file
-from thbdb.privacy_report import PROBING_COLUMNS, probing_signs
-from thbdb.settings import Settings
+from reports.privacy import PROBING_COLUMNS, probing_signs
 
 POINTER = "CURRENT"
 KEPT = 3  # snapshots kept: the current one and two before it (a request may still read one)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from thbdb.settings import Settings
+from config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 # Tests play the hub and the countries in this very process, as root: accounts stay off
@@ -76,7 +76,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             # Small micro-batches, so that fault tests see several batches in a few thousand events.
             "THBDB_BATCH_SIZE": "5000",
             # A minute for what the hub loaded (or erased) to leave the broker's files, so
-            # that the erasure test can wait it out (thbdb/kafka_retention.py).
+            # that the erasure test can wait it out (pipeline/kafka_retention.py).
             "THBDB_ERASURE_SECONDS": "60",
         }
     )

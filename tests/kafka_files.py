@@ -1,7 +1,7 @@
 """What the broker's files hold, read with Kafka's own DumpLogSegments tool.
 
 A consumer sees only what lies above a partition's start; the files may still hold
-events below it until the broker deletes their segment (thbdb/kafka_retention.py). A
+events below it until the broker deletes their segment (pipeline/kafka_retention.py). A
 search for personal data or erased records reads the files themselves: every batch,
 decompressed, with its keys and values.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import subprocess
 
+from config.settings import Settings
 from thbdb.kafka_broker import _java
-from thbdb.settings import Settings
 
 
 def broker_text(settings: Settings, topic_prefix: str = "thbdb.events.") -> bytes:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from thbdb.settings import Settings
+    from config.settings import Settings
 
 HUB = "thbdb-hub"
 

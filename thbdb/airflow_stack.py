@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 
+from config.settings import Settings
 from thbdb import accounts
 from thbdb.processes import running_pid, start_process, stop_process
-from thbdb.settings import Settings
 
 DAG_ID = "thbdb_pipeline"
 STREAM_DAG_ID = "thbdb_stream"  # the streaming consumer, paused until `thbdb stream on`

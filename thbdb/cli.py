@@ -15,8 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from config.settings import COUNTRIES, Settings
 from release.access import Role
-from thbdb.settings import COUNTRIES, Settings
 
 app = typer.Typer(
     name="thbdb",

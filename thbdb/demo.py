@@ -13,14 +13,14 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from config.settings import Settings
 from producers import country_keys
 from producers.push import PushReport, push_export
 from producers.synthetic import write_demo_exports
 from release import snapshot
+from reports.analysis import write_analysis_report
+from reports.data_protection import write_data_protection_report
 from thbdb import accounts, airflow_stack, stack
-from thbdb.analysis_report import write_analysis_report
-from thbdb.reports import write_data_protection_report
-from thbdb.settings import Settings
 from transforms.disclosure import load_policy
 from warehouse.estimate import EstimateRefused, country_estimate, rounded
 from warehouse.perturbation import Perturbation, protected_link_counts, protected_victim_counts

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic, ResourceType
 
-from thbdb import accounts, kafka_retention, kafka_security
+from config.settings import COUNTRIES, REPO_ROOT, SECURE_MARKER, Settings, country_topic
+from pipeline import kafka_retention, kafka_security
+from thbdb import accounts
 from thbdb.processes import running_pid, start_process, stop_process
-from thbdb.settings import COUNTRIES, REPO_ROOT, SECURE_MARKER, Settings, country_topic
 
 PROCESS = "kafka"
 POM = REPO_ROOT / "infra" / "kafka" / "pom.xml"
@@ -79,7 +80,7 @@ def _write_config(settings: Settings) -> Path:
                 "share.coordinator.state.topic.min.isr=1",
                 # Topics are created by `thbdb up`, never by a typo in a client.
                 "auto.create.topics.enable=false",
-                # The country topics state their own retention (thbdb/kafka_retention.py).
+                # The country topics state their own retention (pipeline/kafka_retention.py).
                 *kafka_retention.broker_properties(settings),
                 "group.initial.rebalance.delay.ms=0",
                 "",

@@ -11,10 +11,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from release import process as release_service
+from config.settings import Settings
 from thbdb import accounts, airflow_stack, kafka_broker
+from thbdb import release_process as release_service
 from thbdb.processes import running_pid
-from thbdb.settings import Settings
 
 LOCK = Path(tempfile.gettempdir()) / f"thbdb-stack-{os.getuid()}.json"
 

@@ -7,7 +7,7 @@ the case pseudonym) serves no count, and each stored copy of it is one more plac
 person's profile could be read from. At every refresh the content of every version that
 is not the current version of a counted record is set to NULL, once, and replaced by a
 hash of it: the disclosure-risk report's probing signs (a record changed and changed
-back, thbdb/privacy_report.py) compare versions by that hash alone. Their linkage
+back, reports/privacy.py) compare versions by that hash alone. Their linkage
 encodings go from the linkage store at the same refresh (warehouse/linkage_store.py).
 """
 

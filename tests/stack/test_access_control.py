@@ -22,13 +22,14 @@ from pathlib import Path
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
+from config.settings import Settings, country_topic
+from pipeline import kafka_security
+from pipeline.drain import drain_country
 from producers.publisher import EventPublisher, PublishFailed
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.conftest import THBDB, Stack, _free_port
 from tests.stack.test_quarantine import _events
-from thbdb import kafka_broker, kafka_security
-from thbdb.pipeline import drain_country
-from thbdb.settings import Settings, country_topic
+from thbdb import kafka_broker
 from transforms.events import VictimEvent
 
 pytestmark = pytest.mark.stack

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import Settings
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
-from release import process as release_service
 from release import snapshot
 from tests.conftest import THBDB, _free_port
 from thbdb import accounts, airflow_stack, kafka_broker
+from thbdb import release_process as release_service
 from thbdb.processes import running_pid
-from thbdb.settings import Settings
 
 pytestmark = [
     pytest.mark.stack,

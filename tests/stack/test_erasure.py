@@ -23,11 +23,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from config.settings import country_topic
 from producers.pseudonymise import Pseudonymiser, load_or_create_country_key
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.conftest import Stack
 from tests.kafka_files import broker_text
-from thbdb.settings import country_topic
 from warehouse import linkage_store
 from warehouse.loader import connect
 

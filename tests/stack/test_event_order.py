@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
+from config.settings import country_topic
 from producers.pseudonymise import Pseudonymiser, load_or_create_country_key
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.conftest import Stack
-from thbdb.settings import country_topic
 from warehouse.loader import connect
 
 pytestmark = pytest.mark.stack

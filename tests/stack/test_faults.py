@@ -29,13 +29,13 @@ import duckdb
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from config.settings import COUNTRIES, Settings, country_topic
+from pipeline.drain import drain_country
 from producers.push import push_export
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.conftest import Stack
 from thbdb import airflow_stack, kafka_broker
-from thbdb.pipeline import drain_country
 from thbdb.processes import running_pid
-from thbdb.settings import COUNTRIES, Settings, country_topic
 from warehouse.loader import connect, refresh_marts, stored_offsets
 
 pytestmark = pytest.mark.stack
@@ -65,7 +65,7 @@ def _topic_copies(settings: Settings, country: str, batch_id: str) -> int:
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "fault-check",
                          "enable.partition.eof": True, "enable.auto.commit": False, "log_level": 0})  # fmt: skip
     topic = country_topic(country)
-    # From each partition's start: what the hub loaded is no longer there (thbdb/kafka_retention.py).
+    # From each partition's start: what the hub loaded is no longer there (pipeline/kafka_retention.py).
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(settings.topic_partitions)])
     copies, ended, needle = 0, set(), batch_id.encode()
     while len(ended) < settings.topic_partitions:
@@ -154,8 +154,8 @@ def test_broker_stopped_and_killed_during_a_push_loses_and_doubles_nothing(stack
 # before COMMIT; at batch PAUSE_AT the child says so and waits to be killed.
 _CHILD = """
 import sys
-from thbdb.pipeline import drain_country
-from thbdb.settings import Settings
+from pipeline.drain import drain_country
+from config.settings import Settings
 from warehouse import loader
 
 pause_at, calls = int(sys.argv[1]), [0]

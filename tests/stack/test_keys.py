@@ -18,10 +18,10 @@ import duckdb
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from config.settings import COUNTRIES, country_topic
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.conftest import Stack
 from tests.kafka_files import broker_text
-from thbdb.settings import COUNTRIES, country_topic
 
 pytestmark = pytest.mark.stack
 

@@ -26,6 +26,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
 from hypothesis import HealthCheck, given, settings
 
+from config.settings import country_topic
 from producers.national_export import ExportRejected
 from producers.pseudonymise import Pseudonymiser, load_or_create_country_key
 from producers.push import push_export
@@ -41,7 +42,6 @@ from tests.malformed_inputs import (
     topic_messages,
     valid_event,
 )
-from thbdb.settings import country_topic
 from transforms.events import EventRejected, parse_event
 from warehouse.loader import connect
 

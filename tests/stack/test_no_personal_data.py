@@ -16,11 +16,11 @@ import duckdb
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from config.settings import country_topic
 from producers.pseudonymise import normalise_name
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.conftest import Stack
 from tests.kafka_files import broker_text
-from thbdb.settings import country_topic
 
 pytestmark = pytest.mark.stack
 

@@ -10,13 +10,13 @@ from datetime import date
 import pytest
 from confluent_kafka import Producer
 
+from config.settings import country_topic
+from pipeline.drain import drain_country
 from producers.code_mapping import CodeMapping
 from producers.national_export import VictimRowChecker
 from producers.pseudonymise import Pseudonymiser
 from producers.synthetic import VictimProfile, victim_rows
 from tests.conftest import Stack
-from thbdb.pipeline import drain_country
-from thbdb.settings import country_topic
 from warehouse.loader import connect
 
 pytestmark = pytest.mark.stack

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from config.settings import country_topic
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.conftest import Stack
-from thbdb.settings import country_topic
 from warehouse.loader import connect
 
 pytestmark = pytest.mark.stack

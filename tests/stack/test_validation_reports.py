@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
+from config.settings import country_topic
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.conftest import Stack
 from tests.stack.test_quarantine import _events
-from thbdb.settings import country_topic
 
 pytestmark = pytest.mark.stack
 

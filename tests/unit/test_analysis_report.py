@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from thbdb.analysis_report import BANNER, write_analysis_report
+from reports.analysis import BANNER, write_analysis_report
 from warehouse.loader import connect
 
 CHROMIUM_ARGS = [

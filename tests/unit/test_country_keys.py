@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from config.settings import Settings
 from producers import country_keys
 from producers.linkage import load_or_create_linkage_key
 from producers.pseudonymise import load_or_create_country_key
-from thbdb.settings import Settings
 
 
 def test_keys_of_an_old_home_move_to_the_country_folder_unchanged(tmp_path: Path) -> None:

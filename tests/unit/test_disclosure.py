@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from pycanon import anonymity
 
+from exports.htcds import COLUMNS, public_microdata
+from reports.privacy import write_privacy_report
 from tests.unit.disclosure_fixtures import victims_warehouse
-from thbdb.htcds_export import COLUMNS, public_microdata
-from thbdb.privacy_report import write_privacy_report
 from transforms import disclosure
 from warehouse.queries import victim_counts
 from warehouse.suppression import TOTAL, Key, derivable, lines, suppress
@@ -152,7 +152,7 @@ def test_hierarchies_climb_to_coarser_values() -> None:
 
 
 def test_the_dp_synthetic_export_spends_the_stated_epsilon_and_invents_no_code(tmp_path: Path) -> None:
-    from thbdb.dp_synthetic import FIELDS, noisy_histogram, write_dp_synthetic
+    from exports.dp_synthetic import FIELDS, noisy_histogram, write_dp_synthetic
 
     assert len(noisy_histogram([3, 0, 7], epsilon=0.5)) == 3  # raises if it spent more than 0.5
     con = victims_warehouse(2000)

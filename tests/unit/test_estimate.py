@@ -11,9 +11,9 @@ import pytest
 
 from benchmarks.differencing import demo_release
 from benchmarks.estimate_coverage import coverage
+from config.settings import Settings
 from release import answers
 from release.access import Identity, Role
-from thbdb.settings import Settings
 from transforms.disclosure import load_policy
 from warehouse.estimate import EstimateRefused, choose_lists, estimate_persons, on_lists
 

@@ -57,7 +57,7 @@ def test_the_public_export_row_order_says_nothing_of_the_country(
     withheld country away by position; shuffled, the countries change row to row about
     as often as in a random order. The rows are marked with their country here, so the
     order can be read against it."""
-    from thbdb import htcds_export
+    from exports import htcds as htcds_export
 
     with connect(demo_warehouse, read_only=True) as con:
         rows, summary = htcds_export.public_microdata(con, None)

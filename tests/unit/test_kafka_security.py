@@ -7,8 +7,8 @@ from pathlib import Path
 
 from confluent_kafka.admin import AclOperation, ResourcePatternType, ResourceType
 
-from thbdb import kafka_security
-from thbdb.settings import COUNTRIES, SECURE_MARKER, Settings, country_topic
+from config.settings import COUNTRIES, SECURE_MARKER, Settings, country_topic
+from pipeline import kafka_security
 
 
 def test_each_country_may_write_only_its_topic_and_the_hub_only_read_and_trim() -> None:
@@ -23,7 +23,7 @@ def test_each_country_may_write_only_its_topic_and_the_hub_only_read_and_trim() 
             (ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, AclOperation.WRITE),
             (ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, AclOperation.DESCRIBE),
         }
-    # The pipeline reads, and deletes what it loaded (thbdb/kafka_retention.py); it never
+    # The pipeline reads, and deletes what it loaded (pipeline/kafka_retention.py); it never
     # writes. The release service's eraser also appends the clock's empty ticks.
     pipeline = {g[4] for g in grants if g[0] == "User:pipeline" and g[1] == ResourceType.TOPIC}
     assert pipeline == {AclOperation.READ, AclOperation.DELETE, AclOperation.DESCRIBE}

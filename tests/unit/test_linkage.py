@@ -256,7 +256,7 @@ def test_old_events_without_linkage_stay_valid() -> None:
 
 # --- the hub never holds the key --------------------------------------------------------
 
-HUB_CODE = ["warehouse", "transforms", "expectations", "dags", "thbdb/pipeline.py", "thbdb/airflow_stack.py"]
+HUB_CODE = ["warehouse", "transforms", "expectations", "dags", "pipeline/drain.py", "thbdb/airflow_stack.py"]
 
 
 def test_hub_side_code_cannot_reach_the_shared_key() -> None:

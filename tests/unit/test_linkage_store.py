@@ -101,7 +101,7 @@ def test_a_warehouse_made_before_the_store_moves_its_encodings_out(tmp_path: Pat
 
 
 def test_the_privacy_report_lists_records_withdrawn_soon_after_they_were_pushed(tmp_path: Path) -> None:
-    from thbdb.privacy_report import probing_signs
+    from reports.privacy import probing_signs
 
     with connect(tmp_path / "w.duckdb") as con:
         _load_one_person_in_rs_and_mk(con)

@@ -10,10 +10,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from config.settings import Settings
+from reports.data_protection import write_analysis_report, write_data_protection_report
+from reports.validation import open_quarantine, validation_history, write_validation_report
 from tests.unit.test_loader import _batch, _rows
-from thbdb.reports import write_analysis_report, write_data_protection_report
-from thbdb.settings import Settings
-from thbdb.validation_report import open_quarantine, validation_history, write_validation_report
 from warehouse.loader import connect, ensure_schema, load_batch, refresh_marts
 from warehouse.queries import DIMENSIONS, QueryError, parse_dimensions, victim_counts
 

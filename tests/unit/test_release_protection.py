@@ -12,9 +12,9 @@ import duckdb
 import pytest
 
 from benchmarks.differencing import demo_release
+from config.settings import Settings
 from release import answers
 from release.access import Identity, Refused, Role
-from thbdb.settings import Settings
 from transforms.disclosure import load_policy
 from warehouse.queries import victim_counts
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from config.settings import Settings
 from release import snapshot
-from thbdb.settings import Settings
-from thbdb.validation_report import open_quarantine
+from reports.validation import open_quarantine
 from warehouse.loader import connect
 from warehouse.queries import victim_counts
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from thbdb.settings import Settings
+from config.settings import Settings
 from warehouse.loader import ensure_schema, refresh_marts
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from thbdb.stream import _asked_at_most_every
+from pipeline.stream import _asked_at_most_every
 
 
 def test_the_stop_question_is_asked_at_most_every_few_seconds_and_a_yes_sticks() -> None:
@@ -25,8 +25,8 @@ def test_the_stop_question_is_asked_at_most_every_few_seconds_and_a_yes_sticks()
 def test_a_window_adds_up_every_counter_a_drain_reports() -> None:
     """Every counter a drain reports has its sum in the window's report (a counter added to
     one and not the other once failed every window after its first batch)."""
-    from thbdb.pipeline import LOAD_COUNTERS, DrainReport
-    from thbdb.stream import StreamReport
+    from pipeline.drain import LOAD_COUNTERS, DrainReport
+    from pipeline.stream import StreamReport
 
     window = StreamReport()
     drained = DrainReport("XK", **{k: i + 1 for i, k in enumerate(LOAD_COUNTERS)})
@@ -38,10 +38,10 @@ def test_a_window_adds_up_every_counter_a_drain_reports() -> None:
 def test_loads_after_the_last_release_are_noticed(tmp_path: Path) -> None:
     """A window that failed between a commit and its refresh: the next one sees the loads
     the current release does not hold, and refreshes."""
+    from config.settings import Settings
+    from pipeline.drain import loaded_since_release
     from release import snapshot
     from tests.unit.test_linkage import _events
-    from thbdb.pipeline import loaded_since_release
-    from thbdb.settings import Settings
     from warehouse.loader import connect, ensure_schema, load_batch, refresh_marts
 
     settings = Settings(home=tmp_path)

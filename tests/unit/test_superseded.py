@@ -11,7 +11,7 @@ from producers.code_mapping import CodeMapping
 from producers.national_export import VictimRowChecker
 from producers.pseudonymise import Pseudonymiser
 from producers.synthetic import VictimProfile, victim_rows
-from thbdb.privacy_report import probing_signs
+from reports.privacy import probing_signs
 from transforms.rows import victim_row
 from warehouse.loader import LoadBatch, connect, ensure_schema, load_batch, refresh_marts
 

@@ -35,9 +35,9 @@ from pathlib import Path
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from config.settings import Settings, country_topic
+from pipeline import kafka_security
 from release.files import replace_file
-from thbdb import kafka_security
-from thbdb.settings import Settings, country_topic
 
 log = logging.getLogger(__name__)
 

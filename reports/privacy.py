@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 from pycanon import anonymity
 
-from thbdb.htcds_export import public_microdata
+from exports.htcds import public_microdata
 from transforms.disclosure import DisclosurePolicy, load_policy
 from warehouse.queries import victim_counts
 from warehouse.superseded import content_hash_sql

@@ -9,10 +9,10 @@ import time
 
 import httpx
 
+from config.settings import REPO_ROOT, Settings
 from release import tls
 from thbdb import accounts
 from thbdb.processes import running_pid, start_process, stop_process
-from thbdb.settings import REPO_ROOT, Settings
 
 PROCESS = "release-service"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import duckdb
 
-from thbdb.analysis_report import BANNER, write_analysis_report
-from thbdb.privacy_report import measured_risk, perturbation_cost
+from reports.analysis import BANNER, write_analysis_report
+from reports.privacy import measured_risk, perturbation_cost
 from transforms.disclosure import load_policy
 
 __all__ = ["BANNER", "write_analysis_report", "write_data_protection_report"]

@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 import opendp.prelude as dp
 
-from thbdb.htcds_export import load_records
+from exports.htcds import load_records
 from transforms import disclosure
 from transforms.codelists import NOT_RECORDED
 from transforms.disclosure import DisclosurePolicy, load_policy

@@ -63,7 +63,7 @@ class Settings:
     min_cell: int = 5  # smallest count shown to analysts; smaller cells are suppressed
     max_failure_rate: float = 0.5  # a batch failing validation more than this is held back whole
     link_threshold: float = 0.8  # Dice similarity from which two countries' records are one person
-    # SASL/SCRAM with ACLs on the broker (`thbdb up --secure`; see thbdb/kafka_security.py).
+    # SASL/SCRAM with ACLs on the broker (`thbdb up --secure`; see pipeline/kafka_security.py).
     kafka_secure: bool = False
     # One identity for every client of this process (a country's machine, the deployed pipeline).
     kafka_sasl_username: str | None = None
@@ -76,7 +76,7 @@ class Settings:
     # worker's memory stays bounded however large the warehouse grows (README, Performance).
     warehouse_memory: str = "1GB"
     # The stated time within which an erased record leaves every file of the broker
-    # (thbdb/kafka_retention.py): a day.
+    # (pipeline/kafka_retention.py): a day.
     erasure_seconds: float = 86_400.0
     # Run the hub and each country under accounts of their own when started by root
     # (THBDB_ACCOUNTS, on by default; see thbdb/accounts.py).

@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from config.settings import COUNTRIES, Settings, country_topic
 from expectations.case_events import SUITE_NAME, ValidationOutcome, validate_events
 from expectations.data_docs import build_data_docs, store_redacted_result
 from expectations.perpetrator_events import SUITE_NAME as PERPETRATOR_SUITE
 from expectations.perpetrator_events import validate_perpetrator_events
+from pipeline import kafka_retention, kafka_security
 from release.files import hub_secret
-from thbdb import kafka_retention, kafka_security
-from thbdb.privacy_report import write_privacy_report
-from thbdb.settings import COUNTRIES, Settings, country_topic
-from thbdb.validation_report import write_validation_report
+from reports.privacy import write_privacy_report
+from reports.validation import write_validation_report
 from transforms.events import EventRejected, PerpetratorEvent, VictimEvent, parse_event
 from transforms.perpetrator_rows import perpetrator_row
 from transforms.rows import victim_row
@@ -104,7 +104,7 @@ def build_batch(
     seen: set[str] = set()
     for message in messages:
         if message.value() is None:
-            continue  # no value: the hub's clock tick, not an event (thbdb/kafka_retention.py)
+            continue  # no value: the hub's clock tick, not an event (pipeline/kafka_retention.py)
         try:
             event = parse_event(message.value() or b"")
         except EventRejected as rejected:
@@ -219,7 +219,7 @@ def drain_country(
         pending = dict(ends)  # partitions not yet read up to their end
         while pending:
             messages: list[Message] = []
-            events = 0  # the clock's empty ticks ride along without counting (thbdb/kafka_retention.py)
+            events = 0  # the clock's empty ticks ride along without counting (pipeline/kafka_retention.py)
             while pending and events < settings.batch_size:
                 polled = consumer.consume(num_messages=settings.batch_size - events, timeout=2.0)
                 if not polled:
@@ -326,7 +326,7 @@ def loaded_since_release(settings: Settings) -> bool:
 
 def trim_loaded(settings: Settings, principal: str) -> None:
     """Delete from the country topics what the warehouse has loaded, and put the topics on
-    the clock so the broker's files follow within the stated time (thbdb/kafka_retention.py)."""
+    the clock so the broker's files follow within the stated time (pipeline/kafka_retention.py)."""
     with connect(settings.warehouse, read_only=True) as con:
         rows = con.execute("SELECT topic, kafka_partition, next_offset FROM kafka_offsets").fetchall()
     loaded: dict[str, dict[int, int]] = {}

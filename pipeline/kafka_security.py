@@ -39,14 +39,14 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from thbdb.settings import COUNTRIES, Settings, country_topic
+from config.settings import COUNTRIES, Settings, country_topic
 
 MECHANISM = "SCRAM-SHA-512"
 ADMIN = "admin"
 PIPELINE = "pipeline"
 # The release service's principal on the broker: before an erasure it loads what waits
 # in the topic, after it trims the topic, and it appends the clock's empty ticks
-# (thbdb/kafka_retention.py). The hub runs the broker, so this grants it nothing it could
+# (pipeline/kafka_retention.py). The hub runs the broker, so this grants it nothing it could
 # not do already.
 ERASER = "eraser"
 PIPELINE_GROUP = "thbdb-pipeline"
@@ -207,7 +207,7 @@ def broker_tls(settings: Settings) -> tuple[Path, Path]:
 
 def acl_bindings() -> list[AclBinding]:
     """Every grant there is: each country writes its own topic; the pipeline reads all,
-    and deletes what it loaded (thbdb/kafka_retention.py); the eraser (the release
+    and deletes what it loaded (pipeline/kafka_retention.py); the eraser (the release
     service) does the same around an erasure, and appends the clock's empty ticks."""
 
     literal, prefixed = ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
 
+from config.settings import COUNTRIES, Settings, country_topic
 from expectations.case_events import prepare_validation as prepare_victims
 from expectations.perpetrator_events import prepare_validation as prepare_perpetrators
-from thbdb.pipeline import (
+from pipeline.drain import (
     LOAD_COUNTERS,
     DrainReport,
     drain_country,
@@ -30,7 +31,6 @@ from thbdb.pipeline import (
     refresh_queryable,
     write_reports,
 )
-from thbdb.settings import COUNTRIES, Settings, country_topic
 
 log = logging.getLogger(__name__)
 # How often the consumer asks whether it was turned off (one call to Airflow each time).

@@ -11,8 +11,8 @@ from typing import Any
 
 import duckdb
 
+from config.settings import Settings
 from expectations.data_docs import data_docs_index
-from thbdb.settings import Settings
 
 
 def validation_history(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

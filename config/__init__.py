@@ -1,0 +1,1 @@
+"""What every part of thbdb reads: the settings (THBDB_* environment) and logging."""

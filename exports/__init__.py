@@ -1,0 +1,2 @@
+"""Exports for other tools: HTCDS-style public microdata and differentially private
+synthetic records."""
