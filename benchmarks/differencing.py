@@ -282,13 +282,12 @@ def _pooled_paths(
 
 def demo_release(folder: Path, seed: int = 7) -> Path:
     """The demo's synthetic exports loaded and published as a release snapshot."""
-    from dataclasses import replace
 
     from config.settings import Settings
     from release import snapshot
     from tests.warehouse_builder import load_demo
 
-    settings = replace(Settings(home=folder / "home"))
+    settings = Settings(home=folder / "home")
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     load_demo(settings.warehouse, folder / "exports", seed=seed, linkage_key=bytes(range(32)))
     from warehouse.loader import connect

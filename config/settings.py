@@ -1,7 +1,8 @@
 """The one settings object: paths, broker and Airflow addresses, thresholds.
 
-Read from the environment once, by the command line or a task, and handed down; no
-other module reads the environment.
+Read from the environment (THBDB_*, pydantic-settings) once, by the command line or a
+task, and handed down; no other module reads the environment. A child process (an Airflow
+task) gets the same settings back from ``to_env``.
 """
 
 from __future__ import annotations
@@ -9,20 +10,21 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COUNTRIES = ("AL", "BA", "ME", "MK", "RS", "XK")
 # Under $THBDB_HOME/kafka: present when the broker was formatted with SCRAM credentials.
 SECURE_MARKER = "secure"
-
-
-def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> int | float:
-    try:
-        return kind(env[name])
-    except ValueError:
-        raise ValueError(f"{name} must be a {'whole ' if kind is int else ''}number") from None
+PREFIX = "THBDB_"
+# Set while from_env builds settings from the variables it read itself.
+_GIVEN_ENVIRONMENT: ContextVar[bool] = ContextVar("thbdb_given_environment", default=False)
+_SIZE = re.compile(r"\d+(?:\.\d+)?\s*[KMGT]i?B", re.IGNORECASE)
 
 
 def _exists(path: Path) -> bool:
@@ -34,24 +36,27 @@ def _exists(path: Path) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class Settings:
-    home: Path
+class Settings(BaseSettings):
+    """Every field is read from THBDB_<FIELD> unless it names another variable."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, frozen=True, extra="ignore", validate_by_name=True)
+
+    home: Path = Path(".thbdb")
     kafka_host: str = "127.0.0.1"
     kafka_port: int = 39092
     kafka_controller_port: int = 39093
     # Set to use a broker somewhere else (a real deployment): `up` then starts none.
-    external_kafka: str | None = None
+    external_kafka: str | None = Field(None, validation_alias="THBDB_KAFKA_BOOTSTRAP")
     airflow_port: int = 38080
     # The release service (release/service.py): the only way outputs leave the hub.
     hub_port: int = 38443
     # Where the service listens (loopback unless deployed: THBDB_HUB_HOST), and the names
     # clients reach it by, put in its certificate (THBDB_HUB_NAMES, comma-separated).
     hub_host: str = "127.0.0.1"
-    hub_names: tuple[str, ...] = ()
+    hub_names: Annotated[tuple[str, ...], NoDecode] = ()
     # A hub elsewhere (THBDB_HUB_URL) and the CA file that vouches for it (THBDB_HUB_CA);
     # by default the local hub and the CA certificate it wrote under the home.
-    external_hub_url: str | None = None
+    external_hub_url: str | None = Field(None, validation_alias="THBDB_HUB_URL")
     hub_ca: Path | None = None
     kafka_lib: Path = REPO_ROOT / ".cache" / "kafka" / "lib"
     dags_folder: Path = REPO_ROOT / "dags"
@@ -79,92 +84,105 @@ class Settings:
     # (pipeline/kafka_retention.py): a day.
     erasure_seconds: float = 86_400.0
     # Run the hub and each country under accounts of their own when started by root
-    # (THBDB_ACCOUNTS, on by default; see thbdb/accounts.py).
-    accounts: bool = False
+    # (THBDB_ACCOUNTS=on|off, on by default; it takes effect only for root, who alone can
+    # change account; see thbdb/accounts.py).
+    accounts: bool = True
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # No .env file, no secrets folder: the environment only, and not even that when
+        # from_env was handed one of its own (a child's, a test's).
+        return (init_settings,) if _GIVEN_ENVIRONMENT.get() else (init_settings, env_settings)
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _resolved(cls, home: Path) -> Path:
+        return home.expanduser().resolve()
+
+    @field_validator("hub_names", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return tuple(n.strip() for n in value.split(",") if n.strip()) if isinstance(value, str) else value
+
+    @field_validator("hub_host", mode="before")
+    @classmethod
+    def _stripped(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("external_hub_url", mode="before")
+    @classmethod
+    def _no_trailing_slash(cls, value: object) -> object:
+        return value.rstrip("/") if isinstance(value, str) else value
+
+    @field_validator("warehouse_memory", mode="before")
+    @classmethod
+    def _a_size(cls, value: object) -> object:
+        if isinstance(value, str) and not _SIZE.fullmatch(value.strip()):
+            raise ValueError("THBDB_WAREHOUSE_MEMORY must be a size such as 1GB or 512MB")
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _on_or_off(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().lower() not in ("on", "off"):
+                raise ValueError("THBDB_ACCOUNTS must be on or off")
+            return value.strip().lower() == "on"
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secure_when_credentialled(cls, data: Any) -> Any:
+        """A home whose broker was formatted with credentials stays secure (its marker
+        file), and so does a client given a broker identity."""
+        if isinstance(data, dict):
+            home = Path(data.get("home") or ".thbdb").expanduser()
+            if data.get("kafka_sasl_username") or _exists(home.resolve() / "kafka" / SECURE_MARKER):
+                data = {**data, "kafka_secure": True}
+        return data
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings of an environment (by default this process's); a bad value is
+        refused naming its variable."""
         env = os.environ if env is None else env
-        base = cls(home=Path(env.get("THBDB_HOME", ".thbdb")).expanduser().resolve())
-        ints = {
-            "kafka_port": "THBDB_KAFKA_PORT",
-            "kafka_controller_port": "THBDB_KAFKA_CONTROLLER_PORT",
-            "airflow_port": "THBDB_AIRFLOW_PORT",
-            "hub_port": "THBDB_HUB_PORT",
-            "batch_size": "THBDB_BATCH_SIZE",
-            "min_cell": "THBDB_MIN_CELL",
-        }
-        changes: dict[str, object] = {k: _number(env, v, int) for k, v in ints.items() if env.get(v)}
-        floats = {
-            "max_failure_rate": "THBDB_MAX_FAILURE_RATE",
-            "link_threshold": "THBDB_LINK_THRESHOLD",
-            "stream_window": "THBDB_STREAM_WINDOW",
-            "stream_poll": "THBDB_STREAM_POLL",
-            "erasure_seconds": "THBDB_ERASURE_SECONDS",
-        }
-        changes |= {k: _number(env, v, float) for k, v in floats.items() if env.get(v)}
-        if env.get("THBDB_WAREHOUSE_MEMORY"):
-            memory = env["THBDB_WAREHOUSE_MEMORY"].strip()
-            if not re.fullmatch(r"\d+(?:\.\d+)?\s*[KMGT]i?B", memory, re.IGNORECASE):
-                raise ValueError("THBDB_WAREHOUSE_MEMORY must be a size such as 1GB or 512MB")
-            changes["warehouse_memory"] = memory
-        if env.get("THBDB_KAFKA_BOOTSTRAP"):
-            changes["external_kafka"] = env["THBDB_KAFKA_BOOTSTRAP"]
-        if env.get("THBDB_HUB_HOST"):
-            changes["hub_host"] = env["THBDB_HUB_HOST"].strip()
-        if env.get("THBDB_HUB_NAMES"):
-            changes["hub_names"] = tuple(n.strip() for n in env["THBDB_HUB_NAMES"].split(",") if n.strip())
-        if env.get("THBDB_HUB_URL"):
-            changes["external_hub_url"] = env["THBDB_HUB_URL"].rstrip("/")
-        if env.get("THBDB_HUB_CA"):
-            changes["hub_ca"] = Path(env["THBDB_HUB_CA"]).expanduser()
-        if env.get("THBDB_KAFKA_LIB"):
-            changes["kafka_lib"] = Path(env["THBDB_KAFKA_LIB"])
-        if env.get("THBDB_KAFKA_SASL_USERNAME"):
-            changes["kafka_sasl_username"] = env["THBDB_KAFKA_SASL_USERNAME"]
-        if env.get("THBDB_KAFKA_SASL_PASSWORD_FILE"):
-            changes["kafka_sasl_password_file"] = Path(env["THBDB_KAFKA_SASL_PASSWORD_FILE"])
-        # On unless turned off: it takes effect only for root, who alone can change account.
-        accounts = env.get("THBDB_ACCOUNTS", "on").strip().lower()
-        if accounts not in ("on", "off"):
-            raise ValueError("THBDB_ACCOUNTS must be on or off")
-        changes["accounts"] = accounts == "on"
-        # A home whose broker was formatted with credentials stays secure (its marker file).
-        secure = env.get("THBDB_KAFKA_SECURE", "").lower() in ("1", "true", "yes")
-        if secure or "kafka_sasl_username" in changes or _exists(base.kafka_dir / SECURE_MARKER):
-            changes["kafka_secure"] = True
-        return replace(base, **changes)  # type: ignore[arg-type]
+        values = {name: env[var] for name, var in _VARIABLES.items() if env.get(var)}
+        token = _GIVEN_ENVIRONMENT.set(True)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            variable = _VARIABLES.get(str(first["loc"][0]) if first["loc"] else "", "THBDB_*")
+            if first["type"] == "int_parsing":
+                raise ValueError(f"{variable} must be a whole number") from None
+            if first["type"] == "float_parsing":
+                raise ValueError(f"{variable} must be a number") from None
+            raise ValueError(str(first["msg"]).removeprefix("Value error, ").replace("THBDB_*", variable)) from None
+        finally:
+            _GIVEN_ENVIRONMENT.reset(token)
 
     def to_env(self) -> dict[str, str]:
         """What a child process (Airflow) needs to build the same settings."""
-        env = {
-            "THBDB_HOME": str(self.home),
-            "THBDB_KAFKA_PORT": str(self.kafka_port),
-            "THBDB_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
-            "THBDB_AIRFLOW_PORT": str(self.airflow_port),
-            "THBDB_HUB_PORT": str(self.hub_port),
-            "THBDB_HUB_HOST": self.hub_host,
-            "THBDB_BATCH_SIZE": str(self.batch_size),
-            "THBDB_MIN_CELL": str(self.min_cell),
-            "THBDB_MAX_FAILURE_RATE": str(self.max_failure_rate),
-            "THBDB_LINK_THRESHOLD": str(self.link_threshold),
-            "THBDB_KAFKA_LIB": str(self.kafka_lib),
-            "THBDB_STREAM_WINDOW": str(self.stream_window),
-            "THBDB_STREAM_POLL": str(self.stream_poll),
-            "THBDB_ERASURE_SECONDS": str(self.erasure_seconds),
-            "THBDB_WAREHOUSE_MEMORY": self.warehouse_memory,
-            "THBDB_ACCOUNTS": "on" if self.accounts else "off",
-        }
-        if self.external_kafka:
-            env["THBDB_KAFKA_BOOTSTRAP"] = self.external_kafka
-        if self.hub_names:
-            env["THBDB_HUB_NAMES"] = ",".join(self.hub_names)
-        if self.kafka_secure:
-            env["THBDB_KAFKA_SECURE"] = "1"
-        if self.kafka_sasl_username:
-            env["THBDB_KAFKA_SASL_USERNAME"] = self.kafka_sasl_username
-        if self.kafka_sasl_password_file:
-            env["THBDB_KAFKA_SASL_PASSWORD_FILE"] = str(self.kafka_sasl_password_file)
+        env = {}
+        for name, variable in _VARIABLES.items():
+            value = getattr(self, name)
+            if value is None or value == () or (name == "kafka_secure" and not value):
+                continue
+            if name == "accounts":
+                env[variable] = "on" if value else "off"
+            elif isinstance(value, tuple):
+                env[variable] = ",".join(value)
+            elif isinstance(value, bool):
+                env[variable] = "1"
+            else:
+                env[variable] = str(value)
         return env
 
     @property
@@ -264,3 +282,12 @@ class Settings:
 def country_topic(country: str) -> str:
     """The Kafka topic a country's producer writes to; one per country."""
     return f"thbdb.events.{country.lower()}"
+
+
+def _variable(name: str) -> str:
+    alias = Settings.model_fields[name].validation_alias
+    return alias if isinstance(alias, str) else PREFIX + name.upper()
+
+
+# Each field's environment variable, the one place both directions read.
+_VARIABLES = {name: _variable(name) for name in Settings.model_fields}

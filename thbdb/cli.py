@@ -114,13 +114,12 @@ def up(
     ] = False,
 ) -> None:
     """Start the local stack (Kafka broker, Airflow) and wait until it answers. Idempotent."""
-    from dataclasses import replace
 
     from thbdb import stack
 
     settings = _settings()
     if secure:
-        settings = replace(settings, kafka_secure=True)
+        settings = settings.model_copy(update={"kafka_secure": True})
     try:
         with err.status("starting the stack (Kafka, Airflow)…"):
             started = stack.up(settings, airflow=not no_airflow)

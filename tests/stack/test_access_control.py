@@ -15,7 +15,6 @@ import os
 import stat
 import subprocess
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -133,7 +132,7 @@ def test_a_wrong_password_or_no_credentials_get_nothing(secure: Settings) -> Non
     wrong = {**kafka_security.client_config(secure, "rs"), "sasl.password": "not-the-password"}
     with pytest.raises(PublishFailed, match="Authentication failed"):
         _publish(secure, "rs", "RS", security=wrong)
-    open_client = replace(secure, kafka_secure=False)
+    open_client = secure.model_copy(update={"kafka_secure": False})
     with pytest.raises(PublishFailed):  # plaintext on a SASL listener: never acknowledged
         EventPublisher(open_client.kafka_bootstrap, country_topic("RS"), 5_000).publish([_event("RS")])
 

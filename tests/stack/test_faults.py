@@ -21,7 +21,6 @@ import subprocess
 import sys
 import threading
 import urllib.parse
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -264,7 +263,7 @@ def test_a_load_killed_mid_batch_reruns_to_the_uninterrupted_result(stack: Stack
     batch = push_export(settings, country, _export(tmp_path, country, "XK-KILL", n, 2016), create_key=True).batch_id
 
     # The uninterrupted load: the same topic, drained in one go into a warehouse of its own.
-    reference = replace(settings, home=tmp_path / "reference", batch_size=batch_size)
+    reference = settings.model_copy(update={"home": tmp_path / "reference", "batch_size": batch_size})
     drain_country(reference, country)
     with connect(reference.warehouse) as con:
         refresh_marts(con)
@@ -326,7 +325,9 @@ def test_the_airflow_task_killed_mid_drain_is_retried_to_the_uninterrupted_resul
     stack.thbdb("run")
     since = _offsets(settings, country)
     batch = push_export(settings, country, _export(tmp_path, country, "BA-AFK", n, 2018), create_key=True).batch_id
-    reference = replace(settings, home=tmp_path / "reference")  # the same batch size as the Airflow task's
+    reference = settings.model_copy(
+        update={"home": tmp_path / "reference"}
+    )  # the same batch size as the Airflow task's
     drain_country(reference, country)
     with connect(reference.warehouse) as con:
         refresh_marts(con)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import stat
-from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -20,7 +19,7 @@ from warehouse.queries import victim_counts
 
 @pytest.fixture
 def hub(demo_warehouse: Path, tmp_path: Path) -> Settings:
-    settings = replace(Settings(home=tmp_path / "home"))
+    settings = Settings(home=tmp_path / "home")
     settings.warehouse.parent.mkdir(parents=True)
     shutil.copyfile(demo_warehouse, settings.warehouse)
     return settings
