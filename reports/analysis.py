@@ -10,7 +10,6 @@ warehouse/trends.py).
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 import duckdb
 import plotly.graph_objects as go
 
+from reports.pages import Markup, render, table
 from warehouse.perturbation import Perturbation, perpetrator_cells, victim_cells
 from warehouse.queries import CountCell
 from warehouse.trends import REGION, TrendCell, trend_cells
@@ -45,13 +45,13 @@ MODUS_OPERANDI = ("means_of_control", "means_of_communication", "means_of_travel
 PERPETRATOR_PROFILES = ("role", "structure", "sex", "citizenship", "relation_to_victim")
 MAX_FLAGGED_SERIES = 12
 MAX_ROUTES = 20
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}"
-    "table{border-collapse:collapse;font-size:90%;margin:0.5em 0 2em}"
-    "td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}"
-    ".banner{background:#fff3cd;border:1px solid #e0c060;padding:1em;font-weight:bold}"
-    "details{margin-bottom:2em}section{margin-bottom:3em}.flag{color:#b00;font-weight:bold}"
-)
+
+
+@dataclass(frozen=True)
+class _Section:
+    title: str
+    intro: str
+    parts: tuple[Markup, ...]
 
 
 @dataclass
@@ -60,13 +60,13 @@ class _Page:
 
     min_cell: int
     protection: Perturbation | None = None  # counts perturbed for a role not entitled to exact ones
-    sections: list[str] = field(default_factory=list)
+    sections: list[_Section] = field(default_factory=list)
     charts: int = 0
 
-    def chart(self, figure: go.Figure) -> str:
+    def chart(self, figure: go.Figure) -> Markup:
         self.charts += 1
         figure.update_layout(height=420, margin={"t": 50, "b": 40}, template="plotly_white")
-        return str(
+        return Markup(
             figure.to_html(
                 full_html=False,
                 include_plotlyjs=self.charts == 1,
@@ -79,21 +79,20 @@ class _Page:
         # "x", not "<N": a cell may be withheld to protect another, whatever its size.
         return "x" if value is None else str(value)
 
-    def section(self, title: str, intro: str, *parts: str) -> None:
-        self.sections.append(
-            f"<section><h2>{html.escape(title)}</h2><p>{html.escape(intro)}</p>{''.join(parts)}</section>"
-        )
+    def section(self, title: str, intro: str, *parts: Markup) -> None:
+        self.sections.append(_Section(title, intro, parts))
 
 
-def _table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    return f"<details open><summary>table</summary>{table}</details>"
+def _table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Markup:
+    return table(list(columns), [list(row) for row in rows])
 
 
-def _count_table(page: _Page, dims: Sequence[str], cells: Sequence[CountCell], counted: str = "victims") -> str:
-    rows = [[*(html.escape(str(k)) for k in c.key), page.count(c.victims)] for c in cells]
+def _flag(text: str) -> Markup:
+    return Markup("<span class='flag'>{}</span>").format(text)
+
+
+def _count_table(page: _Page, dims: Sequence[str], cells: Sequence[CountCell], counted: str = "victims") -> Markup:
+    rows = [[*(str(k) for k in c.key), page.count(c.victims)] for c in cells]
     return _table([*dims, counted], rows)
 
 
@@ -177,14 +176,14 @@ def _flagged_shifts(page: _Page, con: duckdb.DuckDBPyConnection, alpha: float) -
     figure.update_xaxes(type="category")
     rows = [
         [
-            html.escape(cell.period),
-            html.escape(cell.country),
-            html.escape(title),
-            html.escape(cell.category),
+            cell.period,
+            cell.country,
+            title,
+            cell.category,
             page.count(cell.victims),
             _share(cell.share),
             "" if cell.change is None else f"{cell.change:+.1%}",
-            f"<span class='flag'>{cell.direction}</span>",
+            _flag(cell.direction),
             "" if cell.p_value is None else f"{cell.p_value:.3f}",
             "" if cell.q_value is None else f"{cell.q_value:.3f}",
         ]
@@ -209,8 +208,8 @@ def _flagged_shifts(page: _Page, con: duckdb.DuckDBPyConnection, alpha: float) -
 def _alarms(page: _Page, series: dict[tuple[str, str, str], list[TrendCell]]) -> None:
     """Counts that EARS finds high against the country's own seven periods before."""
     rows = [
-        [html.escape(c.period), html.escape(country), html.escape(title), html.escape(category),
-         page.count(c.victims), f"<span class='flag'>{html.escape(c.alarm)}</span>"]
+        [c.period, country, title, category,
+         page.count(c.victims), _flag(c.alarm)]
         for (title, country, category), cells in sorted(series.items())
         for c in cells
         if c.alarm
@@ -224,7 +223,7 @@ def _alarms(page: _Page, series: dict[tuple[str, str, str], list[TrendCell]]) ->
         "than eight years raise none.",
         _table(["year", "country", "dimension", "category", "victims", "alarm"], rows)
         if rows
-        else "<p>No alarm in the years shown.</p>",
+        else Markup("<p>No alarm in the years shown.</p>"),
     )
 
 
@@ -241,10 +240,10 @@ def _sustained_trends(page: _Page, series: dict[tuple[str, str, str], list[Trend
         )  # fmt: skip
         rows.append(
             [
-                html.escape(country),
-                html.escape(title),
-                html.escape(category),
-                f"<span class='flag'>{first.direction}</span>",
+                country,
+                title,
+                category,
+                _flag(first.direction),
                 "" if first.slope is None else f"{math.exp(first.slope):.2f}",
                 interval,
                 f"{cells[0].period}-{cells[-1].period}",
@@ -289,7 +288,7 @@ def _estimates(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
         try:
             found = country_estimate(con, country)
         except EstimateRefused as refusal:
-            rows.append([html.escape(country), "", "", "", "", html.escape(str(refusal).split(": ", 1)[-1])])
+            rows.append([country, "", "", "", "", str(refusal).split(": ", 1)[-1]])
             continue
         recorded = (
             str(found.observed)
@@ -299,12 +298,12 @@ def _estimates(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
         )  # fmt: skip
         rows.append(
             [
-                html.escape(country),
+                country,
                 recorded,
-                f"<b>{shown(found.estimate)}</b>",
+                Markup("<b>{}</b>").format(shown(found.estimate)),
                 f"{shown(found.lower)}-{shown(found.upper)}",
-                html.escape(", ".join(found.lists)),
-                html.escape(", ".join(f"{a}×{b}" for a, b in found.interactions) or "none"),
+                ", ".join(found.lists),
+                ", ".join(f"{a}×{b}" for a, b in found.interactions) or "none",
             ]
         )
     rounding = (
@@ -341,7 +340,7 @@ def _modus_operandi(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
         figure.update_layout(title=f"Region: share of victims by {label}", yaxis_tickformat=".0%")
         figure.update_xaxes(type="category")
         rows = [
-            [c.period, html.escape(c.category), page.count(c.victims), _share(c.share),
+            [c.period, c.category, page.count(c.victims), _share(c.share),
              "" if c.change is None else f"{c.change:+.1%}", "yes" if c.flagged else ""]
             for c in cells
         ]  # fmt: skip
@@ -411,23 +410,13 @@ def write_analysis_report(
     _modus_operandi(page, con)
     _routes(page, con)
     _perpetrators(page, con)
-    document = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<title>thbdb: joint risk analysis of trends and modus operandi</title>"
-        f"<style>{_STYLE}</style></head><body>"
-        "<h1>Trafficking in human beings: joint risk analysis of trends and modus operandi</h1>"
-        f"<p class='banner' role='note'>{html.escape(BANNER)}</p>"
-        f"<p>Cells under {min_cell} persons are withheld (shown as x), and so are the cells that would let one"
-        " be recovered from a total. "
-        + (
-            f"Every other count is perturbed by a small amount (standard deviation {protection.sd:g}), the same"
-            " each time it is shown, so that no withheld cell can be worked out by differencing. "
-            if protection
-            else ""
-        )
-        + f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the regional warehouse.</p>"
-        + "".join(page.sections)
-        + "</body></html>"
+    document = render(
+        "analysis.html.j2",
+        banner=BANNER,
+        min_cell=min_cell,
+        noise_sd=protection.sd if protection else None,
+        generated=f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
+        sections=page.sections,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(document, encoding="utf-8")

@@ -7,7 +7,6 @@ has small cells suppressed; the data-protection report holds no personal value a
 
 from __future__ import annotations
 
-import html
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from reports.analysis import BANNER, write_analysis_report
+from reports.pages import render
 from reports.privacy import measured_risk, perturbation_cost
 from transforms.disclosure import load_policy
 
@@ -53,10 +53,5 @@ def write_data_protection_report(
     json_path = directory / "data-protection.json"
     json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
     html_path = directory / "data-protection.html"
-    html_path.write_text(
-        "<!doctype html><html><head><meta charset='utf-8'><title>thbdb: data-protection report</title></head><body>"
-        "<h1>Data-protection report</h1><p>Aggregates only: this report holds no personal value.</p>"
-        f"<pre>{html.escape(json.dumps(report, indent=2))}</pre></body></html>",
-        encoding="utf-8",
-    )
+    html_path.write_text(render("data_protection.html.j2", report_json=json.dumps(report, indent=2)), encoding="utf-8")
     return json_path, html_path

@@ -10,7 +10,6 @@ record, a pseudonym or a personal value.
 
 from __future__ import annotations
 
-import html
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ import pandas as pd
 from pycanon import anonymity
 
 from exports.htcds import public_microdata
+from reports.pages import render
 from transforms.disclosure import DisclosurePolicy, load_policy
 from warehouse.queries import victim_counts
 from warehouse.superseded import content_hash_sql
@@ -236,79 +236,10 @@ def privacy_report(con: duckdb.DuckDBPyConnection, min_cell: int, automatic: boo
     }
 
 
-def _rows_html(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "<p>none</p>"
-    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def _report_html(report: dict[str, Any]) -> str:
-    w, p = report["warehouse"], report["pycanon"]
-    check = (
-        f"pycanon finds k = {p['k_anonymity']}, l = {p['l_diversity']}:"
-        f" {'the same' if report['pycanon_agrees'] else 'DIFFERENT - investigate before any release'}."
-        if p.get("checked")
-        else f"Independent check not run: {p['why']}."
-    )
-    export = report["public_export"]
-    levels = [{"field": k, "level": v} for k, v in export.get("levels", {}).items()]
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>thbdb: disclosure-risk report</title>"
-        "<style>body{font-family:sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:.5em 0}"
-        "td,th{border:1px solid #ccc;padding:2px 8px}</style></head><body>"
-        "<h1>Disclosure-risk report</h1>"
-        f"<p>Generated {html.escape(report['generated_at'])}. Counts and code names only: this report holds no"
-        " record, pseudonym or personal value.</p>"
-        "<h2>The warehouse</h2>"
-        f"<p>{w['records']} victim records. Quasi-identifiers: {html.escape(', '.join(report['quasi_identifiers']))};"
-        f" sensitive attribute: {html.escape(report['sensitive_attribute'])}.</p>"
-        f"<p><b>k-anonymity {w['k_anonymity']}</b>, <b>l-diversity {w['l_diversity']}</b> over"
-        f" {w['equivalence_classes']} equivalence classes. {html.escape(check)}</p>"
-        f"<p>The warehouse is not released: only protected counts (cells under {report['min_cell']} withheld, the"
-        " others perturbed), through the release service, and the k-anonymous public export leave it."
-        " Records in classes smaller than the threshold, by country:</p>"
-        + _rows_html(w["by_country"])
-        + "<p>What coarser forms would buy (each step keeps the ones before it):</p>"
-        + _rows_html(report["generalisation_steps"])
-        + "<h2>Cells withheld in the standard analyst tables</h2>"
-        + _rows_html(report["suppressed_cells"])
-        + "<h2>Perturbation: what protection costs the counts</h2>"
-        + (
-            f"<p>Counts shown to roles not entitled to exact ones are perturbed (noise standard deviation"
-            f" {report['perturbation']['noise_sd']:g}, at most ±{report['perturbation']['noise_spread']}), the same"
-            " value each time a cell is shown, and withheld on their true value, so that no withheld cell can be"
-            " worked out by differencing (README). Over the exported victim tables:"
-            f" {report['perturbation']['cells']} cells, mean absolute error"
-            f" {report['perturbation']['mean_absolute_error']} of the cells shown,"
-            f" {report['perturbation']['share_changed']:.0%} of them changed,"
-            f" {report['perturbation']['share_withheld']:.0%} withheld (suppression alone withheld"
-            f" {report['perturbation']['share_withheld_by_suppression_alone']:.0%}). If the error grows past what"
-            " analysts can use, lower the noise in disclosure.yaml only after the differencing harness shows the"
-            " recovery rate stays at the guessing rate.</p>"
-            if report["perturbation"]["computed"]
-            else f"<p>{html.escape(report['perturbation']['why'])}.</p>"
-        )
-        + "<h2>Signs of probing</h2>"
-        + f"<p>Records withdrawn, or changed back to what they said before, within {report['probing']['window_days']}"
-        " days of the version before: a key holder can push a named person, watch a cross-border count move and"
-        " take the row back. Counts by country; ask the country's focal point about any.</p>"
-        + _rows_html(report["probing"]["by_country"])
-        + "<h2>Public microdata export</h2>"
-        + (
-            f"<p>At k = {export['k_required']}, {export['records_exported']} of {export['records']} records survive;"
-            f" {export['records_suppressed']} are suppressed; smallest class {export['smallest_class']}."
-            " Levels chosen:</p>" + _rows_html(levels)
-            if export["computed"]
-            else f"<p>Not computed after this load: {html.escape(export['why'])}.</p>"
-        )
-        + "<h2>What is generalised</h2><ul>"
-        + "".join(f"<li>{html.escape(g)}</li>" for g in report["generalised"])
-        + "</ul><p>Hierarchies (finest first):</p>"
-        + _rows_html([{"field": k, "levels": " → ".join(v)} for k, v in report["hierarchies"].items()])
-        + "</body></html>"
-    )
+    levels = [{"field": k, "level": v} for k, v in report["public_export"].get("levels", {}).items()]
+    hierarchies = [{"field": k, "levels": " → ".join(v)} for k, v in report["hierarchies"].items()]
+    return render("privacy.html.j2", report=report, levels=levels, hierarchies=hierarchies)
 
 
 def write_privacy_report(

@@ -3,7 +3,6 @@ open quarantine by reason, and where the (redacted) Great Expectations Data Docs
 
 from __future__ import annotations
 
-import html
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +12,7 @@ import duckdb
 
 from config.settings import Settings
 from expectations.data_docs import data_docs_index
+from reports.pages import render
 
 
 def validation_history(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -67,28 +67,18 @@ def validation_report(con: duckdb.DuckDBPyConnection, settings: Settings, countr
 
 def validation_html(report: dict[str, Any]) -> str:
     """The report as one HTML page: counts, reasons and positions, no personal value."""
-    rows = "".join(
-        f"<tr><td>{h['day']}</td><td>{h['country']}</td><td>{h['events']}</td><td>{h['failed']}</td>"
-        f"<td>{_percent(h['pass_rate'])}</td><td>{h['batches_held_back']}</td>"
-        f"<td>{html.escape(h['warnings'])}</td></tr>"
+    pass_rates = [
+        [h["day"], h["country"], h["events"], h["failed"], _percent(h["pass_rate"]), h["batches_held_back"],
+         h["warnings"]]
         for h in report["pass_rates"]
-    )
-    reasons = "".join(
-        f"<tr><td>{q['country']}</td><td>{html.escape(q['reasons'])}</td><td>{q['open']}</td><td>{q['resolved']}</td></tr>"
-        for q in report["quarantine_by_reason"]
-    )
-    docs = html.escape(Path(report["data_docs"]).as_uri())
-    scope = "" if report["country"] == "all" else f" ({html.escape(report['country'])})"
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>thbdb: validation</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:2px 8px}"
-        f"table{{border-collapse:collapse}}</style></head><body><h1>Validation of national pushes{scope}</h1>"
-        "<p>Counts, reasons and positions only: no personal value is kept in any validation result.</p>"
-        f"<p>Great Expectations Data Docs (redacted, on the hub): <a href='{docs}'>index</a></p>"
-        "<h2>Pass rate per country and day</h2><table><tr><th>day</th><th>country</th><th>events</th>"
-        f"<th>failed</th><th>pass rate</th><th>batches held back</th><th>batch warnings</th></tr>{rows}</table>"
-        "<h2>Quarantine by reason</h2><table><tr><th>country</th><th>reasons</th><th>open</th>"
-        f"<th>resolved by a later version</th></tr>{reasons}</table></body></html>"
+    ]  # fmt: skip
+    quarantine = [[q["country"], q["reasons"], q["open"], q["resolved"]] for q in report["quarantine_by_reason"]]
+    return render(
+        "validation.html.j2",
+        report=report,
+        data_docs=Path(report["data_docs"]).as_uri(),
+        pass_rates=pass_rates,
+        quarantine=quarantine,
     )
 
 
