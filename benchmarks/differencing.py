@@ -44,13 +44,13 @@ from pathlib import Path
 
 import duckdb
 
+from config.settings import COUNTRIES
 from warehouse.link_queries import link_counts
 from warehouse.perturbation import Perturbation, protected_link_counts, protected_victim_counts
 from warehouse.queries import CountCell, victim_counts
 from warehouse.suppression import TOTAL
 from warehouse.trends import trend_cells
 
-COUNTRIES = ("AL", "BA", "ME", "MK", "RS", "XK")
 DIMENSIONS = ("sex", "age_group", "citizenship", "recruitment", "case_category", "identified_by",
               "country_of_exploitation", "exploitation", "means_of_travel")  # fmt: skip
 SINGLE_VALUED = frozenset(DIMENSIONS) - {"exploitation", "means_of_travel"}

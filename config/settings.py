@@ -17,8 +17,11 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from transforms.codelists import load_codelists
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-COUNTRIES = ("AL", "BA", "ME", "MK", "RS", "XK")
+# The reporting countries, from the code lists (transforms/codelists/regional-v1.yaml).
+COUNTRIES = load_codelists().reporting_countries
 # Under $THBDB_HOME/kafka: present when the broker was formatted with SCRAM credentials.
 SECURE_MARKER = "secure"
 PREFIX = "THBDB_"

@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, get_current_context, task
 
-COUNTRIES = ["AL", "BA", "ME", "MK", "RS", "XK"]
+from transforms.codelists import load_codelists  # a YAML file: light enough at parse time
+
+COUNTRIES = list(load_codelists().reporting_countries)
 
 
 @dag(

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from expectations.runner import ValidationOutcome, batch_meta, prepare, redact_result, row_meta, validate_frame
+from transforms import contract
 from transforms.codelists import CodeLists, collected_since
 from transforms.events import VictimEvent
 
@@ -30,13 +31,9 @@ __all__ = [
 ]
 
 SUITE_NAME = "case_events"
-_LIST_FIELDS = {
-    "exploitation_types": "exploitation",
-    "recorded_by": "identified_by",
-    "means_of_control": "means_of_control",
-    "means_of_travel": "means_of_travel",
-    "means_of_communication": "means_of_communication",
-}
+# The event's list fields and single-code fields, with their code lists (transforms/contract.py).
+_LIST_FIELDS = {f.event[0]: f.codelist for f in contract.of_kind("codes") if f.codelist}
+_CODE_FIELDS = {f.event[0]: f.codelist for f in contract.of_kind("status", "code") if f.codelist}
 
 
 def events_frame(country: str, events: list[VictimEvent]) -> pd.DataFrame:
@@ -96,13 +93,7 @@ def build_suite(country: str, codelists: CodeLists, now: datetime) -> Any:
             meta=row_meta("country: not a reporting country"),
         )
     )
-    for column, codelist in (
-        ("status", "status_victim"),
-        ("case_category", "case_category"),
-        ("sex", "sex"),
-        ("identified_by", "identified_by"),
-        ("recruitment_method", "recruitment"),
-    ):
+    for column, codelist in _CODE_FIELDS.items():
         add(
             gxe.ExpectColumnValuesToBeInSet(
                 column=column,

@@ -18,37 +18,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from producers.code_mapping import CodeMapping
+from transforms import contract
 from transforms.codelists import CodeLists, load_codelists
 from transforms.events import VictimEvent, field_bounds
 
-VICTIM_COLUMNS = (
-    "record_id",
-    "updated_at",
-    "status",
-    "case_category",
-    "case_ref",
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "sex",
-    "citizenship",
-    "identified_on",
-    "identified_by",
-    "recorded_by",
-    "exploitation_types",
-    "country_of_exploitation",
-    "recruited_in",
-    "transit_countries",
-    "recruitment_method",
-    "means_of_control",
-    "means_of_travel",
-    "means_of_communication",
-    "document_number",
-    "phone",
-    "address",
-    "notes",
-)
-VICTIM_REQUIRED = ("record_id", "updated_at", "status", "given_name", "family_name", "identified_on")
+# The export's columns and what each takes come from the contract (transforms/contract.py).
+VICTIM_COLUMNS = contract.columns()
+VICTIM_REQUIRED = contract.required()
 PERPETRATOR_COLUMNS = (
     "record_id",
     "updated_at",
@@ -70,22 +46,10 @@ PERPETRATOR_COLUMNS = (
 )
 PERPETRATOR_REQUIRED = ("record_id", "updated_at", "status", "given_name", "family_name", "registered_on")
 
-# Single-code columns and the code list each takes.
-_SINGLE_CODES = {
-    "case_category": "case_category",
-    "sex": "sex",
-    "identified_by": "identified_by",
-    "recruitment_method": "recruitment",
-}
-# ;-separated columns and the code list each takes.
-_MULTI_CODES = {
-    "recorded_by": "identified_by",  # v1.1: every agency that met the person
-    "exploitation_types": "exploitation",
-    "means_of_control": "means_of_control",
-    "means_of_travel": "means_of_travel",
-    "means_of_communication": "means_of_communication",
-}
-_COUNTRY_COLUMNS = ("citizenship", "country_of_exploitation", "recruited_in")
+# Single-code columns, ;-separated code columns and country columns, with their code lists.
+_SINGLE_CODES = {f.column: f.codelist for f in contract.of_kind("code") if f.codelist}
+_MULTI_CODES = {f.column: f.codelist for f in contract.of_kind("codes") if f.codelist}
+_COUNTRY_COLUMNS = tuple(f.column for f in contract.of_kind("country"))
 # The contract's only date form: YYYY-MM-DD (date.fromisoformat alone would also take
 # ISO week dates such as 2024W011 and basic dates such as 20240101).
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

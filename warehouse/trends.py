@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 import duckdb
 from scipy.stats import fisher_exact
 
+from transforms import contract
 from warehouse.perturbation import BeyondTheGrid, Perturbation, shown_grid, victim_grid
 from warehouse.queries import DIMENSIONS, QueryError, joins_for, period_filters, person_counts, suppress_small_cells
 from warehouse.suppression import TOTAL
@@ -36,16 +37,7 @@ PERIODS = {
 REGION = "ALL"  # the country of the rows that add up the six reporting countries
 # Dimensions where one victim can count under several categories: their cells do not add
 # up to the period's total, so no cell can be worked out from the others.
-MULTI_VALUED = frozenset(
-    {
-        "exploitation",
-        "means_of_control",
-        "means_of_travel",
-        "means_of_communication",
-        "perpetrator_structure",
-        "perpetrator_relation",
-    }
-)
+MULTI_VALUED = contract.multi_valued_dimensions() | {"perpetrator_structure", "perpetrator_relation"}
 _NOT_TRENDS = frozenset({"year", "month", "country"})
 
 
