@@ -4,7 +4,7 @@ warehouse and in queries.
 
 The producer's row checker, the validation suite, the warehouse's content columns and
 the trend queries read their lists from this table; the event model (transforms/events.py)
-and the raw table (warehouse/sql/010_raw.sql) are checked against it by
+and the raw table (warehouse/sql/raw/010_raw.sql) are checked against it by
 tests/unit/test_contract.py, so that a field added in one place and not the others fails
 a test instead of a push.
 """

@@ -7,7 +7,7 @@ from typing import Any
 from transforms.events import VictimEvent
 from transforms.generalise import age_band, age_group
 
-# The linkage encoding, flattened (warehouse/sql/015_linkage.sql); all NULL without one.
+# The linkage encoding, flattened (warehouse/sql/raw/015_linkage.sql); all NULL without one.
 LINKAGE_COLUMNS = (
     "linkage_key_id",
     "linkage_clk",

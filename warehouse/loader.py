@@ -20,19 +20,21 @@ import pandas as pd
 
 from transforms.perpetrator_rows import PERPETRATOR_EVENT_COLUMNS
 from transforms.rows import EVENT_COLUMNS
-from warehouse import erasure, linkage_store, superseded
+from warehouse import erasure, linkage_store, migrations, superseded
 from warehouse.person_linkage import DEFAULT_THRESHOLD as DEFAULT_LINK_THRESHOLD
 from warehouse.person_linkage import refresh_person_links
 
+# The models, one per file, in three layers run in this order, each folder's files in name
+# order: raw (tables that loads write), staging (the current version of each record),
+# then person linkage (warehouse/person_linkage.py), then marts (what analysts count).
 SQL_DIR = Path(__file__).with_name("sql")
-RAW_SQL = ("010_raw.sql", "015_linkage.sql", "040_perpetrators.sql")
-DERIVED_SQL = (
-    "020_staging.sql",
-    "030_marts.sql",
-    "032_victim_cells.sql",
-    "035_modus_operandi.sql",
-    "045_perpetrator_marts.sql",
-)
+LAYERS = ("raw", "staging", "marts")
+
+
+def layer_files(layer: str) -> list[Path]:
+    return sorted((SQL_DIR / layer).glob("*.sql"))
+
+
 # The raw layer takes every field of a victim event but its linkage encoding, which goes
 # to the linkage store (warehouse/linkage_store.py).
 RAW_VICTIM_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in linkage_store.ROW_FIELDS)
@@ -67,15 +69,16 @@ def connect(path: Path, read_only: bool = False, wait_seconds: float = 60.0) -> 
         con.close()
 
 
-def run_sql_file(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    con.execute((SQL_DIR / name).read_text("utf-8"))
+def run_sql_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    con.execute(path.read_text("utf-8"))
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    for name in RAW_SQL:
-        run_sql_file(con, name)
-    linkage_store.move_from_raw_layer(con)  # warehouses made before the linkage store
-    superseded.migrate(con)  # and before superseded versions were stripped
+    """The raw layer, created in the current layout or migrated to it (warehouse/migrations.py)."""
+    new = migrations.is_new(con)
+    for path in layer_files("raw"):
+        run_sql_file(con, path)
+    migrations.bring_up_to_date(con, new)
 
 
 def refresh_marts(
@@ -92,10 +95,11 @@ def refresh_marts(
     linkage_store.attach(con)  # before the transaction: it may create the store's table
     con.execute("BEGIN TRANSACTION")
     try:
-        for name in DERIVED_SQL:
-            if name == "030_marts.sql":  # the marts count regional persons: link first
-                refresh_person_links(con, link_threshold)
-            run_sql_file(con, name)
+        for path in layer_files("staging"):
+            run_sql_file(con, path)
+        refresh_person_links(con, link_threshold)  # the marts count regional persons
+        for path in layer_files("marts"):
+            run_sql_file(con, path)
         superseded.strip(con)  # what no mart counts keeps no content
         con.execute("COMMIT")
     except BaseException:

@@ -31,7 +31,7 @@ DIMENSIONS: dict[str, str] = {
     "status": "v.status",
     "identified_by": "v.identified_by",
     "country_of_exploitation": "v.country_of_exploitation",
-    # Modus operandi (marts in 035_modus_operandi.sql and 045_perpetrator_marts.sql).
+    # Modus operandi (marts in marts/035_modus_operandi.sql and marts/045_perpetrators.sql).
     "means_of_control": "mc.means_of_control",
     "means_of_travel": "mt.means_of_travel",
     "means_of_communication": "mm.means_of_communication",
@@ -58,7 +58,7 @@ JOINS: dict[str, str] = {
 # one row of each record), and the aliases with one row per record.
 SET_VALUED_ALIASES = frozenset({"e", "mc", "mt", "mm"})
 _ONE_ROW_PER_RECORD = frozenset({"v", "mo"})
-# The dimensions pre-aggregated in mart_victim_cells (warehouse/sql/032_victim_cells.sql),
+# The dimensions pre-aggregated in mart_victim_cells (warehouse/sql/marts/032_victim_cells.sql),
 # each a column of that name.
 CELL_DIMENSIONS = ("year", "country", "citizenship", "sex", "age_group", "exploitation")
 

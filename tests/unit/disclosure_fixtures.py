@@ -39,7 +39,7 @@ def victims_warehouse(n: int, seed: int = 7) -> duckdb.DuckDBPyConnection:
         )  # fmt: skip
     con.executemany("INSERT INTO mart_victims VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
     # The exploitation bridge exactly as the warehouse builds it.
-    text = (SQL_DIR / "030_marts.sql").read_text("utf-8")
+    text = (SQL_DIR / "marts" / "030_victims.sql").read_text("utf-8")
     marts = "\n".join(line for line in text.splitlines() if not line.startswith("--")).split(";")
     (bridge,) = [s for s in marts if "TABLE mart_victim_exploitation" in s]
     con.execute(bridge)

@@ -93,6 +93,7 @@ def test_a_warehouse_made_before_the_store_moves_its_encodings_out(tmp_path: Pat
         for field in linkage_store.ROW_FIELDS:
             con.execute(f"ALTER TABLE raw_victim_events ADD COLUMN {field} VARCHAR")
             con.execute(f"UPDATE raw_victim_events SET {field} = ?", [row[field]])
+        con.execute("DROP TABLE schema_version")  # it came later too
     with connect(warehouse) as con:
         ensure_schema(con)
         columns = {c for (c,) in con.execute("SELECT column_name FROM information_schema.columns").fetchall()}

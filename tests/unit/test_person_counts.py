@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from benchmarks.query_speed import build_warehouse
-from warehouse.loader import DERIVED_SQL, connect, run_sql_file
+from warehouse.loader import connect, layer_files, run_sql_file
 from warehouse.queries import CELL_DIMENSIONS, DIMENSIONS, cube_counts, joins_for, period_filters, person_counts
 from warehouse.suppression import Key
 from warehouse.trends import _period_counts, _yearly_counts, trend_cells
@@ -48,8 +48,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "INSERT INTO person_links SELECT country, record_ref, min(record_key) OVER (PARTITION BY"
             " CASE WHEN g < 3 THEN 0 ELSE g END), 1.0 FROM groups"
         )
-        for name in DERIVED_SQL:
-            run_sql_file(con, name)
+        for sql in layer_files("staging") + layer_files("marts"):
+            run_sql_file(con, sql)
         assert con.execute("SELECT count(*) FROM mart_victims WHERE is_linked").fetchone()[0] > 500  # type: ignore[index]
     return path
 

@@ -41,9 +41,6 @@ CREATE TABLE IF NOT EXISTS raw_victim_events (
     content_md5             VARCHAR                -- set when the content was stripped
 );
 
--- A warehouse made before export v1.1 gains the column (NULL: not recorded).
-ALTER TABLE raw_victim_events ADD COLUMN IF NOT EXISTS recorded_by VARCHAR[];
-
 -- Events that failed validation, with the reasons; no personal value, only positions,
 -- pseudonyms and field names.
 CREATE TABLE IF NOT EXISTS quarantine (

@@ -1,13 +1,5 @@
--- Perpetrators: the current version of each record, their roles, and the link to the
--- victims of the same case. Rebuilt with the other marts.
-
-CREATE OR REPLACE VIEW stg_perpetrator_current AS
-SELECT *
-FROM raw_perpetrator_events
-QUALIFY row_number() OVER (
-    PARTITION BY country, record_ref
-    ORDER BY updated_at DESC, loaded_at ASC, kafka_offset ASC
-) = 1;
+-- Perpetrators: the counted ones, their roles, and the link to the victims of the same
+-- case. Rebuilt with the other marts, from staging/045_perpetrators.sql.
 
 -- One row per counted perpetrator (withdrawn ones out); the year is the registration year.
 CREATE OR REPLACE TABLE mart_perpetrators AS
