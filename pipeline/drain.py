@@ -11,8 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from pathlib import Path
 
 from config.settings import COUNTRIES, Settings, country_topic
 from expectations.case_events import SUITE_NAME, ValidationOutcome, validate_events
@@ -20,6 +19,7 @@ from expectations.data_docs import build_data_docs, store_redacted_result
 from expectations.perpetrator_events import SUITE_NAME as PERPETRATOR_SUITE
 from expectations.perpetrator_events import validate_perpetrator_events
 from pipeline import kafka_retention, kafka_security
+from pipeline.sources import EventSource, KafkaSource, Message
 from release.files import hub_secret
 from reports.privacy import write_privacy_report
 from reports.validation import write_validation_report
@@ -40,10 +40,6 @@ from warehouse.loader import (
 log = logging.getLogger(__name__)
 
 
-class PipelineError(RuntimeError):
-    pass
-
-
 # The counters of a drain, which runs and streaming windows add up.
 LOAD_COUNTERS = ("batches", "read", "loaded", "duplicates", "quarantined", "held_back", "erased")
 
@@ -62,24 +58,6 @@ class DrainReport:
 
     def as_dict(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if k != "load_ids"}
-
-
-def pipeline_consumer(settings: Settings, principal: str = kafka_security.PIPELINE) -> Consumer:
-    # Offsets live in the warehouse, not in Kafka's consumer group: the group id only
-    # names the client; nothing is committed to the broker.
-    return Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": "thbdb-pipeline",
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "enable.partition.eof": True,
-            "auto.offset.reset": "earliest",
-            "fetch.max.bytes": 52_428_800,
-            "log_level": 3,
-            **kafka_security.client_config(settings, principal),
-        }
-    )
 
 
 def build_batch(
@@ -188,59 +166,28 @@ def drain_country(
     on_batch: Callable[[DrainReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     principal: str = kafka_security.PIPELINE,
+    source: EventSource | None = None,
+    warehouse: Path | None = None,
 ) -> DrainReport:
     """Load everything published to the country's topic so far, batch by batch.
 
     ``should_stop`` is asked after each committed batch; when it says so the drain ends
     there, and the next drain starts from that batch's offsets. ``principal``: who reads
-    on a secure broker (the release service drains as the eraser before an erasure)."""
+    on a secure broker (the release service drains as the eraser before an erasure).
+    ``source``: where the events come from, by default the country's Kafka topic (a
+    MemorySource in tests: pipeline/sources.py); ``warehouse``: by default the home's."""
     topic = country_topic(country)
     report = DrainReport(country=country)
     secret = hub_secret(settings.hub_secrets_dir, erasure.SECRET_FILE)
-    with connect(settings.warehouse) as con:
+    with connect(warehouse or settings.warehouse) as con:
         ensure_schema(con)
         start = stored_offsets(con, topic)
-    consumer = pipeline_consumer(settings, principal)
+    source = source or KafkaSource(settings, country, principal)
     try:
-        metadata = consumer.list_topics(topic, timeout=15)
-        if topic not in metadata.topics or metadata.topics[topic].error is not None:
-            raise PipelineError(f"topic {topic} does not exist on {settings.kafka_bootstrap}")
-        ends: dict[int, int] = {}
-        assignment = []
-        for partition in sorted(metadata.topics[topic].partitions):
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=15)
-            position = max(start.get(partition, low), low)
-            if position < high:
-                ends[partition] = high
-                assignment.append(TopicPartition(topic, partition, position))
-        if not assignment:
-            return report
-        consumer.assign(assignment)
-        pending = dict(ends)  # partitions not yet read up to their end
-        while pending:
-            messages: list[Message] = []
-            events = 0  # the clock's empty ticks ride along without counting (pipeline/kafka_retention.py)
-            while pending and events < settings.batch_size:
-                polled = consumer.consume(num_messages=settings.batch_size - events, timeout=2.0)
-                if not polled:
-                    continue
-                for message in polled:
-                    error = message.error()
-                    if error is not None:
-                        if error.code() == KafkaError._PARTITION_EOF:
-                            pending.pop(message.partition() or 0, None)
-                            continue
-                        raise PipelineError(f"reading {topic} failed: {error.str()}")
-                    messages.append(message)
-                    events += message.value() is not None
-                    partition = message.partition() or 0
-                    if (message.offset() or 0) + 1 >= ends.get(partition, 0):
-                        pending.pop(partition, None)
-            if not messages:
-                break
+        for messages in source.batches(start, settings.batch_size):
             batch, outcomes = build_batch(country, messages, airflow_run_id)
             hold_back_if_failing(batch, settings.max_failure_rate)
-            with connect(settings.warehouse) as con:
+            with connect(warehouse or settings.warehouse) as con:
                 result = load_batch(con, batch, secret)
             for suite_name, outcome in outcomes:
                 if outcome.result is not None:
@@ -279,7 +226,7 @@ def drain_country(
                 log.info("%s: drain stopped after batch %d, as asked", country, report.batches)
                 break
     finally:
-        consumer.close()
+        source.close()
     return report
 
 

@@ -27,10 +27,10 @@ from pipeline.drain import (
     DrainReport,
     drain_country,
     loaded_since_release,
-    pipeline_consumer,
     refresh_queryable,
     write_reports,
 )
+from pipeline.sources import pipeline_consumer
 
 log = logging.getLogger(__name__)
 # How often the consumer asks whether it was turned off (one call to Airflow each time).

@@ -1,9 +1,12 @@
-"""Publishing events to the country's Kafka topic with an idempotent producer."""
+"""Where a push sends its events: the country's Kafka topic (an idempotent producer), or
+a list in memory for tests and benchmarks (ListSink), which the pipeline reads back with
+pipeline/sources.py's MemorySource."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -12,6 +15,27 @@ from transforms.events import CaseEvent
 
 class PublishFailed(RuntimeError):
     """Some events were not acknowledged by the broker."""
+
+
+class EventSink(Protocol):
+    interruptions: int
+
+    def publish(self, events: Iterable[CaseEvent]) -> int:
+        """Send every event; how many were delivered."""
+        ...
+
+
+class ListSink:
+    """Events kept as the bytes a topic would hold, in order."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+        self.interruptions = 0
+
+    def publish(self, events: Iterable[CaseEvent]) -> int:
+        before = len(self.messages)
+        self.messages.extend(event.to_bytes() for event in events)
+        return len(self.messages) - before
 
 
 class EventPublisher:

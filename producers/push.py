@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,7 +19,7 @@ from producers.linkage import LinkageEncoder, load_or_create_linkage_key
 from producers.national_export import ExportRejected, Refusal, VictimRowChecker, open_export
 from producers.perpetrator_export import PerpetratorRow, PerpetratorRowChecker
 from producers.pseudonymise import Pseudonymiser, load_or_create_country_key, today_utc
-from producers.publisher import EventPublisher
+from producers.publisher import EventPublisher, EventSink
 from transforms.events import CaseEvent
 
 # The export column an event field comes from, where the names differ.
@@ -57,12 +58,14 @@ def push_export(
     on_progress: Callable[[int], None] | None = None,
     handle: BinaryIO | None = None,
     keys_ready: bool = False,
+    sink: EventSink | None = None,
 ) -> PushReport:
     """Publish every acceptable row of ``path`` to ``country``'s topic (``handle``: the
     file, opened before the push took on the country's account), streamed: rows are
     read, checked and published one by one, in bounded memory whatever the file's size.
 
-    Refused rows are reported, never published, and never stop the others.
+    Refused rows are reported, never published, and never stop the others. ``sink``:
+    where the events go, by default the country's Kafka topic (a ListSink in tests).
     """
     if country not in COUNTRIES:
         raise ExportRejected(f"unknown reporting country {country!r}; one of {', '.join(COUNTRIES)}")
@@ -75,44 +78,55 @@ def push_export(
     # Without the region's shared linkage key the push still goes out, unlinked.
     linkage_key = load_or_create_linkage_key(folder, create=False) if kind == "victims" else None
     report = PushReport(country=country, kind=kind, batch_id=batch_id, source=path.name, linkage=bool(linkage_key))
-    mapping = load_mapping(country)
-    checker = VictimRowChecker(country, mapping) if kind == "victims" else PerpetratorRowChecker(country, mapping)
     pseudonymiser = Pseudonymiser(country, key, batch_id, LinkageEncoder(linkage_key) if linkage_key else None)
-    today = today_utc()
-
-    def events() -> Iterator[CaseEvent]:
-        # A generator, so a whole archive streams through without being held in memory.
-        accepted = 0
-        for number, fields in rows:
-            checked = checker.check(number, header, fields, today)
-            if isinstance(checked, list):
-                report.refused.extend(checked)
-                continue
-            try:
-                if isinstance(checked, PerpetratorRow):
-                    event: CaseEvent = pseudonymiser.pseudonymise_perpetrator(checked)
-                else:
-                    event = pseudonymiser.pseudonymise_victim(checked)
-            except ValidationError as error:
-                # A bound the row checker missed: refused like any bad row, by row and
-                # column, never with the value; the other rows go on.
-                report.refused.extend(
-                    Refusal(number, _EVENT_TO_COLUMN.get(str(e["loc"][0]), str(e["loc"][0])), _CONTRACT_REASON)
-                    for e in error.errors()
-                )
-                continue
-            yield event
-            accepted += 1
-            if on_progress and accepted % 1000 == 0:
-                on_progress(accepted)
-
-    publisher = EventPublisher(
+    events = export_events(country, kind, header, rows, pseudonymiser, today_utc(), report.refused, on_progress)
+    publisher = sink or EventPublisher(
         settings.kafka_bootstrap,
         country_topic(country),
         security=kafka_security.client_config(settings, kafka_security.country_principal(country)),
     )
     try:
-        report.published = publisher.publish(events())
+        report.published = publisher.publish(events)
     finally:
         report.broker_interruptions = publisher.interruptions
     return report
+
+
+def export_events(
+    country: str,
+    kind: str,
+    header: list[str],
+    rows: Iterable[tuple[int, list[str]]],
+    pseudonymiser: Pseudonymiser,
+    today: date,
+    refused: list[Refusal],
+    on_progress: Callable[[int], None] | None = None,
+) -> Iterator[CaseEvent]:
+    """The events of an export's rows, checked and pseudonymised, one by one (a generator,
+    so a whole archive streams through without being held in memory); the refusals of bad
+    rows go into ``refused``."""
+    mapping = load_mapping(country)
+    checker = VictimRowChecker(country, mapping) if kind == "victims" else PerpetratorRowChecker(country, mapping)
+    accepted = 0
+    for number, fields in rows:
+        checked = checker.check(number, header, fields, today)
+        if isinstance(checked, list):
+            refused.extend(checked)
+            continue
+        try:
+            if isinstance(checked, PerpetratorRow):
+                event: CaseEvent = pseudonymiser.pseudonymise_perpetrator(checked)
+            else:
+                event = pseudonymiser.pseudonymise_victim(checked)
+        except ValidationError as error:
+            # A bound the row checker missed: refused like any bad row, by row and
+            # column, never with the value; the other rows go on.
+            refused.extend(
+                Refusal(number, _EVENT_TO_COLUMN.get(str(e["loc"][0]), str(e["loc"][0])), _CONTRACT_REASON)
+                for e in error.errors()
+            )
+            continue
+        yield event
+        accepted += 1
+        if on_progress and accepted % 1000 == 0:
+            on_progress(accepted)

@@ -1,5 +1,7 @@
-"""A small DuckDB warehouse built from national export files without the stack: the
-producer's own checks and pseudonymisation, then the loader, in push order. For tests
+"""A small DuckDB warehouse built from national export files without the stack, on the
+production path: the producer's checks and pseudonymisation (producers/push.py's
+export_events) into a list instead of Kafka, then the pipeline's drain (parsing, Great
+Expectations, generalisation, the atomic load) from that list, then the marts. For tests
 of what is downstream of Kafka (queries, trends, reports, exports)."""
 
 from __future__ import annotations
@@ -8,13 +10,14 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-from producers.code_mapping import load_mapping
-from producers.national_export import VictimRowChecker, open_export
-from producers.perpetrator_export import PerpetratorRow, PerpetratorRowChecker
+from config.settings import Settings
+from pipeline.drain import drain_country
+from pipeline.sources import MemorySource
+from producers.national_export import open_export
 from producers.pseudonymise import Pseudonymiser
-from transforms.perpetrator_rows import perpetrator_row
-from transforms.rows import victim_row
-from warehouse.loader import LoadBatch, connect, ensure_schema, load_batch, refresh_marts
+from producers.publisher import ListSink
+from producers.push import export_events
+from warehouse.loader import connect, ensure_schema, refresh_marts
 
 TODAY = date(2026, 11, 25)
 
@@ -22,37 +25,26 @@ TODAY = date(2026, 11, 25)
 def load_exports(
     warehouse: Path, files: Iterable[tuple[str, Path]], key: bytes = bytes(32), linkage_key: bytes | None = None
 ) -> Path:
-    """Load (country, export file) pairs, in order, and refresh the marts; with
-    ``linkage_key``, with linkage encodings, so that linkage finds cross-border persons."""
+    """Load (country, export file) pairs, each country's in order, and refresh the marts;
+    with ``linkage_key``, with linkage encodings, so that linkage finds cross-border
+    persons. The key is fixed, so pseudonyms are the same from run to run."""
     from producers.linkage import LinkageEncoder
 
     linkage = LinkageEncoder(linkage_key) if linkage_key else None
+    topics: dict[str, ListSink] = {}
+    for number, (country, path) in enumerate(files):
+        kind, header, rows = open_export(path)
+        pseudonymiser = Pseudonymiser(country, key, f"{number:032x}", linkage)
+        topics.setdefault(country, ListSink()).publish(
+            export_events(country, kind, header, rows, pseudonymiser, TODAY, refused=[])
+        )
+    # The hub's side: its folders beside the warehouse (validation results, secrets).
+    settings = Settings(home=warehouse.parent / f"{warehouse.stem}-hub")
     with connect(warehouse) as con:
         ensure_schema(con)
-        for number, (country, path) in enumerate(files):
-            kind, header, rows = open_export(path)
-            mapping = load_mapping(country)
-            checker = (
-                VictimRowChecker(country, mapping) if kind == "victims" else PerpetratorRowChecker(country, mapping)
-            )
-            pseudonymiser = Pseudonymiser(country, key, f"{number:032x}", linkage)
-            batch = LoadBatch(
-                topic=f"thbdb.events.{country.lower()}",
-                country=country,
-                load_id=f"load-{number}",
-                validation_run_id=f"validation-{number}",
-                airflow_run_id=None,
-            )
-            for offset, (row_number, fields) in enumerate(rows):
-                checked = checker.check(row_number, header, fields, TODAY)
-                if isinstance(checked, list):
-                    continue
-                if isinstance(checked, PerpetratorRow):
-                    event = pseudonymiser.pseudonymise_perpetrator(checked)
-                    batch.accepted_perpetrators.append((0, offset, perpetrator_row(event)))
-                else:
-                    batch.accepted.append((0, offset, victim_row(pseudonymiser.pseudonymise_victim(checked))))
-            load_batch(con, batch)
+    for country, topic in topics.items():
+        drain_country(settings, country, source=MemorySource(topic.messages), warehouse=warehouse)
+    with connect(warehouse) as con:
         refresh_marts(con)
     return warehouse
 
