@@ -22,10 +22,13 @@ ADMIN = Identity("root", Role.admin)
 
 
 def test_the_interval_covers_the_true_size_in_nine_simulations_out_of_ten() -> None:
-    # 200 populations of 100 to 2,000 victims, 3 to 5 lists, two classes of catchability,
-    # a referral between two lists, linkage errors at the benchmark's rates.
-    result = coverage(sims=200, seed=11)
-    assert result.estimated >= 190, result
+    # 400 populations of 100 to 2,000 victims, 3 to 5 lists, two classes of catchability,
+    # a referral between two lists, linkage errors at the benchmark's rates: the
+    # benchmark's own run (benchmarks/estimate_coverage.py), so that the figure in the
+    # documentation is the one tested. 400 rather than 200: one population more or less
+    # covered moves the rate by 0.0025, not 0.005.
+    result = coverage(sims=400, seed=1)
+    assert result.estimated >= 390, result
     assert result.coverage >= 0.9, result
     assert result.median_relative_error < 0.2, result
 
