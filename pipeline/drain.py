@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from config.settings import COUNTRIES, Settings, country_topic
 from expectations.case_events import SUITE_NAME, ValidationOutcome, validate_events
@@ -103,6 +104,25 @@ def build_batch(
     outcome = validate_events(country, [e for _, e in parsed])
     batch.validation_summary = outcome.summary
     batch.warnings = outcome.warnings
+    _sort(batch, parsed, outcome, batch.accepted, victim_row)
+    perpetrator_outcome = validate_perpetrator_events(country, [e for _, e in perpetrators])
+    for key in ("expectations", "expectations_failed"):
+        batch.validation_summary[key] = outcome.summary.get(key, 0) + perpetrator_outcome.summary.get(key, 0)
+    _sort(batch, perpetrators, perpetrator_outcome, batch.accepted_perpetrators, perpetrator_row)
+    for message in messages:
+        partition = message.partition() or 0
+        batch.next_offsets[partition] = max(batch.next_offsets.get(partition, 0), (message.offset() or 0) + 1)
+    return batch, [(SUITE_NAME, outcome), (PERPETRATOR_SUITE, perpetrator_outcome)]
+
+
+def _sort(
+    batch: LoadBatch,
+    parsed: Sequence[tuple[Message, Any]],
+    outcome: ValidationOutcome,
+    accepted: list[tuple[int, int, dict[str, Any]]],
+    to_row: Callable[[Any], dict[str, Any]],
+) -> None:
+    """Each validated event to quarantine with its reasons, or to the accepted rows."""
     for index, (message, event) in enumerate(parsed):
         reasons = outcome.failures.get(index)
         partition, offset = message.partition() or 0, message.offset() or 0
@@ -111,23 +131,7 @@ def build_batch(
                 QuarantinedEvent(partition, offset, event.event_id, event.record_ref, "; ".join(reasons))
             )
         else:
-            batch.accepted.append((partition, offset, victim_row(event)))
-    perpetrator_outcome = validate_perpetrator_events(country, [e for _, e in perpetrators])
-    for key in ("expectations", "expectations_failed"):
-        batch.validation_summary[key] = outcome.summary.get(key, 0) + perpetrator_outcome.summary.get(key, 0)
-    for index, (message, perpetrator) in enumerate(perpetrators):
-        reasons = perpetrator_outcome.failures.get(index)
-        partition, offset = message.partition() or 0, message.offset() or 0
-        if reasons:
-            batch.quarantined.append(
-                QuarantinedEvent(partition, offset, perpetrator.event_id, perpetrator.record_ref, "; ".join(reasons))
-            )
-        else:
-            batch.accepted_perpetrators.append((partition, offset, perpetrator_row(perpetrator)))
-    for message in messages:
-        partition = message.partition() or 0
-        batch.next_offsets[partition] = max(batch.next_offsets.get(partition, 0), (message.offset() or 0) + 1)
-    return batch, [(SUITE_NAME, outcome), (PERPETRATOR_SUITE, perpetrator_outcome)]
+            accepted.append((partition, offset, to_row(event)))
 
 
 # Below this many events a failure rate says little; such batches are never held back.

@@ -1,6 +1,6 @@
 """An erasure at the hub, store by store.
 
-``thbdb erase`` (thbdb/cli.py) sends a country's record pseudonyms, computed with the
+``thbdb erase`` (thbdb/cli/national.py) sends a country's record pseudonyms, computed with the
 country's key on its operator's machine; the release service calls ``carry_out`` with
 them. In order:
 
