@@ -251,36 +251,32 @@ def analysis(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, An
 
 
 def export(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
-    from exports.dp_synthetic import write_dp_synthetic
-    from exports.htcds import write_htcds_export
-    from warehouse.exports import export_counts
+    """An export in a format of exports/registry.py, with what the role may have: counts
+    protected (or exact for the entitled), k of the public microdata, the privacy loss
+    of synthetic records (against the year's budget, in the ledger)."""
+    from exports.registry import WRITERS, ExportParameters
 
     kind = request["format"]
+    writer = WRITERS[kind]
     with tempfile.TemporaryDirectory(prefix="thbdb-export-") as folder:
         target = Path(folder)
         if kind in ("csv", "parquet"):
             threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"))
-            written = export_counts(con, kind, target / "out", threshold, ctx.protection(threshold))
-            files = {p.name: p.read_bytes() for p in written}
-            return Answer({"tables": len(written) - 1, "threshold": threshold}, exact=threshold < ctx.min_cell,
-                          files=files)  # fmt: skip
+            parameters = ExportParameters(min_cell=threshold, protection=ctx.protection(threshold))
+            written = writer.write(con, target, parameters)
+            return Answer({**written.document, "threshold": threshold}, exact=threshold < ctx.min_cell,
+                          files=written.files)  # fmt: skip
         if kind == "dp-synthetic":
             epsilon = access.epsilon(ctx.who, ctx.policy.epsilon_cap, float(request.get("epsilon", 1.0)))
             try:
                 with ledger.spending(ctx.settings.audit_dir, epsilon, ctx.policy.epsilon_per_year, ctx.who.name):
-                    synthetic = write_dp_synthetic(con, target / "synthetic.csv", epsilon)
+                    written = writer.write(con, target, ExportParameters(epsilon=epsilon))
             except ledger.OverBudget as error:
                 raise access.Refused(f"{ctx.who}: {error}") from None
-            summary = synthetic.as_dict()
-            return Answer(
-                {"summary": summary},
-                files={"synthetic.csv": (target / "synthetic.csv").read_bytes()},
-                epsilon=epsilon,
-            )
+            return Answer(written.document, files=written.files, epsilon=epsilon)
         k = access.public_k(ctx.who, ctx.policy.public_k, request.get("k"))
-        exported = write_htcds_export(con, target / "htcds.csv", k)
-        return Answer({"summary": exported.as_dict()}, exact=k < ctx.policy.public_k,
-                      files={"htcds.csv": (target / "htcds.csv").read_bytes()})  # fmt: skip
+        written = writer.write(con, target, ExportParameters(k=k))
+        return Answer(written.document, exact=k < ctx.policy.public_k, files=written.files)
 
 
 def check_table(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:

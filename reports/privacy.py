@@ -190,7 +190,7 @@ def probing_signs(con: duckdb.DuckDBPyConnection, window_days: int = PROBE_WINDO
 def perturbation_cost(con: duckdb.DuckDBPyConnection, min_cell: int, policy: DisclosurePolicy) -> dict[str, Any]:
     """The protected counts' cost to utility on the exported victim tables (README,
     "Counts that cannot be differenced"); computed on a release snapshot only."""
-    from warehouse.exports import VICTIM_TABLES
+    from exports.counts import VICTIM_TABLES
     from warehouse.perturbation import Perturbation, cost_to_utility
 
     has_keys = con.execute(

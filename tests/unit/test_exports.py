@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.exports import export_counts
+from exports.counts import export_counts
 from warehouse.loader import connect
 
 
@@ -73,3 +73,14 @@ def test_the_public_export_row_order_says_nothing_of_the_country(
     shares = [countries.count(c) / len(countries) for c in set(countries)]
     expected = (len(countries) - 1) * (1 - sum(p * p for p in shares))
     assert changes > 0.8 * expected, (changes, expected)  # in warehouse order: 5
+
+
+def test_every_export_format_is_the_registrys() -> None:
+    import typing
+
+    from exports.registry import WRITERS
+    from release.service import ExportRequest
+    from thbdb.cli.analyst import ExportFormat
+
+    assert {f.value for f in ExportFormat} == set(WRITERS)
+    assert set(typing.get_args(ExportRequest.model_fields["format"].annotation)) == set(WRITERS)

@@ -3,7 +3,8 @@
 Never record-level rows: each file is one table of counts (one column per dimension,
 then ``victims`` or ``perpetrators``, then ``suppressed``), exactly as `thbdb query` shows
 them. A ``manifest.json`` beside the files says what each holds and the threshold used.
-A new format is a new writer in ``WRITERS``.
+A new format of counts is a new writer in ``WRITERS``; every export format, counts or
+records, is listed in exports/registry.py.
 """
 
 from __future__ import annotations
