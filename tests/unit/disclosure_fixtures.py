@@ -38,9 +38,8 @@ def victims_warehouse(n: int, seed: int = 7) -> duckdb.DuckDBPyConnection:
             )
         )  # fmt: skip
     con.executemany("INSERT INTO mart_victims VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-    # The exploitation bridge exactly as the warehouse builds it.
-    text = (SQL_DIR / "marts" / "030_victims.sql").read_text("utf-8")
-    marts = "\n".join(line for line in text.splitlines() if not line.startswith("--")).split(";")
-    (bridge,) = [s for s in marts if "TABLE mart_victim_exploitation" in s]
-    con.execute(bridge)
+    for codes in ("means_of_control", "means_of_travel", "means_of_communication"):
+        con.execute(f"ALTER TABLE mart_victims ADD COLUMN {codes} VARCHAR[]")
+    # The code bridges exactly as the warehouse builds them.
+    con.execute((SQL_DIR / "marts" / "031_victim_codes.sql").read_text("utf-8"))
     return con

@@ -39,15 +39,3 @@ SELECT
 FROM stg_victim_current
 LEFT JOIN person_links l USING (country, record_ref)
 WHERE status <> 'withdrawn';
-
--- One row per victim and exploitation form; a victim with none recorded has one row
--- 'not_recorded', so counts by form count every victim at least once.
--- Keyed by record: a linked person's two records may record different forms.
--- Each form once per record; is_first marks one row of each record, the one a count
--- totalled over forms keeps, so that such a total counts the victim once.
-CREATE OR REPLACE TABLE mart_victim_exploitation AS
-SELECT person_key, record_key, unnest(codes) AS exploitation, unnest(range(len(codes))) = 0 AS is_first
-FROM (
-    SELECT person_key, record_key, coalesce(nullif(list_sort(list_distinct(exploitation_types)), []), ['not_recorded']) AS codes
-    FROM mart_victims
-);
