@@ -2,7 +2,7 @@
 
 The analyst's attacks of the differencing issue, played against two releases of the same
 data: suppression alone, recomputed for every query (what the hub did before; the
-positive control), and the protected counts of ``warehouse/perturbation.py``.
+positive control), and the protected counts of ``disclosure/perturbation.py``.
 
 A target is a cell the direct query withholds (true count 1 to threshold-1). Each
 attack is a path to it through published cells:
@@ -45,10 +45,10 @@ from pathlib import Path
 import duckdb
 
 from config.settings import COUNTRIES
+from disclosure.perturbation import Perturbation, protected_link_counts, protected_victim_counts
+from disclosure.suppression import TOTAL
 from warehouse.link_queries import link_counts
-from warehouse.perturbation import Perturbation, protected_link_counts, protected_victim_counts
 from warehouse.queries import CountCell, victim_counts
-from warehouse.suppression import TOTAL
 from warehouse.trends import trend_cells
 
 DIMENSIONS = ("sex", "age_group", "citizenship", "recruitment", "case_category", "identified_by",
@@ -297,7 +297,7 @@ def demo_release(folder: Path, seed: int = 7) -> Path:
 
 
 def run(quick: bool = False, seed: int = 7) -> list[AttackResult]:
-    from transforms.disclosure import load_policy
+    from disclosure.policy import load_policy
 
     policy = load_policy()
     dimensions = QUICK_DIMENSIONS if quick else DIMENSIONS

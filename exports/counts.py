@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from warehouse.perturbation import Perturbation, perpetrator_cells, victim_cells
+from disclosure.perturbation import Perturbation, perpetrator_cells, victim_cells
 from warehouse.queries import CountCell
 
 # (file stem, what is counted, dimensions) of every exported table.

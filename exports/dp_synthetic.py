@@ -23,10 +23,10 @@ from typing import Any
 import duckdb
 import opendp.prelude as dp
 
+from disclosure import policy as disclosure
+from disclosure.policy import DisclosurePolicy, load_policy
 from exports.htcds import load_records
-from transforms import disclosure
 from transforms.codelists import NOT_RECORDED
-from transforms.disclosure import DisclosurePolicy, load_policy
 
 FIELDS = ("yearOfRegistration", "reportingCountry", "gender", "majorityStatus", "exploitationGroup")
 SEXES = ("F", "M", "X", NOT_RECORDED)

@@ -21,9 +21,9 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from transforms import disclosure
+from disclosure import policy as disclosure
+from disclosure.policy import WITHHELD, DisclosurePolicy, load_policy
 from transforms.codelists import NOT_RECORDED
-from transforms.disclosure import WITHHELD, DisclosurePolicy, load_policy
 
 COLUMNS = (
     "yearOfRegistration",

@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse.perturbation import Perturbation
+from disclosure.perturbation import Perturbation
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from anyascii import anyascii
 
+from disclosure.generalise import age_at
 from producers.linkage import LinkageEncoder
 from producers.national_export import VictimRow
 from producers.perpetrator_export import PerpetratorRow
 from transforms.codelists import CURRENT_VERSION
 from transforms.events import PerpetratorEvent, VictimEvent
-from transforms.generalise import age_at
 
 KEY_BYTES = 32
 

@@ -20,18 +20,18 @@ from typing import Any
 import duckdb
 
 from config.settings import Settings
-from release import access, ledger
-from release.access import Identity
-from transforms.disclosure import DisclosurePolicy
-from transforms.published_tables import PublishedCell, find_inconsistencies
-from warehouse.link_queries import link_counts
-from warehouse.perturbation import (
+from disclosure.perturbation import (
     BeyondTheGrid,
     Perturbation,
     perpetrator_cells,
     protected_link_counts,
     victim_cells,
 )
+from disclosure.policy import DisclosurePolicy
+from release import access, ledger
+from release.access import Identity
+from transforms.published_tables import PublishedCell, find_inconsistencies
+from warehouse.link_queries import link_counts
 from warehouse.queries import CountCell
 
 
@@ -63,7 +63,7 @@ class Context:
         return max(self.policy.min_cell, self.settings.min_cell)
 
     def protection(self, threshold: int) -> Perturbation | None:
-        """How counts at ``threshold`` leave: perturbed (warehouse/perturbation.py), unless
+        """How counts at ``threshold`` leave: perturbed (disclosure/perturbation.py), unless
         the threshold is under the policy's, which only the entitled roles get."""
         if threshold < self.min_cell:
             return None
@@ -75,7 +75,7 @@ Computation = Callable[[duckdb.DuckDBPyConnection, "Context", dict[str, Any]], A
 
 
 def _within_the_grid(compute: Computation) -> Computation:
-    """What the grid of protected counts does not hold (warehouse/perturbation.py) is
+    """What the grid of protected counts does not hold (disclosure/perturbation.py) is
     refused naming the role: only exact counts, for those entitled, go beyond it."""
 
     @functools.wraps(compute)

@@ -25,10 +25,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from config.settings import Settings
+from disclosure.policy import load_policy
 from pipeline import kafka_retention
 from release import answers, audit, identities, snapshot
 from release.access import Identity, Refused
-from transforms.disclosure import load_policy
 from transforms.published_tables import TableRejected
 from warehouse.queries import QueryError
 

@@ -51,7 +51,7 @@ RELEASED_TABLES = (
 )
 # Keys that join marts: hashed under the snapshot's salt.
 HASHED_COLUMNS = frozenset({"person_key", "record_key", "perpetrator_key"})
-# Each counted person's cell key (warehouse/perturbation.py): a keyed hash of its real key
+# Each counted person's cell key (disclosure/perturbation.py): a keyed hash of its real key
 # under the hub's secret, the same in every release, so a cell of the same persons is
 # perturbed the same way whenever and however it is asked for.
 CELL_KEYS = {"mart_victims": "person_key", "mart_perpetrators": "perpetrator_key"}

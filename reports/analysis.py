@@ -19,8 +19,8 @@ from pathlib import Path
 import duckdb
 import plotly.graph_objects as go
 
+from disclosure.perturbation import Perturbation, perpetrator_cells, victim_cells
 from reports.pages import Markup, render, table
-from warehouse.perturbation import Perturbation, perpetrator_cells, victim_cells
 from warehouse.queries import CountCell
 from warehouse.trends import REGION, TrendCell, trend_cells
 
@@ -401,7 +401,7 @@ def write_analysis_report(
     protection: Perturbation | None = None,
 ) -> Path:
     """Write the report to ``path``: one self-contained HTML file; its counts protected
-    (warehouse/perturbation.py) when ``protection`` is given."""
+    (disclosure/perturbation.py) when ``protection`` is given."""
     page = _Page(min_cell=min_cell, protection=protection)
     _regional_picture(page, con)
     _by_country(page, con)

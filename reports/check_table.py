@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from disclosure.perturbation import Perturbation, victim_cells
 from transforms.published_tables import PublishedCell
-from warehouse.perturbation import Perturbation, victim_cells
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import duckdb
 
+from disclosure.policy import load_policy
 from reports.analysis import BANNER, write_analysis_report
 from reports.pages import render
 from reports.privacy import measured_risk, perturbation_cost
-from transforms.disclosure import load_policy
 
 __all__ = ["BANNER", "write_analysis_report", "write_data_protection_report"]
 

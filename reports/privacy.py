@@ -19,9 +19,9 @@ import duckdb
 import pandas as pd
 from pycanon import anonymity
 
+from disclosure.policy import DisclosurePolicy, load_policy
 from exports.htcds import public_microdata
 from reports.pages import render
-from transforms.disclosure import DisclosurePolicy, load_policy
 from warehouse.queries import victim_counts
 from warehouse.superseded import content_hash_sql
 
@@ -190,8 +190,8 @@ def probing_signs(con: duckdb.DuckDBPyConnection, window_days: int = PROBE_WINDO
 def perturbation_cost(con: duckdb.DuckDBPyConnection, min_cell: int, policy: DisclosurePolicy) -> dict[str, Any]:
     """The protected counts' cost to utility on the exported victim tables (README,
     "Counts that cannot be differenced"); computed on a release snapshot only."""
+    from disclosure.perturbation import Perturbation, cost_to_utility
     from exports.counts import VICTIM_TABLES
-    from warehouse.perturbation import Perturbation, cost_to_utility
 
     has_keys = con.execute(
         "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'mart_victims' AND column_name = 'cell_key'"

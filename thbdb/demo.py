@@ -14,6 +14,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from config.settings import Settings
+from disclosure.perturbation import Perturbation, protected_link_counts, protected_victim_counts
+from disclosure.policy import load_policy
 from producers import country_keys
 from producers.push import PushReport, push_export
 from producers.synthetic import write_demo_exports
@@ -21,9 +23,7 @@ from release import snapshot
 from reports.analysis import write_analysis_report
 from reports.data_protection import write_data_protection_report
 from thbdb import accounts, airflow_stack, stack
-from transforms.disclosure import load_policy
 from warehouse.estimate import EstimateRefused, country_estimate, rounded
-from warehouse.perturbation import Perturbation, protected_link_counts, protected_victim_counts
 from warehouse.queries import CountCell
 from warehouse.trends import trend_cells
 
@@ -136,7 +136,7 @@ def _after_pushes(settings: Settings, reports: list[PushReport], out: Console, e
         raise RuntimeError("the pipeline failed; see the Airflow UI at " + settings.airflow_url)
 
     # What the release service answers from: the snapshot the run just published.
-    # Protected as every output of the hub is by default (warehouse/perturbation.py).
+    # Protected as every output of the hub is by default (disclosure/perturbation.py).
     protection = Perturbation.of(load_policy(), settings.min_cell)
     with snapshot.open_current(settings) as con:
         by_year = protected_victim_counts(con, ["year", "country"], protection)

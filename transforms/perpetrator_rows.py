@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from disclosure.generalise import age_band, age_group
 from transforms.events import PerpetratorEvent
-from transforms.generalise import age_band, age_group
 
 # Columns of raw_perpetrator_events that come from the event (the rest are load metadata).
 PERPETRATOR_EVENT_COLUMNS = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from disclosure.generalise import age_band, age_group
 from transforms.events import VictimEvent
-from transforms.generalise import age_band, age_group
 
 # The linkage encoding, flattened (warehouse/sql/raw/015_linkage.sql); all NULL without one.
 LINKAGE_COLUMNS = (

@@ -14,8 +14,8 @@ from itertools import combinations, product
 
 import duckdb
 
+from disclosure.suppression import TOTAL, Key
 from warehouse.queries import CountCell, QueryError, parse_dimension_names, protect_counts
-from warehouse.suppression import TOTAL, Key
 
 LINK_DIMENSIONS = ("pair", "year", "country")
 

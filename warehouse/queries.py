@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from warehouse.suppression import TOTAL, Key, is_small, suppress
+from disclosure.suppression import TOTAL, Key, is_small, suppress
 
 # Dimension name -> SQL expression over mart_victims (v) or the exploitation bridge (e).
 DIMENSIONS: dict[str, str] = {

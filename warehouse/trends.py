@@ -24,10 +24,10 @@ from dataclasses import dataclass, replace
 import duckdb
 from scipy.stats import fisher_exact
 
+from disclosure.perturbation import BeyondTheGrid, Perturbation, shown_grid, victim_grid
+from disclosure.suppression import TOTAL
 from transforms import contract
-from warehouse.perturbation import BeyondTheGrid, Perturbation, shown_grid, victim_grid
 from warehouse.queries import DIMENSIONS, QueryError, joins_for, period_filters, person_counts, suppress_small_cells
-from warehouse.suppression import TOTAL
 from warehouse.trend_tests import TREND_TEST, SeriesTrend, adjusted, ears_alarms, series_trend
 
 PERIODS = {
@@ -202,7 +202,7 @@ def assess(
         categories = sorted({cat for (_, cc, cat) in counts if cc == c})
         periods = sorted(p for (p, cc) in totals if cc == c)
         per_period = {p: {cat: counts.get((p, c, cat), 0) for cat in categories} for p in periods}
-        if protected_as is not None:  # withheld once, on the grid (warehouse/perturbation.py)
+        if protected_as is not None:  # withheld once, on the grid (disclosure/perturbation.py)
             hidden = {p: set(categories) if (p, c) in withheld_totals else
                       {cat for cat in categories if (p, c, cat) in withheld} for p in periods}  # fmt: skip
         else:

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from pycanon import anonymity
 
+from disclosure.suppression import TOTAL, lines
 from producers.synthetic import demo_profiles, victim_rows, write_victims_csv
 from tests.conftest import Stack
-from warehouse.suppression import TOTAL, lines
 
 pytestmark = pytest.mark.stack
 

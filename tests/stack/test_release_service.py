@@ -133,8 +133,8 @@ def test_a_query_during_a_load_sees_the_previous_release_whole(loaded: Stack, tm
 
 
 def test_the_ledger_refuses_a_release_beyond_the_years_budget(loaded: Stack, tmp_path: Path) -> None:
+    from disclosure.policy import load_policy
     from release import ledger
-    from transforms.disclosure import load_policy
 
     policy = load_policy()
     year = ledger.datetime.now(ledger.UTC).year

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from pycanon import anonymity
 
+from disclosure import policy as disclosure
+from disclosure.suppression import TOTAL, Key, derivable, lines, suppress
 from exports.htcds import COLUMNS, public_microdata
 from reports.privacy import write_privacy_report
 from tests.unit.disclosure_fixtures import victims_warehouse
-from transforms import disclosure
 from warehouse.queries import victim_counts
-from warehouse.suppression import TOTAL, Key, derivable, lines, suppress
 
 
 def _table_with_margins(interior: dict[tuple[str, str], int]) -> dict[Key, int]:

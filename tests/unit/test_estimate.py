@@ -12,9 +12,9 @@ import pytest
 from benchmarks.differencing import demo_release
 from benchmarks.estimate_coverage import coverage
 from config.settings import Settings
+from disclosure.policy import load_policy
 from release import answers
 from release.access import Identity, Role
-from transforms.disclosure import load_policy
 from warehouse.estimate import EstimateRefused, choose_lists, estimate_persons, on_lists
 
 ANALYST = Identity("ana", Role.analyst)

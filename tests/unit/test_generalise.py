@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from transforms.generalise import age_at, age_band, age_group
+from disclosure.generalise import age_at, age_band, age_group
 
 
 @pytest.mark.parametrize(

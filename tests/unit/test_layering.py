@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BELOW_THE_CLI = ("config", "pipeline", "reports", "exports", "producers", "transforms", "expectations", "warehouse",
-                 "release", "dags")  # fmt: skip
+BELOW_THE_CLI = ("config", "disclosure", "pipeline", "reports", "exports", "producers", "transforms", "expectations",
+                 "warehouse", "release", "dags")  # fmt: skip
 
 
 def _imports(path: Path) -> set[str]:

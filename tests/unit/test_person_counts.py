@@ -9,9 +9,9 @@ import duckdb
 import pytest
 
 from benchmarks.query_speed import build_warehouse
+from disclosure.suppression import Key
 from warehouse.loader import connect, layer_files, run_sql_file
 from warehouse.queries import CELL_DIMENSIONS, DIMENSIONS, cube_counts, joins_for, period_filters, person_counts
-from warehouse.suppression import Key
 from warehouse.trends import _period_counts, _yearly_counts, trend_cells
 
 QUERIES = [

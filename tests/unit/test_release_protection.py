@@ -13,9 +13,9 @@ import pytest
 
 from benchmarks.differencing import demo_release
 from config.settings import Settings
+from disclosure.policy import load_policy
 from release import answers
 from release.access import Identity, Refused, Role
-from transforms.disclosure import load_policy
 from warehouse.queries import victim_counts
 
 ANALYST = Identity("ana", Role.analyst)
@@ -107,7 +107,7 @@ def test_protected_trends_carry_the_exact_tests_flags_and_nothing_more(released:
     """Tests run on the exact counts inside the hub; what a protected trend shows is the
     protected count and share, and the flag the exact test earned: no p-value, q-value or
     slope, which are functions of the exact counts."""
-    from warehouse.perturbation import Perturbation
+    from disclosure.perturbation import Perturbation
     from warehouse.trends import trend_cells
 
     minors = {"age_group": "minor"}

@@ -168,8 +168,8 @@ def users_add(
 ) -> None:
     """Make an identity for the release service; its token is printed once, on the last
     line. Only its hash is kept. It expires after the policy's token_days."""
+    from disclosure.policy import load_policy
     from release import identities
-    from transforms.disclosure import load_policy
 
     settings = _settings()
     if country and country.upper() not in COUNTRIES:

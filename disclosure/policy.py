@@ -1,6 +1,6 @@
 """The disclosure-control policy and the generalisation hierarchies it declares.
 
-The policy is data (``codelists/disclosure.yaml``); this module loads it and applies
+The policy is data (``transforms/codelists/disclosure.yaml``); this module loads it and applies
 one level of a hierarchy to a column of values. Level 0 is what the warehouse stores;
 each higher level is coarser; the last level withholds the field ("*").
 """

@@ -36,9 +36,9 @@ from functools import cached_property
 
 import duckdb
 
-from transforms.disclosure import DisclosurePolicy
+from disclosure.policy import DisclosurePolicy
+from disclosure.suppression import TOTAL, Key, suppress
 from warehouse.queries import DIMENSIONS, CountCell, QueryError, _order, joins_for
-from warehouse.suppression import TOTAL, Key, suppress
 
 KEY_SPACE = 1 << 64
 
