@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import math
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import opendp.prelude as dp
 
 from disclosure import policy as disclosure
+from disclosure.differential_privacy import drop_below, noisy_histogram
 from disclosure.policy import DisclosurePolicy, load_policy
 from exports.htcds import load_records
 from transforms.codelists import NOT_RECORDED
@@ -65,23 +64,6 @@ def victim_cell(record: Any, policy: DisclosurePolicy) -> Cell:
         disclosure.age(record.age_band, "age_group"),
         group if group in GROUPS else "other",
     )
-
-
-def drop_below(cells: int, epsilon: float) -> int:
-    """The count under which a noisy cell is dropped: P(Laplace noise >= t) = exp(-t*eps)/2;
-    a compromise between inventing victims in empty cells and losing the small true ones."""
-    return max(1, math.ceil(math.log(cells) / (2 * epsilon)))
-
-
-def noisy_histogram(counts: list[int], epsilon: float) -> list[int]:
-    """OpenDP's Laplace mechanism on the vector of counts, at the stated epsilon."""
-    dp.enable_features("contrib")
-    mechanism = dp.m.make_laplace(dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int), scale=1 / epsilon)
-    spent = mechanism.map(1)
-    if spent > epsilon + 1e-9:
-        raise RuntimeError(f"the mechanism spends epsilon {spent}, more than the {epsilon} asked")
-    noisy: list[int] = mechanism(counts)
-    return noisy
 
 
 def _marginal_error(true: Counter[Cell], synthetic: Counter[Cell]) -> dict[str, float]:

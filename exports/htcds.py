@@ -11,7 +11,6 @@ loses the mean share of the hierarchy its fields climbed.
 from __future__ import annotations
 
 import csv
-import itertools
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ import duckdb
 import numpy as np
 
 from disclosure import policy as disclosure
+from disclosure.k_anonymity import Generalisation, class_sizes, least_loss
 from disclosure.policy import WITHHELD, DisclosurePolicy, load_policy
 from transforms.codelists import NOT_RECORDED
 
@@ -53,19 +53,6 @@ class VictimRecord:
     citizenship: str
     country_of_exploitation: str
     exploitation: tuple[str, ...]
-
-
-@dataclass
-class Generalisation:
-    levels: dict[str, str]
-    records: int
-    kept: int
-    loss: float
-    smallest_class: int | None  # among kept records
-
-    @property
-    def suppressed(self) -> int:
-        return self.records - self.kept
 
 
 @dataclass
@@ -129,56 +116,10 @@ def _codes(records: list[VictimRecord], policy: DisclosurePolicy) -> dict[tuple[
     return codes
 
 
-def _class_sizes(columns: list[np.ndarray]) -> np.ndarray:
-    """The size of each record's equivalence class over the given coded columns."""
-    key = np.zeros(len(columns[0]), dtype=np.int64)
-    span = 1
-    for column in columns:
-        radix = int(column.max()) + 1
-        if span * radix >= 2**62:  # re-factorise so that the combined key never overflows
-            key = np.unique(key, return_inverse=True)[1].astype(np.int64)
-            span = int(key.max()) + 1
-        key = key * radix + column
-        span *= radix
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    sizes: np.ndarray = counts[inverse]
-    return sizes
-
-
 def choose_generalisation(records: list[VictimRecord], k: int, policy: DisclosurePolicy) -> tuple[Generalisation, int]:
     """The combination of levels that loses least information per record at k."""
-    qis = list(policy.public_export)
-    if not records:
-        levels = {qi: policy.public_export[qi][0] for qi in qis}
-        return Generalisation(levels, 0, 0, 0.0, None), 0
-    codes = _codes(records, policy)
-    best: Generalisation | None = None
-    tried = 0
-    for combination in itertools.product(*(policy.public_export[qi] for qi in qis)):
-        tried += 1
-        sizes = _class_sizes([codes[(qi, level)] for qi, level in zip(qis, combination, strict=True)])
-        kept_mask = sizes >= k
-        kept = int(kept_mask.sum())
-        weights = [policy.public_export_weights.get(qi, 1.0) for qi in qis]
-        climbed = np.average(
-            [
-                policy.public_export[qi].index(level) / max(len(policy.public_export[qi]) - 1, 1)
-                for qi, level in zip(qis, combination, strict=True)
-            ],
-            weights=weights,
-        )
-        loss = (len(records) - kept + kept * float(climbed)) / len(records)
-        candidate = Generalisation(
-            dict(zip(qis, combination, strict=True)),
-            len(records),
-            kept,
-            loss,
-            int(sizes[kept_mask].min()) if kept else None,
-        )
-        if best is None or (candidate.loss, candidate.suppressed) < (best.loss, best.suppressed):
-            best = candidate
-    assert best is not None
-    return best, tried
+    codes = _codes(records, policy) if records else {}
+    return least_loss(codes, policy.public_export, policy.public_export_weights, len(records), k)
 
 
 def export_row(record: VictimRecord, levels: dict[str, str], policy: DisclosurePolicy) -> dict[str, str]:
@@ -227,7 +168,7 @@ def public_microdata(
     if not records:
         return [], ExportSummary(None, k, chosen, tried, ["the warehouse holds no victim yet"])
     codes = _codes(records, policy)
-    sizes = _class_sizes([codes[(qi, level)] for qi, level in chosen.levels.items()])
+    sizes = class_sizes([codes[(qi, level)] for qi, level in chosen.levels.items()])
     rows = [export_row(r, chosen.levels, policy) for r, size in zip(records, sizes, strict=True) if size >= k]
     return rows, ExportSummary(None, k, chosen, tried)
 

@@ -152,7 +152,8 @@ def test_hierarchies_climb_to_coarser_values() -> None:
 
 
 def test_the_dp_synthetic_export_spends_the_stated_epsilon_and_invents_no_code(tmp_path: Path) -> None:
-    from exports.dp_synthetic import FIELDS, noisy_histogram, write_dp_synthetic
+    from disclosure.differential_privacy import noisy_histogram
+    from exports.dp_synthetic import FIELDS, write_dp_synthetic
 
     assert len(noisy_histogram([3, 0, 7], epsilon=0.5)) == 3  # raises if it spent more than 0.5
     con = victims_warehouse(2000)
