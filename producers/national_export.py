@@ -11,7 +11,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -276,13 +276,80 @@ def row_values(
     return values, refusals
 
 
-class VictimRowChecker:
-    """Checks victims.csv rows of one country against the contract and the code lists."""
+Birth = tuple[int, int | None, int | None]
+
+
+def checked_birth(values: dict[str, str], refuse: Callable[[str, str], None]) -> Birth | None:
+    """The date of birth at the precision the country has (year, month, day), or None."""
+    if not values.get("date_of_birth"):
+        return None
+    match = _BIRTH.match(values["date_of_birth"])
+    parts = tuple(int(g) if g else None for g in match.groups()) if match else None
+    if parts is None or not _valid_birth(parts):
+        refuse("date_of_birth", "not YYYY-MM-DD, YYYY-MM or YYYY")
+        return None
+    return (int(parts[0] or 0), parts[1], parts[2])
+
+
+def check_record_date(
+    column: str,
+    day: date,
+    today: date,
+    years: tuple[int | None, int | None],
+    birth: Birth | None,
+    refuse: Callable[[str, str], None],
+) -> None:
+    """An identification or registration date: not in the future, within the contract's
+    years, not before the person was born."""
+    if day > today:
+        refuse(column, "in the future")
+    if reason := outside_contract_years(years, day):
+        refuse(column, reason)
+    if birth is not None and (birth[0], birth[1] or 1, birth[2] or 1) > (day.year, day.month, day.day):
+        refuse(column, "before the date of birth")
+
+
+class RowChecker:
+    """What checking a row of either export needs: the country, its code mapping, the
+    regional code lists, and the code columns' checks."""
 
     def __init__(self, country: str, mapping: CodeMapping, codelists: CodeLists | None = None):
         self.country = country
         self.mapping = mapping
         self.codelists = codelists or load_codelists()
+
+    def _code(self, values: dict[str, str], column: str, codelist: str, refuse) -> str | None:  # type: ignore[no-untyped-def]
+        value = values.get(column, "")
+        if not value:
+            return None
+        code = self.mapping.to_regional(codelist, value)
+        if code is None or not self.codelists.is_valid(codelist, code):
+            refuse(column, f"not a code of the regional {codelist} list nor of {self.country}'s mapping")
+            return None
+        return code
+
+    def _codes(self, values: dict[str, str], column: str, codelist: str, refuse) -> tuple[str, ...] | None:  # type: ignore[no-untyped-def]
+        value = values.get(column, "")
+        if not value:
+            return None
+        codes = []
+        for part in (p.strip() for p in value.split(";")):
+            if not part:
+                continue
+            code = self.mapping.to_regional(codelist, part)
+            if code is None or not self.codelists.is_valid(codelist, code):
+                refuse(
+                    column,
+                    f"holds a value that is not a code of the regional {codelist} list nor of {self.country}'s mapping",
+                )
+                return None
+            if code not in codes:
+                codes.append(code)
+        return tuple(codes) or None
+
+
+class VictimRowChecker(RowChecker):
+    """Checks victims.csv rows of one country against the contract and the code lists."""
 
     def check(self, number: int, header: list[str], fields: list[str], today: date) -> VictimRow | list[Refusal]:
         """A checked row, or every reason it is refused."""
@@ -296,27 +363,11 @@ class VictimRowChecker:
         updated_at = _checked(values, "updated_at", _parse_datetime, refuse, "not an ISO 8601 date-time")
         identified_on = _checked(values, "identified_on", parse_date, refuse, "not a YYYY-MM-DD date")
         status = self._code(values, "status", "status_victim", refuse)
-        birth = None
-        if values.get("date_of_birth"):
-            match = _BIRTH.match(values["date_of_birth"])
-            birth_parts = tuple(int(g) if g else None for g in match.groups()) if match else None
-            if birth_parts is None or not _valid_birth(birth_parts):
-                refuse("date_of_birth", "not YYYY-MM-DD, YYYY-MM or YYYY")
-            else:
-                birth = (int(birth_parts[0] or 0), birth_parts[1], birth_parts[2])
+        birth = checked_birth(values, refuse)
         if identified_on is not None:
-            if identified_on > today:
-                refuse("identified_on", "in the future")
-            if reason := outside_contract_years(IDENTIFIED_YEARS, identified_on):
-                refuse("identified_on", reason)
+            check_record_date("identified_on", identified_on, today, IDENTIFIED_YEARS, birth, refuse)
             if birth is not None and identified_on.year - birth[0] - 1 > OLDEST_AT_IDENTIFICATION:
                 refuse("date_of_birth", f"more than {OLDEST_AT_IDENTIFICATION} years before identified_on")
-            if birth is not None and (birth[0], birth[1] or 1, birth[2] or 1) > (
-                identified_on.year,
-                identified_on.month,
-                identified_on.day,
-            ):
-                refuse("identified_on", "before the date of birth")
         if updated_at is not None and updated_at.date() > today:
             refuse("updated_at", "in the future")
 
@@ -361,35 +412,6 @@ class VictimRowChecker:
             means_of_travel=multis["means_of_travel"],
             means_of_communication=multis["means_of_communication"],
         )
-
-    def _code(self, values: dict[str, str], column: str, codelist: str, refuse) -> str | None:  # type: ignore[no-untyped-def]
-        value = values.get(column, "")
-        if not value:
-            return None
-        code = self.mapping.to_regional(codelist, value)
-        if code is None or not self.codelists.is_valid(codelist, code):
-            refuse(column, f"not a code of the regional {codelist} list nor of {self.country}'s mapping")
-            return None
-        return code
-
-    def _codes(self, values: dict[str, str], column: str, codelist: str, refuse) -> tuple[str, ...] | None:  # type: ignore[no-untyped-def]
-        value = values.get(column, "")
-        if not value:
-            return None
-        codes = []
-        for part in (p.strip() for p in value.split(";")):
-            if not part:
-                continue
-            code = self.mapping.to_regional(codelist, part)
-            if code is None or not self.codelists.is_valid(codelist, code):
-                refuse(
-                    column,
-                    f"holds a value that is not a code of the regional {codelist} list nor of {self.country}'s mapping",
-                )
-                return None
-            if code not in codes:
-                codes.append(code)
-        return tuple(codes) or None
 
 
 def _checked(values, column, parse, refuse, reason):  # type: ignore[no-untyped-def]
