@@ -171,9 +171,12 @@ def _after_pushes(settings: Settings, reports: list[PushReport], out: Console, e
     shown = f"under {settings.min_cell}" if cross_border.suppressed else str(cross_border.victims)
     out.print(f"Persons identified in two countries or more (linkage): {shown}; see `thbdb query links`")
     shifts = [c for c in minors if c.change_flagged and not c.suppressed and c.country != "ALL"]
+    # A cell withheld under protection carries no flag (it would point at what is withheld).
+    withheld = "; a withheld cell carries none: the admin sees them with `thbdb query trends --min-cell 1`"
     out.print(
         "Flagged shifts in exploitation of minors (thbdb query trends): "
         + (", ".join(f"{c.country} {c.category} {c.direction} in {c.period} to {c.victims}" for c in shifts) or "none")
+        + (withheld if any(c.suppressed for c in minors) else "")
     )
     sustained = sorted({(c.country, c.category, c.direction) for c in minors if c.trend_flagged and c.country != "ALL"})
     out.print(
