@@ -284,18 +284,18 @@ def _estimates(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
 
     rows = []
     countries = [c for (c,) in con.execute("SELECT DISTINCT country FROM mart_victims ORDER BY country").fetchall()]
+    # The recorded victims as `query counts --by country` shows them, when protected.
+    protected: dict[object, int | None] = {}
+    if page.protection is not None:
+        by_country = victim_cells(con, ["country"], min_cell=page.min_cell, protection=page.protection)
+        protected = {c.key[0]: c.victims for c in by_country}
     for country in countries:
         try:
             found = country_estimate(con, country)
         except EstimateRefused as refusal:
             rows.append([country, "", "", "", "", str(refusal).split(": ", 1)[-1]])
             continue
-        recorded = (
-            str(found.observed)
-            if page.protection is None
-            else page.count(victim_cells(con, ["country"], country, None, None, page.min_cell, False,
-                                         page.protection)[0].victims)
-        )  # fmt: skip
+        recorded = str(found.observed) if page.protection is None else page.count(protected.get(country))
         rows.append(
             [
                 country,

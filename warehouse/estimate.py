@@ -240,8 +240,9 @@ def fit_population(
         near_hidden = near.hidden(np.asarray(near_fit.params))
         if near_fit.aic > fitted.aic + 2 or not math.isfinite(near_hidden) or near_hidden > LARGEST_HIDDEN * observed:
             continue
-        start = np.asarray(near.fit(counts, with_missing=near_hidden, start=np.asarray(near_fit.params)).params)
-        near_low, near_high = _profile_interval(near, counts, near_hidden, start)
+        # The fit to the observed cells is already the full table's best with the missing
+        # cell at near_hidden (only the intercept reaches that cell): the profile's start.
+        near_low, near_high = _profile_interval(near, counts, near_hidden, np.asarray(near_fit.params))
         low, high = min(low, near_low), max(high, near_high)
     if not math.isfinite(high):
         raise EstimateRefused(
