@@ -1,7 +1,7 @@
 """Great Expectations Data Docs for data-protection officers, built from redacted results.
 
 Validation runs in an ephemeral context, which stores nothing. Only the redacted result
-(no sample values, see ``case_events.redact_result``) is put into the file-based store
+(no sample values, see ``runner.redact_result``) is put into the file-based store
 under $THBDB_HOME/gx, and the Data Docs site is rendered from that store alone.
 """
 

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import COUNTRIES, Settings, country_topic
-from expectations.case_events import SUITE_NAME, ValidationOutcome, validate_events
 from expectations.data_docs import build_data_docs, store_redacted_result
-from expectations.perpetrator_events import SUITE_NAME as PERPETRATOR_SUITE
-from expectations.perpetrator_events import validate_perpetrator_events
+from expectations.runner import ValidationOutcome
+from expectations.suites import CASE_EVENTS, PERPETRATOR_EVENTS
 from pipeline import kafka_retention, kafka_security
 from pipeline.sources import EventSource, KafkaSource, Message
 from release.files import hub_secret
@@ -101,18 +100,18 @@ def build_batch(
             perpetrators.append((message, event))
         else:
             parsed.append((message, event))
-    outcome = validate_events(country, [e for _, e in parsed])
+    outcome = CASE_EVENTS.validate(country, [e for _, e in parsed])
     batch.validation_summary = outcome.summary
     batch.warnings = outcome.warnings
     _sort(batch, parsed, outcome, batch.accepted, victim_row)
-    perpetrator_outcome = validate_perpetrator_events(country, [e for _, e in perpetrators])
+    perpetrator_outcome = PERPETRATOR_EVENTS.validate(country, [e for _, e in perpetrators])
     for key in ("expectations", "expectations_failed"):
         batch.validation_summary[key] = outcome.summary.get(key, 0) + perpetrator_outcome.summary.get(key, 0)
     _sort(batch, perpetrators, perpetrator_outcome, batch.accepted_perpetrators, perpetrator_row)
     for message in messages:
         partition = message.partition() or 0
         batch.next_offsets[partition] = max(batch.next_offsets.get(partition, 0), (message.offset() or 0) + 1)
-    return batch, [(SUITE_NAME, outcome), (PERPETRATOR_SUITE, perpetrator_outcome)]
+    return batch, [(CASE_EVENTS.name, outcome), (PERPETRATOR_EVENTS.name, perpetrator_outcome)]
 
 
 def _sort(

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, TopicPartition
 
 from config.settings import COUNTRIES, Settings, country_topic
-from expectations.case_events import prepare_validation as prepare_victims
-from expectations.perpetrator_events import prepare_validation as prepare_perpetrators
+from expectations.suites import CASE_EVENTS, PERPETRATOR_EVENTS
 from pipeline.drain import (
     LOAD_COUNTERS,
     DrainReport,
@@ -111,8 +110,8 @@ def stream(
     if stop_requested():
         return report
     for country in COUNTRIES:
-        prepare_victims(country)
-        prepare_perpetrators(country)
+        CASE_EVENTS.prepare(country)
+        PERPETRATOR_EVENTS.prepare(country)
     log.info("stream: validation ready after %.1f s; polling every %.1f s", clock() - started, settings.stream_poll)
     if loaded_since_release(settings):
         # A window that failed after a commit and before its refresh (Airflow retries the

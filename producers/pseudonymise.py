@@ -13,15 +13,16 @@ import os
 import secrets
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from anyascii import anyascii
 
 from disclosure.generalise import age_at
 from producers.linkage import LinkageEncoder
-from producers.national_export import VictimRow
-from producers.perpetrator_export import PerpetratorRow
+from producers.row_checker import CheckedRow
 from transforms.codelists import CURRENT_VERSION
-from transforms.events import PerpetratorEvent, VictimEvent
+from transforms.contract import PERPETRATORS, VICTIMS, Contract
+from transforms.events import CaseEvent, PerpetratorEvent, VictimEvent
 
 KEY_BYTES = 32
 
@@ -86,42 +87,6 @@ class Pseudonymiser:
         """The pseudonym of a national record id."""
         return self._keyed("record", record_id)
 
-    def pseudonymise_victim(self, row: VictimRow, produced_at: datetime | None = None) -> VictimEvent:
-        record_ref = self.record_ref(row.record_id)
-        # A re-push under a rotated linkage key is a new event (same record version, new
-        # encodings); under the same key it is the same event, skipped as before.
-        linkage = [f"linkage:{self._linkage.key_id}"] if self._linkage else []
-        event_id = self._event_id(record_ref, row.updated_at, *linkage)
-        age = age_at(row.birth, row.identified_on) if row.birth else None
-        return VictimEvent(
-            event_id=event_id,
-            country=self.country,
-            batch_id=self.batch_id,
-            produced_at=produced_at or datetime.now(UTC),
-            codelist_version=CURRENT_VERSION,
-            record_ref=record_ref,
-            case_ref=self._keyed("case", row.case_ref) if row.case_ref else None,
-            updated_at=row.updated_at.astimezone(UTC),
-            status=row.status,
-            case_category=row.case_category,
-            sex=row.sex,
-            citizenship=row.citizenship,
-            age_at_identification=age,
-            identified_year=row.identified_on.year,
-            identified_month=row.identified_on.month,
-            identified_by=row.identified_by,
-            exploitation_types=list(row.exploitation_types) if row.exploitation_types else None,
-            recorded_by=list(row.recorded_by) if row.recorded_by else None,
-            country_of_exploitation=row.country_of_exploitation,
-            recruited_in=row.recruited_in,
-            transit_countries=list(row.transit_countries) if row.transit_countries else None,
-            recruitment_method=row.recruitment_method,
-            means_of_control=list(row.means_of_control) if row.means_of_control else None,
-            means_of_travel=list(row.means_of_travel) if row.means_of_travel else None,
-            means_of_communication=(list(row.means_of_communication) if row.means_of_communication else None),
-            linkage=self._linkage.encode(row.given_name, row.family_name, row.birth) if self._linkage else None,
-        )
-
     def perpetrator_ref(self, record_id: str) -> str:
         """The pseudonym of a national perpetrator record id (apart from victims' ids)."""
         return self._keyed("perpetrator", record_id)
@@ -130,29 +95,50 @@ class Pseudonymiser:
         """The pseudonym of a record id of an export of ``kind`` (victims or perpetrators)."""
         return self.record_ref(record_id) if kind == "victims" else self.perpetrator_ref(record_id)
 
-    def pseudonymise_perpetrator(self, row: PerpetratorRow, produced_at: datetime | None = None) -> PerpetratorEvent:
-        record_ref = self.perpetrator_ref(row.record_id)
-        event_id = self._event_id("perpetrator", record_ref, row.updated_at)
-        return PerpetratorEvent(
-            event_id=event_id,
-            country=self.country,
-            batch_id=self.batch_id,
-            produced_at=produced_at or datetime.now(UTC),
-            codelist_version=CURRENT_VERSION,
+    def pseudonymise(self, row: CheckedRow, produced_at: datetime | None = None) -> CaseEvent:
+        """The event of a checked row of either export."""
+        if row.kind == "victims":
+            return self.pseudonymise_victim(row, produced_at)
+        return self.pseudonymise_perpetrator(row, produced_at)
+
+    def pseudonymise_victim(self, row: CheckedRow, produced_at: datetime | None = None) -> VictimEvent:
+        record_ref = self.record_ref(row.record_id)
+        # A re-push under a rotated linkage key is a new event (same record version, new
+        # encodings); under the same key it is the same event, skipped as before.
+        linkage = [f"linkage:{self._linkage.key_id}"] if self._linkage else []
+        return VictimEvent(
+            event_id=self._event_id(record_ref, row.updated_at, *linkage),
             record_ref=record_ref,
-            # Keyed as a victim's case reference, so victims and perpetrators of a case meet.
-            case_ref=self._keyed("case", row.case_ref) if row.case_ref else None,
-            updated_at=row.updated_at.astimezone(UTC),
-            status=row.status,
-            sex=row.sex,
-            citizenship=row.citizenship,
-            age_at_registration=age_at(row.birth, row.registered_on) if row.birth else None,
-            registered_year=row.registered_on.year,
-            registered_month=row.registered_on.month,
-            roles=list(row.roles) if row.roles else None,
-            structure=row.structure,
-            relation_to_victim=row.relation_to_victim,
+            linkage=self._linkage.encode(row.given_name, row.family_name, row.birth) if self._linkage else None,
+            **self._shared_fields(row, VICTIMS, produced_at),
         )
+
+    def pseudonymise_perpetrator(self, row: CheckedRow, produced_at: datetime | None = None) -> PerpetratorEvent:
+        record_ref = self.perpetrator_ref(row.record_id)
+        return PerpetratorEvent(
+            event_id=self._event_id("perpetrator", record_ref, row.updated_at),
+            record_ref=record_ref,
+            **self._shared_fields(row, PERPETRATORS, produced_at),
+        )
+
+    def _shared_fields(self, row: CheckedRow, contract: Contract, produced_at: datetime | None) -> dict[str, Any]:
+        """What events of both kinds carry alike: the envelope, the case pseudonym, the
+        record date as year and month, the age at that date (never the birth date), and
+        the code and country columns as checked."""
+        year, month = contract.record_date.event
+        return {
+            "country": self.country,
+            "batch_id": self.batch_id,
+            "produced_at": produced_at or datetime.now(UTC),
+            "codelist_version": CURRENT_VERSION,
+            # Keyed alike for victims and perpetrators, so the two of a case meet at the hub.
+            "case_ref": self._keyed("case", row.case_ref) if row.case_ref else None,
+            "updated_at": row.updated_at.astimezone(UTC),
+            year: row.recorded_on.year,
+            month: row.recorded_on.month,
+            contract.age: age_at(row.birth, row.recorded_on) if row.birth else None,
+            **{name: list(value) if isinstance(value, tuple) else value for name, value in row.carried.items()},
+        }
 
 
 def today_utc() -> date:

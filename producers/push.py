@@ -16,21 +16,15 @@ from pipeline import kafka_security
 from producers import country_keys
 from producers.code_mapping import load_mapping
 from producers.linkage import LinkageEncoder, load_or_create_linkage_key
-from producers.national_export import ExportRejected, Refusal, VictimRowChecker, open_export
-from producers.perpetrator_export import PerpetratorRow, PerpetratorRowChecker
+from producers.national_export import ExportRejected, Refusal, open_export
 from producers.pseudonymise import Pseudonymiser, load_or_create_country_key, today_utc
 from producers.publisher import EventPublisher, EventSink
+from producers.row_checker import row_checker
+from transforms.contract import PERPETRATORS, VICTIMS
 from transforms.events import CaseEvent
 
-# The export column an event field comes from, where the names differ.
-_EVENT_TO_COLUMN = {
-    "identified_year": "identified_on",
-    "identified_month": "identified_on",
-    "age_at_identification": "date_of_birth",
-    "registered_year": "registered_on",
-    "registered_month": "registered_on",
-    "age_at_registration": "date_of_birth",
-}
+# The export column each event field comes from (a refusal names the column).
+_EVENT_TO_COLUMN = {name: f.column for c in (VICTIMS, PERPETRATORS) for f in c.fields for name in f.event}
 _CONTRACT_REASON = "outside what the regional event contract allows"
 
 
@@ -106,7 +100,7 @@ def export_events(
     so a whole archive streams through without being held in memory); the refusals of bad
     rows go into ``refused``."""
     mapping = load_mapping(country)
-    checker = VictimRowChecker(country, mapping) if kind == "victims" else PerpetratorRowChecker(country, mapping)
+    checker = row_checker(kind, country, mapping)
     accepted = 0
     for number, fields in rows:
         checked = checker.check(number, header, fields, today)
@@ -114,10 +108,7 @@ def export_events(
             refused.extend(checked)
             continue
         try:
-            if isinstance(checked, PerpetratorRow):
-                event: CaseEvent = pseudonymiser.pseudonymise_perpetrator(checked)
-            else:
-                event = pseudonymiser.pseudonymise_victim(checked)
+            event = pseudonymiser.pseudonymise(checked)
         except ValidationError as error:
             # A bound the row checker missed: refused like any bad row, by row and
             # column, never with the value; the other rows go on.

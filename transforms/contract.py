@@ -1,12 +1,12 @@
-"""The victims' data contract, declared once: every column of the national export
+"""The data contract, declared once: every column of the two national exports
 (../shared/contracts/national-export-v1.md), what it becomes on the event, in the
 warehouse and in queries.
 
-The producer's row checker, the validation suite, the warehouse's content columns and
-the trend queries read their lists from this table; the event model (transforms/events.py)
-and the raw table (warehouse/sql/raw/010_raw.sql) are checked against it by
-tests/unit/test_contract.py, so that a field added in one place and not the others fails
-a test instead of a push.
+The producers' row checkers, the pseudonymiser, the validation suites, the warehouse's
+content columns and the trend queries read their lists from these tables; the event
+models (transforms/events.py) and the raw tables (warehouse/sql/raw/) are checked against
+them by tests/unit/test_contract.py, so that a field added in one place and not the
+others fails a test instead of a push.
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ class Field:
     event: tuple[str, ...] = ()  # the event's fields it becomes (none: it stays in the country)
     raw: tuple[str, ...] = ()  # raw_victim_events' columns it becomes
     dimension: str | None = None  # the query dimension it is counted by, if one
+
+    @property
+    def multi_valued(self) -> bool:
+        return self.kind in ("codes", "countries")
 
 
 # fmt: off
@@ -80,25 +84,76 @@ VICTIM_FIELDS: tuple[Field, ...] = (
 # fmt: on
 
 
-def columns() -> tuple[str, ...]:
-    """The export's columns, in the contract's order."""
-    return tuple(f.column for f in VICTIM_FIELDS)
+# fmt: off
+PERPETRATOR_FIELDS: tuple[Field, ...] = (
+    Field("record_id", "pseudonym", True, event=("record_ref",), raw=("record_ref",)),
+    Field("updated_at", "timestamp", True, event=("updated_at",), raw=("updated_at",)),
+    Field("status", "status", True, "status_perpetrator", ("status",), ("status",), "status"),
+    Field("case_ref", "pseudonym", event=("case_ref",), raw=("case_ref",)),
+    Field("given_name", "identifying", True),
+    Field("family_name", "identifying", True),
+    Field("date_of_birth", "birth", event=("age_at_registration",), raw=("age_band", "age_group"),
+          dimension="age_band"),
+    Field("document_number", "identifying"),
+    Field("phone", "identifying"),
+    Field("address", "identifying"),
+    Field("notes", "free_text"),
+    Field("sex", "code", False, "sex", ("sex",), ("sex",), "sex"),
+    Field("citizenship", "country", event=("citizenship",), raw=("citizenship",), dimension="citizenship"),
+    Field("role", "codes", False, "perpetrator_role", ("roles",), ("roles",), "role"),
+    Field("structure", "code", False, "perpetrator_structure", ("structure",), ("structure",), "structure"),
+    Field("relation_to_victim", "code", False, "relation_to_victim", ("relation_to_victim",),
+          ("relation_to_victim",), "relation_to_victim"),
+    Field("registered_on", "date", True, event=("registered_year", "registered_month"),
+          raw=("registered_year", "registered_month"), dimension="year"),
+)
+# fmt: on
 
 
-def required() -> tuple[str, ...]:
-    return tuple(f.column for f in VICTIM_FIELDS if f.required)
+@dataclass(frozen=True)
+class Contract:
+    """One export's contract: its fields, and which of them dates the record."""
+
+    export: str  # the export's kind, as national_export.detect_kind names it
+    fields: tuple[Field, ...]
+
+    def columns(self) -> tuple[str, ...]:
+        """The export's columns, in the contract's order."""
+        return tuple(f.column for f in self.fields)
+
+    def required(self) -> tuple[str, ...]:
+        return tuple(f.column for f in self.fields if f.required)
+
+    def of_kind(self, *kinds: Kind) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.kind in kinds)
+
+    @property
+    def record_date(self) -> Field:
+        """The date the record is counted by (identification, registration): it travels as
+        year and month, and the age is taken at it."""
+        (field,) = self.of_kind("date")
+        return field
+
+    @property
+    def age(self) -> str:
+        """The event's field of the age at the record date."""
+        (field,) = self.of_kind("birth")
+        return field.event[0]
+
+    def carried(self) -> tuple[Field, ...]:
+        """The code and country fields, carried from row to event as they are (one value, or
+        a tuple on the row that becomes a list on the event)."""
+        return self.of_kind("status", "code", "codes", "country", "countries")
+
+    def multi_valued_dimensions(self) -> frozenset[str]:
+        """Query dimensions under which one person may count several times."""
+        return frozenset(f.dimension for f in self.of_kind("codes") if f.dimension)
+
+    def content_columns(self) -> frozenset[str]:
+        """The raw table's columns that say something about the person (not positions,
+        pseudonyms or load metadata): what a superseded version is stripped of."""
+        return frozenset(c for f in self.fields if f.kind not in ("pseudonym", "timestamp") for c in f.raw)
 
 
-def of_kind(*kinds: Kind) -> tuple[Field, ...]:
-    return tuple(f for f in VICTIM_FIELDS if f.kind in kinds)
-
-
-def multi_valued_dimensions() -> frozenset[str]:
-    """Query dimensions under which one victim may count several times."""
-    return frozenset(f.dimension for f in of_kind("codes") if f.dimension)
-
-
-def content_columns() -> frozenset[str]:
-    """raw_victim_events' columns that say something about the person (not positions,
-    pseudonyms or load metadata): what a superseded version is stripped of."""
-    return frozenset(c for f in VICTIM_FIELDS if f.kind not in ("pseudonym", "timestamp") for c in f.raw)
+VICTIMS = Contract("victims", VICTIM_FIELDS)
+PERPETRATORS = Contract("perpetrators", PERPETRATOR_FIELDS)

@@ -26,7 +26,7 @@ from scipy.stats import fisher_exact
 
 from disclosure.perturbation import BeyondTheGrid, Perturbation, shown_grid, victim_grid
 from disclosure.suppression import TOTAL
-from transforms import contract
+from transforms.contract import VICTIMS
 from warehouse.queries import DIMENSIONS, QueryError, joins_for, period_filters, person_counts, suppress_small_cells
 from warehouse.trend_tests import TREND_TEST, SeriesTrend, adjusted, ears_alarms, series_trend
 
@@ -37,7 +37,7 @@ PERIODS = {
 REGION = "ALL"  # the country of the rows that add up the six reporting countries
 # Dimensions where one victim can count under several categories: their cells do not add
 # up to the period's total, so no cell can be worked out from the others.
-MULTI_VALUED = contract.multi_valued_dimensions() | {"perpetrator_structure", "perpetrator_relation"}
+MULTI_VALUED = VICTIMS.multi_valued_dimensions() | {"perpetrator_structure", "perpetrator_relation"}
 _NOT_TRENDS = frozenset({"year", "month", "country"})
 
 

@@ -13,8 +13,8 @@ from confluent_kafka import Producer
 from config.settings import country_topic
 from pipeline.drain import drain_country
 from producers.code_mapping import CodeMapping
-from producers.national_export import VictimRowChecker
 from producers.pseudonymise import Pseudonymiser
+from producers.row_checker import VictimRowChecker
 from producers.synthetic import VictimProfile, victim_rows
 from tests.conftest import Stack
 from warehouse.loader import connect

@@ -17,8 +17,8 @@ import pytest
 from benchmarks.linkage_quality import run as run_benchmark
 from producers.code_mapping import CodeMapping
 from producers.linkage import LinkageEncoder, load_or_create_linkage_key, name_tokens
-from producers.national_export import VictimRowChecker
 from producers.pseudonymise import Pseudonymiser
+from producers.row_checker import VictimRowChecker
 from producers.synthetic import VictimProfile, victim_rows
 from transforms.events import VictimEvent, parse_event
 from transforms.rows import victim_row

@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 from producers.code_mapping import CodeMapping
-from producers.national_export import VictimRowChecker
 from producers.pseudonymise import Pseudonymiser
+from producers.row_checker import VictimRowChecker
 from producers.synthetic import VictimProfile, victim_rows
 from transforms.rows import victim_row
 from warehouse.loader import LoadBatch, QuarantinedEvent, connect, ensure_schema, load_batch, refresh_marts

@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from producers.code_mapping import load_mapping
-from producers.national_export import ExportRejected, VictimRowChecker, open_export
+from producers.national_export import ExportRejected, open_export
 from producers.pseudonymise import Pseudonymiser
+from producers.row_checker import VictimRowChecker
 from tests.malformed_inputs import leaked, national_exports, topic_messages
 from transforms.events import EventRejected, parse_event
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from expectations.perpetrator_events import validate_perpetrator_events
+from expectations.suites import PERPETRATOR_EVENTS
 from producers.code_mapping import load_mapping
-from producers.national_export import ExportRejected, VictimRowChecker, open_export
-from producers.perpetrator_export import PerpetratorRowChecker
+from producers.national_export import ExportRejected, open_export
 from producers.pseudonymise import Pseudonymiser
+from producers.row_checker import PerpetratorRowChecker, VictimRowChecker
 from producers.synthetic import VictimProfile, demo_profiles, victim_rows, write_victims_csv
 from producers.synthetic_crossborder import cross_border_records
 from producers.synthetic_perpetrators import (
@@ -64,8 +64,8 @@ def _check(path: Path) -> list[object]:
 def test_a_good_row_is_read_with_its_codes(tmp_path: Path) -> None:
     (row,) = _check(_export(tmp_path))
     assert not isinstance(row, list)
-    assert row.roles == ("recruiter", "exploiter")  # type: ignore[attr-defined]
-    assert row.structure == "organised_group"  # type: ignore[attr-defined]
+    assert row.carried["roles"] == ("recruiter", "exploiter")
+    assert row.carried["structure"] == "organised_group"
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,7 @@ def test_the_suite_quarantines_a_bad_event_and_keeps_no_value() -> None:
         )
     )  # fmt: skip
     bad = good.model_copy(update={"event_id": "f" * 32, "structure": "qwcanaryvalue"})
-    outcome = validate_perpetrator_events("RS", [good, bad])
+    outcome = PERPETRATOR_EVENTS.validate("RS", [good, bad])
     assert outcome.failures == {1: ["structure: not a code of the regional perpetrator_structure list"]}
     assert "qwcanaryvalue" not in str(outcome.result.to_json_dict())
 

@@ -2,9 +2,8 @@ import hashlib
 from datetime import UTC, date, datetime
 
 from producers.code_mapping import CodeMapping
-from producers.national_export import VictimRowChecker
-from producers.perpetrator_export import PerpetratorRow
 from producers.pseudonymise import Pseudonymiser, normalise_name
+from producers.row_checker import CheckedRow, VictimRowChecker
 from producers.synthetic import VictimProfile, victim_rows
 
 KEY = bytes(range(32))
@@ -74,9 +73,7 @@ def test_event_ids_stay_what_earlier_versions_published() -> None:
     )
     pseudonymiser = Pseudonymiser("RS", KEY, "0" * 32)
     updated = datetime(2024, 5, 1, 12, tzinfo=UTC)
-    row = PerpetratorRow(
-        2, "P-1", updated, "registered", None, "A", "B", None, None, None, None, None, None, date(2024, 5, 1)
-    )
+    row = CheckedRow("perpetrators", 2, "P-1", updated, None, "A", "B", None, date(2024, 5, 1), {"status": "suspected"})
     perpetrator = pseudonymiser.pseudonymise_perpetrator(row)
     identity = f"RS|perpetrator|{perpetrator.record_ref}|{updated.isoformat()}"
     assert perpetrator.event_id == hashlib.sha256(identity.encode()).hexdigest()[:32]

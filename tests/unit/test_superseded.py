@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from producers.code_mapping import CodeMapping
-from producers.national_export import VictimRowChecker
 from producers.pseudonymise import Pseudonymiser
+from producers.row_checker import VictimRowChecker
 from producers.synthetic import VictimProfile, victim_rows
 from reports.privacy import probing_signs
 from transforms.rows import victim_row

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from expectations.case_events import validate_events
+from expectations.suites import CASE_EVENTS
 from producers.code_mapping import CodeMapping
-from producers.national_export import VictimRowChecker
 from producers.pseudonymise import Pseudonymiser
+from producers.row_checker import VictimRowChecker
 from producers.synthetic import VictimProfile, victim_rows
 from transforms.events import VictimEvent
 
@@ -46,7 +46,7 @@ def test_a_bad_event_is_refused_with_its_reason_and_the_rest_pass(kind: str) -> 
     changes, reason = BAD[kind]
     events = _events("RS", 6)
     events[2] = events[2].model_copy(update=changes)
-    outcome = validate_events("RS", events)
+    outcome = CASE_EVENTS.validate("RS", events)
     assert set(outcome.failures) == {2}
     assert any(reason in r for r in outcome.failures[2]), outcome.failures
 
@@ -54,15 +54,15 @@ def test_a_bad_event_is_refused_with_its_reason_and_the_rest_pass(kind: str) -> 
 def test_a_category_not_collected_that_year_is_refused() -> None:
     before = _events("RS", 3, year=2006, forms=["begging"])
     after = _events("RS", 3, year=2008, forms=["begging"])
-    outcome = validate_events("RS", [*before, *after])
+    outcome = CASE_EVENTS.validate("RS", [*before, *after])
     assert set(outcome.failures) == {0, 1, 2}
     assert "RS did not collect before 2007" in outcome.failures[0][0]
-    assert not validate_events("MK", _events("MK", 2, year=2006, forms=["begging"])).failures  # MK always did
+    assert not CASE_EVENTS.validate("MK", _events("MK", 2, year=2006, forms=["begging"])).failures  # MK always did
 
 
 def test_a_batch_missing_a_field_warns_without_refusing_rows() -> None:
     events = [e.model_copy(update={"sex": None}) for e in _events("AL", 5)]
-    outcome = validate_events("AL", events)
+    outcome = CASE_EVENTS.validate("AL", events)
     assert not outcome.failures
     assert any("sex: not recorded for more than half" in w for w in outcome.warnings)
 
@@ -70,6 +70,6 @@ def test_a_batch_missing_a_field_warns_without_refusing_rows() -> None:
 def test_the_stored_result_carries_no_failing_value() -> None:
     events = _events("RS", 4)
     events[1] = events[1].model_copy(update={"sex": "qwcanaryvalue"})
-    outcome = validate_events("RS", events)
+    outcome = CASE_EVENTS.validate("RS", events)
     assert "qwcanaryvalue" not in str(outcome.result.to_json_dict())
     assert outcome.failures == {1: ["sex: not a code of the regional sex list"]}
