@@ -45,10 +45,11 @@ from pathlib import Path
 import duckdb
 
 from config.settings import COUNTRIES
-from disclosure.perturbation import Perturbation, protected_link_counts, protected_victim_counts
+from disclosure.perturbation import Perturbation
 from disclosure.suppression import TOTAL
 from warehouse.link_queries import link_counts
-from warehouse.queries import CountCell, victim_counts
+from warehouse.protected_counts import protected_link_counts, protected_victim_counts
+from warehouse.queries import CountCell, Scope, victim_counts
 from warehouse.trends import trend_cells
 
 DIMENSIONS = ("sex", "age_group", "citizenship", "recruitment", "case_category", "identified_by",
@@ -84,9 +85,10 @@ def oracle(con: duckdb.DuckDBPyConnection, protection: Perturbation | None, thre
     def ask(
         by: tuple[str, ...], country: str | None, first: int | None, last: int | None, totals: bool
     ) -> tuple[CountCell, ...]:
+        scope = Scope(country, first, last)
         if protection is None:
-            return tuple(victim_counts(con, list(by), country, first, last, threshold, totals))
-        return tuple(protected_victim_counts(con, list(by), protection, country, first, last, totals))
+            return tuple(victim_counts(con, list(by), scope, threshold, totals))
+        return tuple(protected_victim_counts(con, list(by), protection, scope, totals))
 
     return ask
 
@@ -97,9 +99,9 @@ def _link_oracle(
     @cache
     def ask(by: tuple[str, ...], first: int | None, last: int | None) -> dict[tuple[object, ...], int | None]:
         if protection is None:
-            cells, _ = link_counts(con, list(by), None, first, last, threshold)
+            cells, _ = link_counts(con, list(by), Scope(None, first, last), threshold)
         else:
-            cells, _ = protected_link_counts(con, list(by), protection, None, first, last)
+            cells, _ = protected_link_counts(con, list(by), protection, Scope(None, first, last))
         return {c.key: c.victims for c in cells}
 
     return ask
@@ -132,12 +134,12 @@ def play(
 
     @cache
     def trends(dimension: str, country: str | None) -> dict[tuple[str, str, str], int | None]:
-        cells = trend_cells(con, dimension, country, min_cell=threshold, protection=protection)
+        cells = trend_cells(con, dimension, Scope(country), min_cell=threshold, protection=protection)
         return {(c.period, c.country, c.category): c.victims for c in cells}
 
     def truth(dimension: str, country: str | None) -> dict[tuple[object, ...], int]:
         if (dimension, country) not in truth_cache:
-            exact = victim_counts(con, ["year", dimension], country, min_cell=1)
+            exact = victim_counts(con, ["year", dimension], Scope(country), min_cell=1)
             truth_cache[(dimension, country)] = {c.key: c.victims or 0 for c in exact}
         return truth_cache[(dimension, country)]
 

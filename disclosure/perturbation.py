@@ -33,23 +33,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-
-import duckdb
+from typing import Protocol
 
 from disclosure.policy import DisclosurePolicy
-from disclosure.suppression import TOTAL, Key, suppress
-from warehouse.queries import DIMENSIONS, CountCell, QueryError, _order, joins_for
+from disclosure.suppression import TOTAL, CountCell, Key, reading_order, suppress
+from transforms.codelists import NOT_RECORDED
 
 KEY_SPACE = 1 << 64
-
-
-class BeyondTheGrid(QueryError):
-    """Asked for what the grid of protected counts does not hold; exact counts may."""
-
-
-# Combined with year and reporting country, a protected count takes at most this many
-# dimensions: the grid stays one that can be published whole.
-MAX_DIMENSIONS = 2
 
 
 @dataclass(frozen=True)
@@ -109,25 +99,13 @@ class Perturbation:
 Grid = dict[Key, tuple[int, int]]  # cell -> (persons, cell key)
 
 
-def grid_of(
-    con: duckdb.DuckDBPyConnection, expressions: Sequence[str], source: str, counted: str, cell_key: str
-) -> Grid:
-    """Distinct ``counted`` and their cell key in every cell of ``expressions`` (the year
-    first, then the country), every one but the year also at TOTAL, over all the data."""
-    cubed = expressions[1:]
-    grouping = ", ".join(f"grouping({e})" for e in cubed)
-    rows = con.execute(
-        f"SELECT {', '.join(expressions)}, {grouping}, count(DISTINCT {counted}), sum(DISTINCT {cell_key})"
-        f" FROM {source} WHERE {expressions[0]} IS NOT NULL GROUP BY {expressions[0]}, CUBE ({', '.join(cubed)})"
-    ).fetchall()
-    return _grid(rows, len(expressions))
+class CellScope(Protocol):
+    """Which cells of the grid a query takes (warehouse.queries.Scope is one)."""
 
+    @property
+    def country(self) -> str | None: ...
 
-def victim_grid(con: duckdb.DuckDBPyConnection, dimensions: Sequence[str]) -> Grid:
-    """Distinct victims and their cell key in every cell of year x country (TOTAL: the
-    region) x ``dimensions`` (each also at TOTAL), over all the data."""
-    expressions = ["v.year", "v.country", *(DIMENSIONS[d] for d in dimensions)]
-    return grid_of(con, expressions, f"mart_victims v{joins_for(list(dimensions))}", "v.person_key", "v.cell_key")
+    def covers_year(self, year: object) -> bool: ...
 
 
 def shown_grid(grid: Grid, protection: Perturbation) -> dict[Key, int | None]:
@@ -136,9 +114,9 @@ def shown_grid(grid: Grid, protection: Perturbation) -> dict[Key, int | None]:
     return {key: None if key in withheld else protection.shown(n, k) for key, (n, k) in grid.items()}
 
 
-def _grid(rows: Iterable[Sequence[object]], n: int) -> Grid:
-    from transforms.codelists import NOT_RECORDED
-
+def grid_from_rows(rows: Iterable[Sequence[object]], n: int) -> Grid:
+    """The grid of query rows: ``n`` values (the year first), a grouping flag for each but
+    the year, the distinct persons and the sum of their cell keys."""
     grid: Grid = {}
     for row in rows:
         values = row[:n]
@@ -153,12 +131,10 @@ def assemble(
     grid_dims: Sequence[str],
     by: Sequence[str],
     protection: Perturbation,
-    country: str | None = None,
-    year_from: int | None = None,
-    year_to: int | None = None,
+    scope: CellScope,
     totals: bool = False,
 ) -> list[CountCell]:
-    """The cells asked for (``by``, with the filters), each a grid cell or a sum of grid
+    """The cells asked for (``by``, within ``scope``), each a grid cell or a sum of grid
     cells over years; withheld if any part is. ``grid_dims`` starts with year, country."""
     assert tuple(grid_dims[:2]) == ("year", "country")
     parts: dict[Key, list[int | None]] = defaultdict(list)
@@ -167,14 +143,14 @@ def assemble(
     others = [d for d in grid_dims[2:] if d not in by]
     for key, shown in shown_cells.items():
         year, where = key[0], key[1]
-        if (year_from is not None and year < year_from) or (year_to is not None and year > year_to):  # type: ignore[operator]
+        if not scope.covers_year(year):
             continue
         if any(key[positions[d]] != TOTAL for d in others):
             continue
         if "country" in by:
-            if country and where != country:
+            if scope.country and where != scope.country:
                 continue
-        elif where != (country or TOTAL):
+        elif where != (scope.country or TOTAL):
             continue
         asked = tuple(key[positions[d]] for d in by)
         for target in _with_year_total(asked, by, totals):
@@ -182,7 +158,7 @@ def assemble(
                 continue
             parts[target].append(shown)
     cells = []
-    for target in sorted(parts, key=_order):
+    for target in sorted(parts, key=reading_order):
         values = parts[target]
         needs_withheld = any(v is None for v in values)
         total = None if needs_withheld else sum(v for v in values if v is not None)
@@ -210,148 +186,3 @@ def _with_year_total(asked: Key, by: Sequence[str], totals: bool) -> list[Key]:
         i = list(by).index("year")
         return [asked, (*asked[:i], TOTAL, *asked[i + 1 :])]
     return [asked]
-
-
-def _checked(dimensions: Sequence[str]) -> None:
-    if len(dimensions) > MAX_DIMENSIONS:
-        raise BeyondTheGrid(f"protected counts combine at most {MAX_DIMENSIONS} dimensions besides year and country")
-
-
-def protected_victim_counts(
-    con: duckdb.DuckDBPyConnection,
-    by: list[str],
-    protection: Perturbation,
-    country: str | None = None,
-    year_from: int | None = None,
-    year_to: int | None = None,
-    totals: bool = False,
-) -> list[CountCell]:
-    """``victim_counts`` as it leaves the hub for a role not entitled to exact counts."""
-    dimensions = [d for d in by if d not in ("year", "country")]
-    _checked(dimensions)
-    grid = victim_grid(con, dimensions)
-    return assemble(grid, ["year", "country", *dimensions], by, protection, country, year_from, year_to, totals)
-
-
-def protected_perpetrator_counts(
-    con: duckdb.DuckDBPyConnection,
-    by: list[str],
-    protection: Perturbation,
-    country: str | None = None,
-    year_from: int | None = None,
-    year_to: int | None = None,
-) -> list[CountCell]:
-    """``perpetrator_counts`` as it leaves the hub for a role not entitled to exact counts."""
-    from warehouse.perpetrators import PERPETRATOR_DIMENSIONS, source_for
-
-    dimensions = [d for d in by if d not in ("year", "country")]
-    _checked(dimensions)
-    expressions = ["p.year", "p.country", *(PERPETRATOR_DIMENSIONS[d] for d in dimensions)]
-    grid = grid_of(con, expressions, source_for(dimensions), "p.perpetrator_key", "p.cell_key")
-    return assemble(grid, ["year", "country", *dimensions], by, protection, country, year_from, year_to)
-
-
-def protected_link_counts(
-    con: duckdb.DuckDBPyConnection,
-    by: list[str],
-    protection: Perturbation,
-    country: str | None = None,
-    year_from: int | None = None,
-    year_to: int | None = None,
-) -> tuple[list[CountCell], CountCell]:
-    """``link_counts`` as it leaves the hub: the grid year (of first identification) x
-    country (where found; TOTAL: the region) x pair, each person once per cell."""
-    from itertools import combinations
-
-    grid: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
-    rows = con.execute(
-        "SELECT list(DISTINCT country ORDER BY country), min(year), any_value(cell_key) FROM mart_victims"
-        " GROUP BY person_key HAVING count(DISTINCT country) > 1"
-    ).fetchall()
-    for countries, year, cell_key in rows:
-        keys: set[Key] = set()
-        for a, b in combinations(countries, 2):
-            for member in (a, b, TOTAL):
-                keys.update({(year, member, f"{a}-{b}"), (year, member, TOTAL)})
-        for key in keys:
-            grid[key][0] += 1
-            grid[key][1] = (grid[key][1] + int(cell_key)) % KEY_SPACE
-    fixed: Grid = {k: (n, c) for k, (n, c) in grid.items()}
-    dims = ["year", "country", "pair"]
-    cells = assemble(fixed, dims, by, protection, country, year_from, year_to, totals=True)
-    shown = [c for c in cells if TOTAL not in c.key]
-    grand = next((c for c in cells if all(k == TOTAL for k in c.key)), None)
-    if grand is None:  # no cross-border person at all discloses nobody: zero, as link_counts says
-        return shown, CountCell((TOTAL,), 0, False)
-    return shown, CountCell((TOTAL,), grand.victims, grand.suppressed)
-
-
-def victim_cells(
-    con: duckdb.DuckDBPyConnection,
-    by: list[str],
-    country: str | None = None,
-    year_from: int | None = None,
-    year_to: int | None = None,
-    min_cell: int = 5,
-    totals: bool = False,
-    protection: Perturbation | None = None,
-) -> list[CountCell]:
-    """Victim counts, protected when ``protection`` is given, else exact with suppression."""
-    from warehouse.queries import victim_counts
-
-    if protection is None:
-        return victim_counts(con, by, country, year_from, year_to, min_cell, totals)
-    return protected_victim_counts(con, by, protection, country, year_from, year_to, totals)
-
-
-def perpetrator_cells(
-    con: duckdb.DuckDBPyConnection,
-    by: list[str],
-    country: str | None = None,
-    year_from: int | None = None,
-    year_to: int | None = None,
-    min_cell: int = 5,
-    protection: Perturbation | None = None,
-) -> list[CountCell]:
-    """Perpetrator counts, protected when ``protection`` is given."""
-    from warehouse.perpetrators import perpetrator_counts
-
-    if protection is None:
-        return perpetrator_counts(con, by, country, year_from, year_to, min_cell)
-    return protected_perpetrator_counts(con, by, protection, country, year_from, year_to)
-
-
-def cost_to_utility(
-    con: duckdb.DuckDBPyConnection, protection: Perturbation, tables: Iterable[Sequence[str]]
-) -> dict[str, float | int]:
-    """What protection costs the exported victim tables (a release snapshot, which has
-    cell keys): mean absolute error and share changed of the cells shown, and the share
-    withheld, beside the share suppression alone withholds."""
-    from warehouse.queries import victim_counts
-
-    cells = shown = changed = withheld = suppressed = 0
-    error = 0
-    for dims in tables:
-        exact = {c.key: c.victims or 0 for c in victim_counts(con, list(dims), min_cell=1)}
-        alone = {c.key: c.suppressed for c in victim_counts(con, list(dims), min_cell=protection.threshold)}
-        for cell in protected_victim_counts(con, list(dims), protection):
-            true = exact.get(cell.key, 0)
-            if true == 0:
-                continue
-            cells += 1
-            suppressed += alone.get(cell.key, False)
-            if cell.victims is None:
-                withheld += 1
-                continue
-            shown += 1
-            error += abs(cell.victims - true)
-            changed += cell.victims != true
-    return {
-        "cells": cells,
-        "mean_absolute_error": round(error / shown, 2) if shown else 0.0,
-        "share_changed": round(changed / shown, 3) if shown else 0.0,
-        "share_withheld": round(withheld / cells, 3) if cells else 0.0,
-        "share_withheld_by_suppression_alone": round(suppressed / cells, 3) if cells else 0.0,
-        "noise_sd": protection.sd,
-        "noise_spread": protection.spread,
-    }

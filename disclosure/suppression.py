@@ -37,6 +37,44 @@ class SuppressedTable:
         return None if key in self.withheld else self.counts[key]
 
 
+@dataclass(frozen=True)
+class CountCell:
+    """One cell of a count as it leaves: its value, or why it is withheld."""
+
+    key: tuple[str | int, ...]
+    victims: int | None  # None when withheld (the name is the victims' table's; perpetrators use it too)
+    suppressed: bool
+    secondary: bool = False  # withheld only so that another withheld cell cannot be recovered
+
+    @property
+    def is_total(self) -> bool:
+        return TOTAL in self.key
+
+
+def reading_order(key: Key) -> tuple[tuple[bool, int, str], ...]:
+    """Rows as analysts read them: numbers in order, then names, totals last."""
+    return tuple((v == TOTAL, v if isinstance(v, int) else 0, str(v)) for v in key)
+
+
+def protect_counts(counts: dict[Key, int], min_cell: int, totals: bool = False) -> list[CountCell]:
+    """Cells of a table given with all its margins, primary and secondary suppression
+    applied; margin cells (a dimension equal to ``TOTAL``) only when ``totals``."""
+    table = suppress(counts, min_cell)
+    cells = []
+    for key in sorted(counts, key=reading_order):
+        if TOTAL in key and not totals:
+            continue
+        cells.append(
+            CountCell(
+                key=key,  # type: ignore[arg-type]
+                victims=table.shown(key),
+                suppressed=key in table.withheld,
+                secondary=key in table.secondary,
+            )
+        )
+    return cells
+
+
 def is_small(count: int, min_cell: int) -> bool:
     """A count of 1 to min_cell-1 is withheld; zero is not a person and is shown."""
     return 0 < count < min_cell

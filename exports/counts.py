@@ -18,7 +18,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from disclosure.perturbation import Perturbation, perpetrator_cells, victim_cells
+from disclosure.perturbation import Perturbation
+from warehouse.protected_counts import perpetrator_cells, victim_cells
 from warehouse.queries import CountCell
 
 # (file stem, what is counted, dimensions) of every exported table.

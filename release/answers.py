@@ -20,19 +20,15 @@ from typing import Any
 import duckdb
 
 from config.settings import Settings
-from disclosure.perturbation import (
-    BeyondTheGrid,
-    Perturbation,
-    perpetrator_cells,
-    protected_link_counts,
-    victim_cells,
-)
+from disclosure.perturbation import Perturbation
 from disclosure.policy import DisclosurePolicy
+from disclosure.suppression import CountCell
 from release import access, ledger
 from release.access import Identity
 from transforms.published_tables import PublishedCell, find_inconsistencies
 from warehouse.link_queries import link_counts
-from warehouse.queries import CountCell
+from warehouse.protected_counts import BeyondTheGrid, perpetrator_cells, protected_link_counts, victim_cells
+from warehouse.queries import Scope
 
 
 @dataclass
@@ -105,15 +101,19 @@ def _answer(cells: list[CountCell], threshold: int, ctx: Context, **more: Any) -
     )
 
 
+def _scope(request: dict[str, Any]) -> Scope:
+    """--country, --from and --to of a request."""
+    return Scope(request.get("country"), request.get("year_from"), request.get("year_to"))
+
+
 @_within_the_grid
 def counts(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
     from warehouse.queries import parse_dimensions
 
     dims = parse_dimensions(request["by"])
-    country = request.get("country")
-    threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"), country, tuple(dims))
-    cells = victim_cells(con, dims, country, request.get("year_from"), request.get("year_to"), threshold,
-                         bool(request.get("totals")), ctx.protection(threshold))  # fmt: skip
+    scope = _scope(request)
+    threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"), scope.country, tuple(dims))
+    cells = victim_cells(con, dims, scope, threshold, bool(request.get("totals")), ctx.protection(threshold))
     return _answer(cells, threshold, ctx, dimensions=dims)
 
 
@@ -121,14 +121,13 @@ def links(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any])
     from warehouse.link_queries import parse_link_dimensions
 
     dims = parse_link_dimensions(request["by"])
-    country = request.get("country")
-    threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"), country, linkage=True)
+    scope = _scope(request)
+    threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"), scope.country, linkage=True)
     protection = ctx.protection(threshold)
-    first, last = request.get("year_from"), request.get("year_to")
     if protection is None:
-        cells, total = link_counts(con, dims, country, first, last, threshold)
+        cells, total = link_counts(con, dims, scope, threshold)
     else:
-        cells, total = protected_link_counts(con, dims, protection, country, first, last)
+        cells, total = protected_link_counts(con, dims, protection, scope)
     return _answer([*cells, total], threshold, ctx, dimensions=dims)
 
 
@@ -137,10 +136,9 @@ def perpetrators(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str
     from warehouse.perpetrators import parse_perpetrator_dimensions
 
     dims = parse_perpetrator_dimensions(request["by"])
-    country = request.get("country")
-    threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"), country, tuple(dims))
-    first, last = request.get("year_from"), request.get("year_to")
-    cells = perpetrator_cells(con, dims, country, first, last, threshold, ctx.protection(threshold))
+    scope = _scope(request)
+    threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"), scope.country, tuple(dims))
+    cells = perpetrator_cells(con, dims, scope, threshold, ctx.protection(threshold))
     return _answer(cells, threshold, ctx, dimensions=dims)
 
 
@@ -149,15 +147,12 @@ def trends(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]
     from warehouse.trends import parse_filters, trend_cells
 
     filters = parse_filters(request.get("filter"))
-    country = request.get("country")
+    scope = _scope(request)
     dimension = request["dimension"]
-    threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"), country, (dimension, *filters))
+    threshold = access.threshold(ctx.who, ctx.min_cell, request.get("min_cell"), scope.country, (dimension, *filters))
     alpha = float(request.get("alpha", 0.05))
     period = request.get("period", "year")
-    first, last = request.get("year_from"), request.get("year_to")
-    cells = trend_cells(
-        con, dimension, country, period, threshold, filters, alpha, first, last, ctx.protection(threshold)
-    )
+    cells = trend_cells(con, dimension, scope, period, threshold, filters, alpha, ctx.protection(threshold))
     rows = [vars(c) for c in cells]
     return Answer(
         {"rows": rows, "threshold": threshold},
@@ -199,7 +194,7 @@ def estimate(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, An
         }
     else:
         threshold = ctx.min_cell
-        cells = victim_cells(con, ["country"], country, first, last, threshold, False, ctx.protection(threshold))
+        cells = victim_cells(con, ["country"], _scope(request), threshold, protection=ctx.protection(threshold))
         document |= {
             "observed": cells[0].victims if cells else 0,
             "estimate": rounded(found.estimate),

@@ -19,8 +19,9 @@ from pathlib import Path
 import duckdb
 import plotly.graph_objects as go
 
-from disclosure.perturbation import Perturbation, perpetrator_cells, victim_cells
+from disclosure.perturbation import Perturbation
 from reports.pages import Markup, render, table
+from warehouse.protected_counts import perpetrator_cells, victim_cells
 from warehouse.queries import CountCell
 from warehouse.trends import REGION, TrendCell, trend_cells
 

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import duckdb
 
-from disclosure.perturbation import Perturbation, victim_cells
+from disclosure.perturbation import Perturbation
 from transforms.published_tables import PublishedCell
+from warehouse.protected_counts import victim_cells
+from warehouse.queries import Scope
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,10 @@ def warehouse_cells(
     """The warehouse's counts in the table's categories (citizenship: the country or
     foreign); None where a part is withheld under ``min_cell``."""
     if dimension == "total":
-        totals = victim_cells(con, ["year"], country, min_cell=min_cell, protection=protection)
+        totals = victim_cells(con, ["year"], Scope(country), min_cell=min_cell, protection=protection)
         return {(int(c.key[0]), "all"): c.victims for c in totals}
     cells: dict[tuple[int, str], int | None] = defaultdict(int)
-    for cell in victim_cells(con, ["year", dimension], country, min_cell=min_cell, protection=protection):
+    for cell in victim_cells(con, ["year", dimension], Scope(country), min_cell=min_cell, protection=protection):
         year, category = int(cell.key[0]), str(cell.key[1])
         if dimension == "citizenship":
             category = country if category == country else "foreign"

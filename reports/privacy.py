@@ -190,8 +190,9 @@ def probing_signs(con: duckdb.DuckDBPyConnection, window_days: int = PROBE_WINDO
 def perturbation_cost(con: duckdb.DuckDBPyConnection, min_cell: int, policy: DisclosurePolicy) -> dict[str, Any]:
     """The protected counts' cost to utility on the exported victim tables (README,
     "Counts that cannot be differenced"); computed on a release snapshot only."""
-    from disclosure.perturbation import Perturbation, cost_to_utility
+    from disclosure.perturbation import Perturbation
     from exports.counts import VICTIM_TABLES
+    from warehouse.protected_counts import cost_to_utility
 
     has_keys = con.execute(
         "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'mart_victims' AND column_name = 'cell_key'"

@@ -14,7 +14,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from config.settings import Settings
-from disclosure.perturbation import Perturbation, protected_link_counts, protected_victim_counts
+from disclosure.perturbation import Perturbation
 from disclosure.policy import load_policy
 from producers import country_keys
 from producers.push import PushReport, push_export
@@ -24,6 +24,7 @@ from reports.analysis import write_analysis_report
 from reports.data_protection import write_data_protection_report
 from thbdb import accounts, airflow_stack, stack
 from warehouse.estimate import EstimateRefused, country_estimate, rounded
+from warehouse.protected_counts import protected_link_counts, protected_victim_counts
 from warehouse.queries import CountCell
 from warehouse.trends import trend_cells
 

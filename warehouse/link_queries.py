@@ -14,8 +14,8 @@ from itertools import combinations, product
 
 import duckdb
 
-from disclosure.suppression import TOTAL, Key
-from warehouse.queries import CountCell, QueryError, parse_dimension_names, protect_counts
+from disclosure.suppression import TOTAL, CountCell, Key, protect_counts
+from warehouse.queries import EVERYTHING, QueryError, Scope, parse_dimension_names
 
 LINK_DIMENSIONS = ("pair", "year", "country")
 
@@ -39,12 +39,7 @@ def cross_border_persons(con: duckdb.DuckDBPyConnection) -> list[tuple[str, list
 
 
 def link_counts(
-    con: duckdb.DuckDBPyConnection,
-    by: list[str],
-    country: str | None = None,
-    year_from: int | None = None,
-    year_to: int | None = None,
-    min_cell: int = 5,
+    con: duckdb.DuckDBPyConnection, by: list[str], scope: Scope = EVERYTHING, min_cell: int = 5
 ) -> tuple[list[CountCell], CountCell]:
     """Cross-border persons per combination of ``by`` and in total, small cells suppressed."""
     if min_cell < 1:
@@ -52,9 +47,7 @@ def link_counts(
     # The table with all its margins, as victim counts have, for secondary suppression.
     counts: Counter[Key] = Counter()
     for _key, countries, year in cross_border_persons(con):
-        if country and country not in countries:
-            continue
-        if (year_from is not None and year < year_from) or (year_to is not None and year > year_to):
+        if (scope.country and scope.country not in countries) or not scope.covers_year(year):
             continue
         # Each person counts once per cell, whatever the number of its pairs in it.
         keys: set[Key] = set()

@@ -7,14 +7,8 @@ import re
 
 import duckdb
 
-from warehouse.queries import (
-    CountCell,
-    QueryError,
-    cube_counts,
-    parse_dimension_names,
-    period_filters,
-    protect_counts,
-)
+from disclosure.suppression import CountCell, protect_counts
+from warehouse.queries import EVERYTHING, QueryError, Scope, cube_counts, parse_dimension_names
 
 # Dimension name -> SQL expression over mart_perpetrators (p) or its role bridge (r).
 PERPETRATOR_DIMENSIONS: dict[str, str] = {
@@ -45,18 +39,13 @@ def source_for(by: list[str]) -> str:
 
 
 def perpetrator_counts(
-    con: duckdb.DuckDBPyConnection,
-    by: list[str],
-    country: str | None = None,
-    year_from: int | None = None,
-    year_to: int | None = None,
-    min_cell: int = 5,
+    con: duckdb.DuckDBPyConnection, by: list[str], scope: Scope = EVERYTHING, min_cell: int = 5
 ) -> list[CountCell]:
     """Distinct perpetrators per combination of ``by`` (the year is the registration year),
     small cells and the cells that would reveal them withheld, as for victims."""
     if min_cell < 1:
         raise QueryError("--min-cell must be at least 1 (1 turns suppression off)")
-    where, params = period_filters("p", country, year_from, year_to)
+    where, params = scope.where("p")
     counts = cube_counts(
         con, [PERPETRATOR_DIMENSIONS[d] for d in by], source_for(by), where, params, "p.perpetrator_key"
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from disclosure.suppression import TOTAL, Key, is_small, suppress
+from disclosure.suppression import TOTAL, CountCell, Key, is_small, protect_counts
 
 # Dimension name -> SQL expression over mart_victims (v) or the exploitation bridge (e).
 DIMENSIONS: dict[str, str] = {
@@ -81,18 +81,6 @@ class QueryError(ValueError):
     """A query the user asked for cannot be run as asked."""
 
 
-@dataclass(frozen=True)
-class CountCell:
-    key: tuple[str | int, ...]
-    victims: int | None  # None when suppressed
-    suppressed: bool
-    secondary: bool = False  # withheld only so that another withheld cell cannot be recovered
-
-    @property
-    def is_total(self) -> bool:
-        return TOTAL in self.key
-
-
 def parse_dimension_names(text: str, allowed: Iterable[str]) -> list[str]:
     """The comma-separated dimensions of --by, each one of ``allowed`` and named once."""
     choices = list(allowed)
@@ -121,46 +109,35 @@ def suppress_small_cells(count: int, min_cell: int) -> tuple[int | None, bool]:
     return count, False
 
 
-def _order(key: Key) -> tuple[tuple[bool, int, str], ...]:
-    """Rows as analysts read them: numbers in order, then names, totals last."""
-    return tuple((v == TOTAL, v if isinstance(v, int) else 0, str(v)) for v in key)
+@dataclass(frozen=True)
+class Scope:
+    """Which records a count covers: one reporting country or all, a range of years (of
+    identification, or registration for perpetrators) or all. --country, --from, --to."""
+
+    country: str | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+
+    def where(self, alias: str) -> tuple[list[str], list[str | int]]:
+        """The WHERE conditions over ``alias`` (a mart with country and year), and their parameters."""
+        where: list[str] = ["TRUE"]
+        params: list[str | int] = []
+        if self.country:
+            where.append(f"{alias}.country = ?")
+            params.append(self.country)
+        if self.year_from is not None:
+            where.append(f"{alias}.year >= ?")
+            params.append(self.year_from)
+        if self.year_to is not None:
+            where.append(f"{alias}.year <= ?")
+            params.append(self.year_to)
+        return where, params
+
+    def covers_year(self, year: object) -> bool:
+        return (self.year_from is None or year >= self.year_from) and (self.year_to is None or year <= self.year_to)  # type: ignore[operator]
 
 
-def protect_counts(counts: dict[Key, int], min_cell: int, totals: bool = False) -> list[CountCell]:
-    """Cells of a table given with all its margins, primary and secondary suppression
-    applied; margin cells (a dimension equal to ``TOTAL``) only when ``totals``."""
-    table = suppress(counts, min_cell)
-    cells = []
-    for key in sorted(counts, key=_order):
-        if TOTAL in key and not totals:
-            continue
-        cells.append(
-            CountCell(
-                key=key,  # type: ignore[arg-type]
-                victims=table.shown(key),
-                suppressed=key in table.withheld,
-                secondary=key in table.secondary,
-            )
-        )
-    return cells
-
-
-def period_filters(
-    alias: str, country: str | None, year_from: int | None, year_to: int | None
-) -> tuple[list[str], list[str | int]]:
-    """The WHERE conditions (and their parameters) of --country, --from and --to."""
-    where: list[str] = ["TRUE"]
-    params: list[str | int] = []
-    if country:
-        where.append(f"{alias}.country = ?")
-        params.append(country)
-    if year_from is not None:
-        where.append(f"{alias}.year >= ?")
-        params.append(year_from)
-    if year_to is not None:
-        where.append(f"{alias}.year <= ?")
-        params.append(year_to)
-    return where, params
+EVERYTHING = Scope()
 
 
 def cube_counts(
@@ -218,13 +195,7 @@ def _roll_up(rows: Sequence[Sequence[object]], n: int, set_positions: list[int])
     return dict(counts)
 
 
-def person_counts(
-    con: duckdb.DuckDBPyConnection,
-    by: list[str],
-    country: str | None = None,
-    year_from: int | None = None,
-    year_to: int | None = None,
-) -> dict[Key, int]:
+def person_counts(con: duckdb.DuckDBPyConnection, by: list[str], scope: Scope = EVERYTHING) -> dict[Key, int]:
     """Distinct victims in every cell and margin of ``by``: what ``cube_counts`` gives
     with ``count(DISTINCT person_key)``, computed the cheap way where the marts allow.
 
@@ -236,7 +207,7 @@ def person_counts(
     ``count(DISTINCT)`` on their rows alone, and the two parts are added: no person is in
     both."""
     expressions = [DIMENSIONS[d] for d in by]
-    where, params = period_filters("v", country, year_from, year_to)
+    where, params = scope.where("v")
     source = f"mart_victims v{joins_for(by)}"
     aliases = {a for d in by for a in aliases_of(d)}
     marks_linked, has_cells = _marts_have(con)
@@ -244,7 +215,7 @@ def person_counts(
         return cube_counts(con, expressions, source, where, params, "v.person_key")
     set_positions = [i for i, d in enumerate(by) if aliases_of(d) & SET_VALUED_ALIASES]
     if has_cells and set(by) <= set(CELL_DIMENSIONS):
-        cell_where, cell_params = period_filters("c", country, year_from, year_to)
+        cell_where, cell_params = scope.where("c")
         if "exploitation" not in by:
             cell_where.append("c.exploitation_first")  # each record once
         columns = ", ".join([*(f"c.{d}" for d in by), *(["c.exploitation_first"] if set_positions else [])])
@@ -267,17 +238,11 @@ def person_counts(
 
 
 def victim_counts(
-    con: duckdb.DuckDBPyConnection,
-    by: list[str],
-    country: str | None = None,
-    year_from: int | None = None,
-    year_to: int | None = None,
-    min_cell: int = 5,
-    totals: bool = False,
+    con: duckdb.DuckDBPyConnection, by: list[str], scope: Scope = EVERYTHING, min_cell: int = 5, totals: bool = False
 ) -> list[CountCell]:
     """Distinct victims per combination of ``by``; a victim with several exploitation
     forms counts once under each. Suppression works on the table with all its margins,
     so that a withheld cell cannot be recovered from a total."""
     if min_cell < 1:
         raise QueryError("--min-cell must be at least 1 (1 turns suppression off)")
-    return protect_counts(person_counts(con, by, country, year_from, year_to), min_cell, totals)
+    return protect_counts(person_counts(con, by, scope), min_cell, totals)

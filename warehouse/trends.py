@@ -24,10 +24,19 @@ from dataclasses import dataclass, replace
 import duckdb
 from scipy.stats import fisher_exact
 
-from disclosure.perturbation import BeyondTheGrid, Perturbation, shown_grid, victim_grid
+from disclosure.perturbation import Perturbation, shown_grid
 from disclosure.suppression import TOTAL
 from transforms.contract import VICTIMS
-from warehouse.queries import DIMENSIONS, QueryError, joins_for, period_filters, person_counts, suppress_small_cells
+from warehouse.protected_counts import BeyondTheGrid, victim_grid
+from warehouse.queries import (
+    DIMENSIONS,
+    EVERYTHING,
+    QueryError,
+    Scope,
+    joins_for,
+    person_counts,
+    suppress_small_cells,
+)
 from warehouse.trend_tests import TREND_TEST, SeriesTrend, adjusted, ears_alarms, series_trend
 
 PERIODS = {
@@ -118,17 +127,15 @@ def parse_filters(text: str | None) -> dict[str, str]:
 def trend_cells(
     con: duckdb.DuckDBPyConnection,
     dimension: str,
-    country: str | None = None,
+    scope: Scope = EVERYTHING,
     period: str = "year",
     min_cell: int = 5,
     filters: dict[str, str] | None = None,
     alpha: float = 0.05,
-    year_from: int | None = None,
-    year_to: int | None = None,
     protection: Perturbation | None = None,
 ) -> list[TrendCell]:
-    """Trend rows for each period, country (and the region as ``ALL`` when no country is
-    asked for) and category of ``dimension``. With ``protection``: protected counts and
+    """Trend rows for each period, country (and the region as ``ALL`` when the scope is
+    not one country) and category of ``dimension``. With ``protection``: protected counts and
     shares, and the flags of tests run on the exact counts (no p-value, q-value or slope,
     which would carry the exact counts out)."""
     if dimension not in DIMENSIONS or dimension in _NOT_TRENDS:
@@ -141,14 +148,14 @@ def trend_cells(
     filters = filters or {}
     multi = dimension in MULTI_VALUED
     if period == "year" and not filters:
-        counts, totals = _yearly_counts(con, dimension, country, year_from, year_to)
+        counts, totals = _yearly_counts(con, dimension, scope)
     else:
-        counts, totals = _period_counts(con, dimension, country, period, filters, year_from, year_to)
+        counts, totals = _period_counts(con, dimension, scope, period, filters)
     if protection is None:
         return assess(counts, totals, multi, min_cell, alpha)
     if period != "year" or len(filters) > 1:
         raise BeyondTheGrid("protected trends are by year with one --filter dimension at most")
-    shown_counts, shown_totals = _protected_counts(con, dimension, country, filters, year_from, year_to, protection)
+    shown_counts, shown_totals = _protected_counts(con, dimension, scope, filters, protection)
     shown = assess(
         {k: n or 0 for k, n in shown_counts.items()},
         {k: n or 0 for k, n in shown_totals.items()},
@@ -328,10 +335,8 @@ def _trend_direction(trend: SeriesTrend | None) -> str:
 def _protected_counts(
     con: duckdb.DuckDBPyConnection,
     dimension: str,
-    country: str | None,
+    scope: Scope,
     filters: dict[str, str],
-    year_from: int | None,
-    year_to: int | None,
     protection: Perturbation,
 ) -> tuple[dict[tuple[str, str, str], int | None], dict[tuple[str, str], int | None]]:
     """Shown counts per (year, country, category) and per (year, country) from the grid
@@ -344,9 +349,7 @@ def _protected_counts(
     for (year, c, category, *rest), value in shown.items():
         if any(str(v) != filters[d] for d, v in zip(dims[1:], rest, strict=True)):
             continue
-        if (year_from is not None and year < year_from) or (year_to is not None and year > year_to):  # type: ignore[operator]
-            continue
-        if country and c != country:
+        if not scope.covers_year(year) or (scope.country and c != scope.country):
             continue
         key = (str(year), REGION if c == TOTAL else str(c))
         if category == TOTAL:
@@ -362,17 +365,15 @@ def _protected_counts(
 
 
 def _yearly_counts(
-    con: duckdb.DuckDBPyConnection, dimension: str, country: str | None, year_from: int | None, year_to: int | None
+    con: duckdb.DuckDBPyConnection, dimension: str, scope: Scope
 ) -> tuple[dict[tuple[str, str, str], int], dict[tuple[str, str], int]]:
     """Victims per (year, country, category) and per (year, country), the region as
     ``ALL``: the margins of one count by year, country and the dimension, which the
     query layer answers from its pre-aggregated marts."""
     counts: dict[tuple[str, str, str], int] = {}
     totals: dict[tuple[str, str], int] = {}
-    for (year, c, category), n in person_counts(
-        con, ["year", "country", dimension], country, year_from, year_to
-    ).items():
-        if year == TOTAL or (country and c == TOTAL):
+    for (year, c, category), n in person_counts(con, ["year", "country", dimension], scope).items():
+        if year == TOTAL or (scope.country and c == TOTAL):
             continue
         key = (str(year), REGION if c == TOTAL else str(c))
         if category == TOTAL:
@@ -385,14 +386,12 @@ def _yearly_counts(
 def _period_counts(
     con: duckdb.DuckDBPyConnection,
     dimension: str,
-    country: str | None,
+    scope: Scope,
     period: str,
     filters: dict[str, str],
-    year_from: int | None,
-    year_to: int | None,
 ) -> tuple[dict[tuple[str, str, str], int], dict[tuple[str, str], int]]:
     """The same for quarters or a filtered population, counted directly."""
-    where, params = period_filters("v", country, year_from, year_to)
+    where, params = scope.where("v")
     for name, value in filters.items():
         where.append(f"CAST({DIMENSIONS[name]} AS VARCHAR) = ?")
         params.append(value)
@@ -401,7 +400,7 @@ def _period_counts(
     condition = " AND ".join(where)
     counts: dict[tuple[str, str, str], int] = {}
     totals: dict[tuple[str, str], int] = {}
-    for country_expr in ["v.country"] + ([] if country else [f"'{REGION}'"]):
+    for country_expr in ["v.country"] + ([] if scope.country else [f"'{REGION}'"]):
         for p, c, category, n in con.execute(
             f"SELECT {PERIODS[period]}, {country_expr}, CAST({DIMENSIONS[dimension]} AS VARCHAR),"
             f" count(DISTINCT v.person_key) FROM mart_victims v{both_joins} WHERE {condition} GROUP BY 1, 2, 3",

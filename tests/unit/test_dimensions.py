@@ -10,7 +10,7 @@ import pytest
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.warehouse_builder import load_exports
 from warehouse.loader import connect
-from warehouse.queries import QueryError, parse_dimensions, victim_counts
+from warehouse.queries import QueryError, Scope, parse_dimensions, victim_counts
 
 
 def _victim(record: str, **fields: object) -> VictimProfile:
@@ -95,6 +95,6 @@ def test_presumed_and_identified_victims_are_counted_apart(tmp_path: Path) -> No
     export = write_victims_csv(tmp_path / "victims.csv", victim_rows("XK", profiles, seed=9))
     with connect(load_exports(tmp_path / "w.duckdb", [("XK", export)]), read_only=True) as con:
         counted = {c.key[0]: c.victims for c in victim_counts(con, ["status"], min_cell=1)}
-        presumed = trend_cells(con, "sex", "XK", min_cell=1, filters={"status": "presumed"})
+        presumed = trend_cells(con, "sex", Scope("XK"), min_cell=1, filters={"status": "presumed"})
     assert counted == {"presumed": 3, "identified": 4}
     assert sum(c.victims or 0 for c in presumed if c.country == "XK") == 3

@@ -11,7 +11,7 @@ import pytest
 from benchmarks.query_speed import build_warehouse
 from disclosure.suppression import Key
 from warehouse.loader import connect, layer_files, run_sql_file
-from warehouse.queries import CELL_DIMENSIONS, DIMENSIONS, cube_counts, joins_for, period_filters, person_counts
+from warehouse.queries import CELL_DIMENSIONS, DIMENSIONS, Scope, cube_counts, joins_for, person_counts
 from warehouse.trends import _period_counts, _yearly_counts, trend_cells
 
 QUERIES = [
@@ -57,7 +57,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _exact(
     con: duckdb.DuckDBPyConnection, by: list[str], country: str | None, a: int | None, b: int | None
 ) -> dict[Key, int]:
-    where, params = period_filters("v", country, a, b)
+    where, params = Scope(country, a, b).where("v")
     source = f"mart_victims v{joins_for(by)}"
     return cube_counts(con, [DIMENSIONS[d] for d in by], source, where, params, "v.person_key")
 
@@ -67,7 +67,7 @@ def test_cheap_counts_equal_distinct_counts(warehouse: Path, by: list[str]) -> N
     with connect(warehouse, read_only=True) as con:
         for country, year_from, year_to in FILTERS:
             exact = _exact(con, by, country, year_from, year_to)
-            assert person_counts(con, by, country, year_from, year_to) == exact, (country, year_from, year_to)
+            assert person_counts(con, by, Scope(country, year_from, year_to)) == exact, (country, year_from, year_to)
             assert exact  # the filters leave victims to count
 
 
@@ -92,8 +92,9 @@ def test_trends_by_year_equal_the_exact_way(warehouse: Path, old_warehouse: Path
     with connect(old_warehouse, read_only=True) as slow, connect(warehouse, read_only=True) as fast:
         for dimension in ("exploitation", "sex", "means_of_travel", "route"):
             for country in (None, "ME"):
-                assert trend_cells(fast, dimension, country=country, min_cell=3) == trend_cells(
-                    slow, dimension, country=country, min_cell=3
+                scope = Scope(country)
+                assert trend_cells(fast, dimension, scope, min_cell=3) == trend_cells(
+                    slow, dimension, scope, min_cell=3
                 )
 
 
@@ -112,5 +113,5 @@ def test_yearly_trend_counts_equal_the_direct_sql(warehouse: Path) -> None:
     with connect(warehouse, read_only=True) as con:
         for dimension in ("exploitation", "sex", "citizenship", "means_of_travel", "trafficking_scope"):
             for country in (None, "XK"):
-                direct = _period_counts(con, dimension, country, "year", {}, 2012, None)
-                assert _yearly_counts(con, dimension, country, 2012, None) == direct
+                scope = Scope(country, 2012)
+                assert _yearly_counts(con, dimension, scope) == _period_counts(con, dimension, scope, "year", {})

@@ -15,7 +15,7 @@ from reports.data_protection import write_analysis_report, write_data_protection
 from reports.validation import open_quarantine, validation_history, write_validation_report
 from tests.unit.test_loader import _batch, _rows
 from warehouse.loader import connect, ensure_schema, load_batch, refresh_marts
-from warehouse.queries import DIMENSIONS, QueryError, parse_dimensions, victim_counts
+from warehouse.queries import DIMENSIONS, QueryError, Scope, parse_dimensions, victim_counts
 
 WRITES = (
     "INSERT INTO raw_victim_events SELECT * FROM raw_victim_events",
@@ -51,7 +51,7 @@ def test_no_write_statement_runs_on_the_query_connection(warehouse: Path, statem
     with connect(warehouse, read_only=True) as con:
         with pytest.raises(duckdb.Error):
             con.execute(statement)
-        assert victim_counts(con, ["year"], None, None, None, 1)[0].victims == 12
+        assert victim_counts(con, ["year"], min_cell=1)[0].victims == 12
     assert _digest(warehouse) == before
 
 
@@ -72,7 +72,7 @@ def test_reports_and_queries_leave_the_file_byte_identical(warehouse: Path, tmp_
     before = _digest(warehouse)
     with connect(warehouse, read_only=True) as con:
         for dim in DIMENSIONS:
-            victim_counts(con, [dim], "RS", 2000, 2030, 5)
+            victim_counts(con, [dim], Scope("RS", 2000, 2030), 5)
         write_analysis_report(con, tmp_path / "reports" / "analysis.html", 5)
         write_data_protection_report(con, tmp_path / "reports")
         write_validation_report(con, settings)

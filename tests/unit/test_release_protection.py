@@ -16,7 +16,7 @@ from config.settings import Settings
 from disclosure.policy import load_policy
 from release import answers
 from release.access import Identity, Refused, Role
-from warehouse.queries import victim_counts
+from warehouse.queries import Scope, victim_counts
 
 ANALYST = Identity("ana", Role.analyst)
 
@@ -112,9 +112,9 @@ def test_protected_trends_carry_the_exact_tests_flags_and_nothing_more(released:
 
     minors = {"age_group": "minor"}
     with duckdb.connect(str(released[1]), read_only=True) as con:
-        exact = trend_cells(con, "exploitation", country="XK", min_cell=1, filters=minors)
+        exact = trend_cells(con, "exploitation", Scope("XK"), min_cell=1, filters=minors)
         shown = trend_cells(
-            con, "exploitation", country="XK", filters=minors, protection=Perturbation.of(load_policy(), 5)
+            con, "exploitation", Scope("XK"), filters=minors, protection=Perturbation.of(load_policy(), 5)
         )
     earned = {(c.period, c.category): c for c in exact}
     assert all(c.p_value is None and c.q_value is None and c.slope is None for c in shown)

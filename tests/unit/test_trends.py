@@ -12,7 +12,7 @@ from scipy.stats import fisher_exact
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.warehouse_builder import load_exports
 from warehouse.loader import connect
-from warehouse.queries import QueryError
+from warehouse.queries import QueryError, Scope
 from warehouse.trends import (
     APPROXIMATE_FROM,
     TrendCell,
@@ -61,7 +61,7 @@ def _cell(cells: list[TrendCell], period: str, category: str, country: str = "XK
 
 def test_a_rise_from_2_to_9_is_flagged_and_5_to_6_is_not(shifted: Path) -> None:
     with connect(shifted, read_only=True) as con:
-        cells = trend_cells(con, "exploitation", country="XK", min_cell=1)
+        cells = trend_cells(con, "exploitation", Scope("XK"), min_cell=1)
     begging = _cell(cells, "2024", "begging")
     assert (begging.victims, begging.share, begging.flagged, begging.direction) == (9, 0.45, True, "up")
     assert begging.change == pytest.approx(0.35)
@@ -75,7 +75,7 @@ def test_a_rise_from_2_to_9_is_flagged_and_5_to_6_is_not(shifted: Path) -> None:
 
 def test_small_cells_are_suppressed_and_reveal_nothing_through_the_change(shifted: Path) -> None:
     with connect(shifted, read_only=True) as con:
-        cells = trend_cells(con, "exploitation", country="XK", min_cell=5)
+        cells = trend_cells(con, "exploitation", Scope("XK"), min_cell=5)
     earlier = _cell(cells, "2023", "begging")
     assert (earlier.victims, earlier.share, earlier.suppressed) == (None, None, True)
     later = _cell(cells, "2024", "begging")
@@ -89,7 +89,7 @@ def test_one_suppressed_cell_of_a_dimension_that_adds_up_hides_a_second(tmp_path
     profiles += [VictimProfile("XK-X", date(2024, 2, 2), None, 30, "XK", ["sexual"])]
     export = write_victims_csv(tmp_path / "victims.csv", victim_rows("XK", profiles, seed=4))
     with connect(load_exports(tmp_path / "w.duckdb", [("XK", export)]), read_only=True) as con:
-        cells = {c.category: c for c in trend_cells(con, "sex", country="XK", min_cell=5)}
+        cells = {c.category: c for c in trend_cells(con, "sex", Scope("XK"), min_cell=5)}
     # M (3) is under 5; F (15) could give it away from the total 19, so not_recorded (1)
     # is hidden too -- it is under 5 itself -- and F stays; with two hidden, neither is known.
     assert cells["M"].suppressed and cells["not_recorded"].suppressed
@@ -112,7 +112,7 @@ def test_filters_and_bad_input() -> None:
 def test_the_demo_shift_is_flagged(demo_warehouse: Path) -> None:
     """The demo data carry a rise of forced begging among minors in XK in 2024."""
     with connect(demo_warehouse, read_only=True) as con:
-        cells = trend_cells(con, "exploitation", country="XK", filters={"age_group": "minor"})
+        cells = trend_cells(con, "exploitation", Scope("XK"), filters={"age_group": "minor"})
     begging = _cell(cells, "2024", "begging")
     assert begging.flagged and begging.direction == "up"
     assert begging.q_value is not None and begging.q_value < 0.05  # the jump itself, after control
@@ -154,7 +154,7 @@ def test_a_steady_rise_no_adjacent_pair_of_years_shows_is_flagged(tmp_path: Path
     profiles = [p for i, year in enumerate(range(2017, 2025)) for p in _minors(year, 2 + 2 * i, 2)]
     export = write_victims_csv(tmp_path / "victims.csv", victim_rows("XK", profiles, seed=4))
     with connect(load_exports(tmp_path / "w.duckdb", [("XK", export)]), read_only=True) as con:
-        cells = trend_cells(con, "exploitation", country="XK", min_cell=1)
+        cells = trend_cells(con, "exploitation", Scope("XK"), min_cell=1)
     begging = [c for c in cells if c.category == "begging" and c.country == "XK"]
     assert len(begging) == 8
     assert all(c.p_value is None or c.p_value > 0.05 for c in begging)  # no single step shows it
