@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,7 @@ from release.files import hub_secret
 from reports.privacy import write_privacy_report
 from reports.validation import write_validation_report
 from transforms.events import EventRejected, PerpetratorEvent, VictimEvent, parse_event
-from transforms.perpetrator_rows import perpetrator_row
-from transforms.rows import victim_row
+from transforms.rows import perpetrator_row, victim_row
 from warehouse import erasure
 from warehouse.loader import (
     LoadBatch,
@@ -40,13 +39,11 @@ from warehouse.loader import (
 log = logging.getLogger(__name__)
 
 
-# The counters of a drain, which runs and streaming windows add up.
-LOAD_COUNTERS = ("batches", "read", "loaded", "duplicates", "quarantined", "held_back", "erased")
-
-
 @dataclass
-class DrainReport:
-    country: str
+class LoadCounts:
+    """What loading read and did: one drain's counts, or the sum a run or a streaming
+    window adds up."""
+
     batches: int = 0
     read: int = 0
     loaded: int = 0
@@ -54,6 +51,18 @@ class DrainReport:
     quarantined: int = 0
     held_back: int = 0
     erased: int = 0  # events of erased records, dropped (warehouse/erasure.py)
+
+    def add(self, other: LoadCounts) -> None:
+        for name in LOAD_COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+LOAD_COUNTERS = tuple(f.name for f in fields(LoadCounts))
+
+
+@dataclass(kw_only=True)
+class DrainReport(LoadCounts):
+    country: str
     load_ids: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:

@@ -22,8 +22,7 @@ from confluent_kafka import Consumer, TopicPartition
 from config.settings import COUNTRIES, Settings, country_topic
 from expectations.suites import CASE_EVENTS, PERPETRATOR_EVENTS
 from pipeline.drain import (
-    LOAD_COUNTERS,
-    DrainReport,
+    LoadCounts,
     drain_country,
     loaded_since_release,
     refresh_queryable,
@@ -37,22 +36,16 @@ STOP_CHECK_SECONDS = 2.0
 
 
 @dataclass
-class StreamReport:
+class StreamReport(LoadCounts):
+    """A streaming window: its drains' counts added up, and how often the marts refreshed."""
+
     seconds: float = 0.0
     drains: int = 0  # drains that read something
-    batches: int = 0
-    read: int = 0
-    loaded: int = 0
-    duplicates: int = 0
-    quarantined: int = 0
-    held_back: int = 0
-    erased: int = 0
     mart_refreshes: int = 0
 
-    def add(self, drained: DrainReport) -> None:
+    def add(self, other: LoadCounts) -> None:
         self.drains += 1
-        for key in LOAD_COUNTERS:
-            setattr(self, key, getattr(self, key) + getattr(drained, key))
+        super().add(other)
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)

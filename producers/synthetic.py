@@ -92,6 +92,22 @@ class NameMaker:
     def address(self) -> str:
         return self.faker.street_address()
 
+    def identity(self, sex: str | None, age: int | None, on: date, notes: str) -> dict[str, str]:
+        """A row's identifying columns, made up: a name, a birth date that makes the person
+        ``age`` on the date ``on``, a document, a phone, an address, and a free-text note
+        that quotes the name (``notes`` begins it), as real notes do."""
+        given, family = self.name(sex)
+        birth = birth_date_for(age, on, self.random).isoformat() if age is not None else ""
+        return {
+            "given_name": given,
+            "family_name": family,
+            "date_of_birth": birth,
+            "document_number": self.document(),
+            "phone": self.phone(),
+            "address": self.address(),
+            "notes": f"{notes} {given} {family}.",
+        }
+
 
 @dataclass
 class VictimProfile:
@@ -131,8 +147,7 @@ def victim_rows(country: str, profiles: Iterable[VictimProfile], seed: int) -> l
     names = NameMaker(country, seed)
     rows = []
     for p in profiles:
-        given, family = names.name(p.sex)
-        birth = birth_date_for(p.age, p.identified_on, names.random).isoformat() if p.age is not None else ""
+        identity = names.identity(p.sex, p.age, p.identified_on, "Interview notes for")
         updated = p.updated_at or datetime.combine(p.identified_on, datetime.min.time(), UTC) + timedelta(days=3)
         rows.append(
             {
@@ -141,9 +156,7 @@ def victim_rows(country: str, profiles: Iterable[VictimProfile], seed: int) -> l
                 "status": p.status,
                 "case_category": p.case_category,
                 "case_ref": p.case_ref or f"{country}-C-{p.record_id}",
-                "given_name": given,
-                "family_name": family,
-                "date_of_birth": birth,
+                **identity,
                 "sex": p.sex or "",
                 "citizenship": p.citizenship or "",
                 "identified_on": p.identified_on.isoformat(),
@@ -157,16 +170,13 @@ def victim_rows(country: str, profiles: Iterable[VictimProfile], seed: int) -> l
                 "means_of_control": ";".join(p.means_of_control or []),
                 "means_of_travel": ";".join(p.means_of_travel or []),
                 "means_of_communication": ";".join(p.means_of_communication or []),
-                "document_number": names.document(),
-                "phone": names.phone(),
-                "address": names.address(),
-                "notes": f"Interview notes for {given} {family}.",
             }
         )
     return rows
 
 
 def write_victims_csv(path: Path, rows: Sequence[dict[str, str]], columns: Sequence[str] = VICTIM_COLUMNS) -> Path:
+    """An export file of ``rows`` with the header ``columns`` (also the perpetrators' writer)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")

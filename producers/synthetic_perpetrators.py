@@ -7,7 +7,6 @@ and strangers shrink, over the demo years.
 
 from __future__ import annotations
 
-import csv
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from producers.national_export import PERPETRATOR_COLUMNS
-from producers.synthetic import DEMO_YEARS, NameMaker, VictimProfile, birth_date_for
+from producers.synthetic import DEMO_YEARS, NameMaker, VictimProfile, write_victims_csv
 
 _ROLES = ["recruiter", "transporter", "exploiter", "organiser"]
 
@@ -42,8 +41,7 @@ def perpetrator_rows(country: str, profiles: Iterable[PerpetratorProfile], seed:
     names = NameMaker(country, seed)
     rows = []
     for p in profiles:
-        given, family = names.name(p.sex)
-        birth = birth_date_for(p.age, p.registered_on, names.random).isoformat() if p.age is not None else ""
+        identity = names.identity(p.sex, p.age, p.registered_on, "Statement of")
         updated = p.updated_at or datetime.combine(p.registered_on, datetime.min.time(), UTC) + timedelta(days=2)
         rows.append(
             {
@@ -51,13 +49,7 @@ def perpetrator_rows(country: str, profiles: Iterable[PerpetratorProfile], seed:
                 "updated_at": updated.isoformat(),
                 "status": p.status,
                 "case_ref": p.case_ref or "",
-                "given_name": given,
-                "family_name": family,
-                "date_of_birth": birth,
-                "document_number": names.document(),
-                "phone": names.phone(),
-                "address": names.address(),
-                "notes": f"Statement of {given} {family}.",
+                **identity,
                 "sex": p.sex or "",
                 "citizenship": p.citizenship or "",
                 "role": ";".join(p.roles or []),
@@ -70,12 +62,7 @@ def perpetrator_rows(country: str, profiles: Iterable[PerpetratorProfile], seed:
 
 
 def write_perpetrators_csv(path: Path, rows: Sequence[dict[str, str]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(PERPETRATOR_COLUMNS), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    return write_victims_csv(path, rows, PERPETRATOR_COLUMNS)
 
 
 def demo_perpetrators(country: str, victims: Sequence[VictimProfile], seed: int) -> list[PerpetratorProfile]:

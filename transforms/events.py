@@ -53,13 +53,15 @@ class LinkageEncoding(BaseModel):
     birth_day: BirthToken | None = Field(default=None, description="Keyed token of the full birth date, if known.")
 
 
-class VictimEvent(BaseModel):
-    """One version of one national victim record, pseudonymised at source."""
+class _RecordVersion(BaseModel):
+    """What every event carries: the envelope, and which version of which national record
+    it is (the record and case as keyed pseudonyms; the case keyed alike for victims and
+    perpetrators, so the hub links the two by case)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    kind: Literal["victim"] = "victim"
+    kind: str
     event_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] = Field(
         description="Deterministic id of (country, record, updated_at): a re-push has the same id."
     )
@@ -70,9 +72,18 @@ class VictimEvent(BaseModel):
     produced_at: datetime
     codelist_version: int = Field(ge=1)
     record_ref: Pseudonym = Field(description="Keyed pseudonym of the national record_id.")
-    case_ref: Pseudonym | None = None
+    case_ref: Pseudonym | None = Field(default=None, description="Keyed pseudonym of the national case_ref.")
     updated_at: datetime
     status: Code
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode("utf-8")
+
+
+class VictimEvent(_RecordVersion):
+    """One version of one national victim record, pseudonymised at source."""
+
+    kind: Literal["victim"] = "victim"
     case_category: Code | None = None
     sex: Code | None = None
     citizenship: CountryCode | None = None
@@ -95,32 +106,12 @@ class VictimEvent(BaseModel):
     # Optional: producers without the region's linkage key, and older events, have none.
     linkage: LinkageEncoding | None = None
 
-    def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode("utf-8")
 
+class PerpetratorEvent(_RecordVersion):
+    """One version of one national perpetrator record, pseudonymised at source. It
+    travels on the country's topic beside victim events; ``kind`` tells them apart."""
 
-class PerpetratorEvent(BaseModel):
-    """One version of one national perpetrator record, pseudonymised at source.
-
-    It travels on the country's topic beside victim events; ``kind`` tells them apart.
-    The case pseudonym is keyed as a victim's, so the hub links the two by case.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    schema_version: Literal[1] = SCHEMA_VERSION
     kind: Literal["perpetrator"] = "perpetrator"
-    event_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] = Field(
-        description="Deterministic id of (country, perpetrator record, updated_at): a re-push has the same id."
-    )
-    country: CountryCode = Field(description="Reporting country; must equal the topic's.")
-    batch_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
-    produced_at: datetime
-    codelist_version: int = Field(ge=1)
-    record_ref: Pseudonym = Field(description="Keyed pseudonym of the national perpetrator record_id.")
-    case_ref: Pseudonym | None = Field(default=None, description="Keyed pseudonym of the case, as on victims.")
-    updated_at: datetime
-    status: Code
     sex: Code | None = None
     citizenship: CountryCode | None = None
     age_at_registration: int | None = Field(default=None, ge=0, le=120)
@@ -129,9 +120,6 @@ class PerpetratorEvent(BaseModel):
     roles: list[Code] | None = None  # null: not recorded
     structure: Code | None = None
     relation_to_victim: Code | None = None
-
-    def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode("utf-8")
 
 
 CaseEvent = VictimEvent | PerpetratorEvent

@@ -1,11 +1,18 @@
-"""From event to warehouse row: strip and generalise what could identify a person."""
+"""From event to warehouse row: strip and generalise what could identify a person.
+
+The exact age becomes an age band and minor or adult (disclosure/generalise.py): the
+warehouse keeps only the generalised quasi-identifiers. Which columns a row has is the
+contract's (transforms/contract.py): each field's raw columns, between the envelope and
+the load metadata the event carries.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from disclosure.generalise import age_band, age_group
-from transforms.events import VictimEvent
+from transforms.contract import PERPETRATORS, VICTIMS, Contract
+from transforms.events import PerpetratorEvent, VictimEvent
 
 # The linkage encoding, flattened (warehouse/sql/raw/015_linkage.sql); all NULL without one.
 LINKAGE_COLUMNS = (
@@ -15,52 +22,34 @@ LINKAGE_COLUMNS = (
     "linkage_birth_month",
     "linkage_birth_day",
 )
-# Columns of raw_victim_events that come from the event (the rest are load metadata).
-EVENT_COLUMNS = (
-    "event_id",
-    "country",
-    "record_ref",
-    "case_ref",
-    "updated_at",
-    "status",
-    "case_category",
-    "sex",
-    "citizenship",
-    "age_band",
-    "age_group",
-    "identified_year",
-    "identified_month",
-    "identified_by",
-    "exploitation_types",
-    "recorded_by",
-    "country_of_exploitation",
-    "recruited_in",
-    "transit_countries",
-    "recruitment_method",
-    "means_of_control",
-    "means_of_travel",
-    "means_of_communication",
-    "codelist_version",
-    "producer_batch_id",
-    "produced_at",
-    *LINKAGE_COLUMNS,
-)
+
+
+def _event_columns(contract: Contract) -> tuple[str, ...]:
+    """A raw table's columns that come from the event (the rest are load metadata)."""
+    raw = (column for field in contract.fields for column in field.raw)
+    return ("event_id", "country", *raw, "codelist_version", "producer_batch_id", "produced_at")
+
+
+EVENT_COLUMNS = (*_event_columns(VICTIMS), *LINKAGE_COLUMNS)  # raw_victim_events'
+PERPETRATOR_EVENT_COLUMNS = _event_columns(PERPETRATORS)  # raw_perpetrator_events'
+
+
+def _generalised(event: VictimEvent | PerpetratorEvent, contract: Contract) -> dict[str, Any]:
+    age = getattr(event, contract.age)
+    fields = event.model_dump(exclude={"schema_version", "kind", contract.age, "batch_id", "linkage"})
+    return fields | {"age_band": age_band(age), "age_group": age_group(age), "producer_batch_id": event.batch_id}
 
 
 def victim_row(event: VictimEvent) -> dict[str, Any]:
-    """The warehouse row of a victim event.
-
-    The exact age becomes an age band and minor/adult: the warehouse keeps only the
-    generalised quasi-identifiers.
-    """
-    fields = event.model_dump(exclude={"schema_version", "kind", "age_at_identification", "batch_id", "linkage"})
-    fields["age_band"] = age_band(event.age_at_identification)
-    fields["age_group"] = age_group(event.age_at_identification)
-    fields["producer_batch_id"] = event.batch_id
+    """The warehouse row of a victim event, its linkage encoding flattened."""
+    fields = _generalised(event, VICTIMS)
     linkage = event.linkage
-    fields["linkage_key_id"] = linkage.key_id if linkage else None
-    fields["linkage_clk"] = linkage.clk if linkage else None
-    fields["linkage_birth_year"] = linkage.birth_year if linkage else None
-    fields["linkage_birth_month"] = linkage.birth_month if linkage else None
-    fields["linkage_birth_day"] = linkage.birth_day if linkage else None
+    for column in LINKAGE_COLUMNS:
+        fields[column] = getattr(linkage, column.removeprefix("linkage_")) if linkage else None
     return {column: fields[column] for column in EVENT_COLUMNS}
+
+
+def perpetrator_row(event: PerpetratorEvent) -> dict[str, Any]:
+    """The warehouse row of a perpetrator event."""
+    fields = _generalised(event, PERPETRATORS)
+    return {column: fields[column] for column in PERPETRATOR_EVENT_COLUMNS}

@@ -18,8 +18,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from transforms.perpetrator_rows import PERPETRATOR_EVENT_COLUMNS
-from transforms.rows import EVENT_COLUMNS
+from transforms.rows import EVENT_COLUMNS, PERPETRATOR_EVENT_COLUMNS
 from warehouse import erasure, linkage_store, migrations, superseded
 from warehouse.person_linkage import DEFAULT_THRESHOLD as DEFAULT_LINK_THRESHOLD
 from warehouse.person_linkage import refresh_person_links

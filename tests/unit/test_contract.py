@@ -16,8 +16,7 @@ from pydantic import BaseModel
 from transforms.codelists import load_codelists
 from transforms.contract import PERPETRATORS, VICTIMS, Contract
 from transforms.events import PerpetratorEvent, VictimEvent
-from transforms.perpetrator_rows import PERPETRATOR_EVENT_COLUMNS
-from transforms.rows import EVENT_COLUMNS, LINKAGE_COLUMNS
+from transforms.rows import EVENT_COLUMNS, LINKAGE_COLUMNS, PERPETRATOR_EVENT_COLUMNS
 from warehouse.loader import ensure_schema
 from warehouse.perpetrators import PERPETRATOR_DIMENSIONS
 from warehouse.queries import DIMENSIONS

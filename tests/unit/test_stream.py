@@ -29,7 +29,7 @@ def test_a_window_adds_up_every_counter_a_drain_reports() -> None:
     from pipeline.stream import StreamReport
 
     window = StreamReport()
-    drained = DrainReport("XK", **{k: i + 1 for i, k in enumerate(LOAD_COUNTERS)})
+    drained = DrainReport(country="XK", **{k: i + 1 for i, k in enumerate(LOAD_COUNTERS)})
     window.add(drained)
     window.add(drained)
     assert {k: getattr(window, k) for k in LOAD_COUNTERS} == {k: 2 * (i + 1) for i, k in enumerate(LOAD_COUNTERS)}
