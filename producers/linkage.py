@@ -26,8 +26,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
-import secrets
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +33,9 @@ from typing import Final
 
 from anyascii import anyascii
 
+from producers.key_files import load_or_create
 from transforms.events import LinkageEncoding, Scheme
 
-KEY_BYTES = 32
 KEY_FILE = "linkage.key"
 FILTER_BITS = 1024
 HASHES_PER_BIGRAM = 20  # with ~15-25 bigrams a name, about a third of the bits are set
@@ -70,23 +68,7 @@ def load_or_create_linkage_key(key_dir: Path, create: bool) -> bytes | None:
     them all; in a region the key is generated once by one national focal point and
     handed to the others out of band (README, "Linking persons across countries").
     """
-    path = key_dir / KEY_FILE
-    if path.exists():
-        key = bytes.fromhex(path.read_text("ascii").strip())
-        if len(key) != KEY_BYTES:
-            raise LinkageKeyMissing(f"the linkage key file does not hold a {KEY_BYTES}-byte key")
-        return key
-    if not create:
-        return None
-    key_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(KEY_BYTES)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another country's push made it a moment ago
-        return load_or_create_linkage_key(key_dir, create=False)
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(key.hex() + "\n")
-    return key
+    return load_or_create(key_dir / KEY_FILE, create, LinkageKeyMissing, "the linkage key file")
 
 
 def to_gaj_latin(text: str) -> str:

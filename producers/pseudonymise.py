@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,13 +16,12 @@ from typing import Any
 from anyascii import anyascii
 
 from disclosure.generalise import age_at
+from producers.key_files import load_or_create
 from producers.linkage import LinkageEncoder
 from producers.row_checker import CheckedRow
 from transforms.codelists import CURRENT_VERSION
 from transforms.contract import PERPETRATORS, VICTIMS, Contract
 from transforms.events import CaseEvent, PerpetratorEvent, VictimEvent
-
-KEY_BYTES = 32
 
 
 class KeyMissing(RuntimeError):
@@ -38,21 +35,12 @@ def load_or_create_country_key(key_dir: Path, country: str, create: bool) -> byt
     (see README, "Keys"), and never lets it reach Kafka, the hub or a log.
     """
     path = key_dir / f"{country}.key"
-    if path.exists():
-        key = bytes.fromhex(path.read_text("ascii").strip())
-        if len(key) != KEY_BYTES:
-            raise KeyMissing(f"the key file for {country} does not hold a {KEY_BYTES}-byte key")
-        return key
-    if not create:
+    key = load_or_create(path, create, KeyMissing, f"the key file for {country}")
+    if key is None:
         raise KeyMissing(
             f"no pseudonymisation key for {country} at {path}: make one with `thbdb keys init --country {country}`"
             " (once; or move the country's existing key there)"
         )
-    key_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(KEY_BYTES)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(key.hex() + "\n")
     return key
 
 

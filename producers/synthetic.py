@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from faker import Faker
 
@@ -61,6 +62,16 @@ def to_serbian_cyrillic(text: str) -> str:
     return "".join(out)
 
 
+class _Person(Protocol):
+    """What a synthetic row's record and identity are made from (a victim or perpetrator profile)."""
+
+    record_id: str
+    status: str
+    updated_at: datetime | None
+    sex: str | None
+    age: int | None
+
+
 class NameMaker:
     """Names and contact details as a country's own database would spell them."""
 
@@ -92,13 +103,19 @@ class NameMaker:
     def address(self) -> str:
         return self.faker.street_address()
 
-    def identity(self, sex: str | None, age: int | None, on: date, notes: str) -> dict[str, str]:
-        """A row's identifying columns, made up: a name, a birth date that makes the person
-        ``age`` on the date ``on``, a document, a phone, an address, and a free-text note
-        that quotes the name (``notes`` begins it), as real notes do."""
-        given, family = self.name(sex)
-        birth = birth_date_for(age, on, self.random).isoformat() if age is not None else ""
+    def record(self, person: _Person, on: date, notes: str, updated_after: int) -> dict[str, str]:
+        """A row's columns that every export has: the record, its version and status, and
+        the identifying columns, made up: a name, a birth date that makes the person ``age``
+        on the date ``on``, a document, a phone, an address, and a free-text note that quotes
+        the name (``notes`` begins it), as real notes do. Without an ``updated_at`` the
+        record was last changed ``updated_after`` days after ``on``."""
+        given, family = self.name(person.sex)
+        birth = birth_date_for(person.age, on, self.random).isoformat() if person.age is not None else ""
+        updated = person.updated_at or datetime.combine(on, datetime.min.time(), UTC) + timedelta(days=updated_after)
         return {
+            "record_id": person.record_id,
+            "updated_at": updated.isoformat(),
+            "status": person.status,
             "given_name": given,
             "family_name": family,
             "date_of_birth": birth,
@@ -147,16 +164,11 @@ def victim_rows(country: str, profiles: Iterable[VictimProfile], seed: int) -> l
     names = NameMaker(country, seed)
     rows = []
     for p in profiles:
-        identity = names.identity(p.sex, p.age, p.identified_on, "Interview notes for")
-        updated = p.updated_at or datetime.combine(p.identified_on, datetime.min.time(), UTC) + timedelta(days=3)
         rows.append(
             {
-                "record_id": p.record_id,
-                "updated_at": updated.isoformat(),
-                "status": p.status,
+                **names.record(p, p.identified_on, "Interview notes for", updated_after=3),
                 "case_category": p.case_category,
                 "case_ref": p.case_ref or f"{country}-C-{p.record_id}",
-                **identity,
                 "sex": p.sex or "",
                 "citizenship": p.citizenship or "",
                 "identified_on": p.identified_on.isoformat(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from producers.national_export import PERPETRATOR_COLUMNS
@@ -41,15 +41,10 @@ def perpetrator_rows(country: str, profiles: Iterable[PerpetratorProfile], seed:
     names = NameMaker(country, seed)
     rows = []
     for p in profiles:
-        identity = names.identity(p.sex, p.age, p.registered_on, "Statement of")
-        updated = p.updated_at or datetime.combine(p.registered_on, datetime.min.time(), UTC) + timedelta(days=2)
         rows.append(
             {
-                "record_id": p.record_id,
-                "updated_at": updated.isoformat(),
-                "status": p.status,
+                **names.record(p, p.registered_on, "Statement of", updated_after=2),
                 "case_ref": p.case_ref or "",
-                **identity,
                 "sex": p.sex or "",
                 "citizenship": p.citizenship or "",
                 "role": ";".join(p.roles or []),

@@ -112,37 +112,37 @@ def _share(value: float | None) -> str:
     return "" if value is None else f"{value:.1%}"
 
 
+def _victim_figures(
+    page: _Page, con: duckdb.DuckDBPyConnection, title: str, by: list[str], legend: str
+) -> list[Markup]:
+    """A chart of victims by the two dimensions of ``by`` (bars along the first, coloured
+    by the second, named ``legend``), and its table."""
+    cells = victim_cells(con, by, min_cell=page.min_cell, protection=page.protection)
+    return [page.chart(_bars(title, cells, by[0], legend)), _count_table(page, by, cells)]
+
+
 def _regional_picture(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
-    by_year = victim_cells(con, ["year", "country"], min_cell=page.min_cell, protection=page.protection)
-    forms = victim_cells(con, ["year", "exploitation"], min_cell=page.min_cell, protection=page.protection)
-    ages = victim_cells(con, ["year", "age_group"], min_cell=page.min_cell, protection=page.protection)
     page.section(
         "The regional picture over time",
         "Victims (distinct persons) by year of identification. A victim with several forms of "
         "exploitation counts once under each, so forms do not add up to the total.",
-        page.chart(_bars("Victims by year and reporting country", by_year, "year", "country")),
-        _count_table(page, ["year", "country"], by_year),
-        page.chart(_bars("Victims by year and form of exploitation", forms, "year", "exploitation")),
-        _count_table(page, ["year", "exploitation"], forms),
-        page.chart(_bars("Victims by year and age group", ages, "year", "age group")),
-        _count_table(page, ["year", "age_group"], ages),
-    )
+        *_victim_figures(page, con, "Victims by year and reporting country", ["year", "country"], "country"),
+        *_victim_figures(page, con, "Victims by year and form of exploitation", ["year", "exploitation"],
+                         "exploitation"),
+        *_victim_figures(page, con, "Victims by year and age group", ["year", "age_group"], "age group"),
+    )  # fmt: skip
 
 
 def _by_country(page: _Page, con: duckdb.DuckDBPyConnection) -> None:
-    forms = victim_cells(con, ["country", "exploitation"], min_cell=page.min_cell, protection=page.protection)
-    sexes = victim_cells(con, ["country", "sex"], min_cell=page.min_cell, protection=page.protection)
-    scope = victim_cells(con, ["country", "trafficking_scope"], min_cell=page.min_cell, protection=page.protection)
     page.section(
         "By country",
         "All years together, by reporting country.",
-        page.chart(_bars("Victims by reporting country and form of exploitation", forms, "country", "exploitation")),
-        _count_table(page, ["country", "exploitation"], forms),
-        page.chart(_bars("Victims by reporting country and sex", sexes, "country", "sex")),
-        _count_table(page, ["country", "sex"], sexes),
-        page.chart(_bars("Domestic and cross-border trafficking by country", scope, "country", "scope")),
-        _count_table(page, ["country", "trafficking_scope"], scope),
-    )
+        *_victim_figures(page, con, "Victims by reporting country and form of exploitation",
+                         ["country", "exploitation"], "exploitation"),
+        *_victim_figures(page, con, "Victims by reporting country and sex", ["country", "sex"], "sex"),
+        *_victim_figures(page, con, "Domestic and cross-border trafficking by country",
+                         ["country", "trafficking_scope"], "scope"),
+    )  # fmt: skip
 
 
 def _flagged_shifts(page: _Page, con: duckdb.DuckDBPyConnection, alpha: float) -> None:

@@ -19,7 +19,9 @@ its series has a q-value under the level.
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import duckdb
 from scipy.stats import fisher_exact
@@ -38,6 +40,8 @@ from warehouse.queries import (
     suppress_small_cells,
 )
 from warehouse.trend_tests import TREND_TEST, SeriesTrend, adjusted, ears_alarms, series_trend
+
+N = TypeVar("N", int, int | None)  # a count, or a shown count (None: withheld)
 
 PERIODS = {
     "year": "CAST(v.year AS VARCHAR)",
@@ -344,18 +348,13 @@ def _protected_counts(
     protected output shows, so a trend tells nothing a count does not."""
     dims = [dimension, *(d for d in filters if d != dimension)]  # two at most: trend_cells checked
     shown = shown_grid(victim_grid(con, dims), protection)
-    counts: dict[tuple[str, str, str], int | None] = {}
-    totals: dict[tuple[str, str], int | None] = {}
-    for (year, c, category, *rest), value in shown.items():
-        if any(str(v) != filters[d] for d, v in zip(dims[1:], rest, strict=True)):
-            continue
-        if not scope.covers_year(year) or (scope.country and c != scope.country):
-            continue
-        key = (str(year), REGION if c == TOTAL else str(c))
-        if category == TOTAL:
-            totals[key] = value
-        else:
-            counts[(*key, str(category))] = value
+    counts, totals = _split_totals(
+        ((year, c, category), value)
+        for (year, c, category, *rest), value in shown.items()
+        if all(str(v) == filters[d] for d, v in zip(dims[1:], rest, strict=True))
+        and scope.covers_year(year)
+        and not (scope.country and c != scope.country)
+    )
     # Perturbed apart, a category may show more than its total: a share is at most 1.
     for (year, c, category), value in counts.items():
         total = totals.get((year, c))
@@ -370,16 +369,23 @@ def _yearly_counts(
     """Victims per (year, country, category) and per (year, country), the region as
     ``ALL``: the margins of one count by year, country and the dimension, which the
     query layer answers from its pre-aggregated marts."""
-    counts: dict[tuple[str, str, str], int] = {}
-    totals: dict[tuple[str, str], int] = {}
-    for (year, c, category), n in person_counts(con, ["year", "country", dimension], scope).items():
-        if year == TOTAL or (scope.country and c == TOTAL):
-            continue
-        key = (str(year), REGION if c == TOTAL else str(c))
+    cells = person_counts(con, ["year", "country", dimension], scope).items()
+    return _split_totals((k, n) for k, n in cells if k[0] != TOTAL and not (scope.country and k[1] == TOTAL))
+
+
+def _split_totals(
+    cells: Iterable[tuple[tuple[Hashable, ...], N]],
+) -> tuple[dict[tuple[str, str, str], N], dict[tuple[str, str], N]]:
+    """Cells keyed (year, country, category) as trends key them, apart from the cells
+    of each year and country's total; the region's country (TOTAL) becomes ``ALL``."""
+    counts: dict[tuple[str, str, str], N] = {}
+    totals: dict[tuple[str, str], N] = {}
+    for (year, c, category), value in cells:
+        key: tuple[str, str] = (str(year), REGION if c == TOTAL else str(c))
         if category == TOTAL:
-            totals[key] = n
+            totals[key] = value
         else:
-            counts[(*key, str(category))] = n
+            counts[(*key, str(category))] = value
     return counts, totals
 
 

@@ -3,7 +3,6 @@ quarantine, and erasing its records."""
 
 from __future__ import annotations
 
-import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -99,7 +98,7 @@ def _store_new_key(country: str, file_name: str, key: bytes, if_there: str) -> P
     """Write ``key`` to a new owner-only file in the country's key folder (its keys moved
     there from an older home; with accounts on, the folder owned by the country's account).
     Fails, naming ``if_there``, rather than replace a key."""
-    from producers import country_keys
+    from producers import country_keys, key_files
     from thbdb import accounts
 
     country = country.upper()
@@ -109,12 +108,8 @@ def _store_new_key(country: str, file_name: str, key: bytes, if_there: str) -> P
     folder = country_keys.migrate(settings, country)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / file_name
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise _fail(f"{path} exists: {if_there}") from None
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(key.hex() + "\n")
+    if not key_files.write_key(path, key):
+        raise _fail(f"{path} exists: {if_there}")
     try:
         accounts.country_for(settings, country, folder)
     except accounts.AccountError as error:
@@ -126,10 +121,9 @@ def _store_new_key(country: str, file_name: str, key: bytes, if_there: str) -> P
 def keys_init(country: Annotated[str, typer.Option("--country", help="The country whose key to make.")]) -> None:
     """Make the country's pseudonymisation key (32 random bytes, 0600). Refuses to replace
     one: a new key gives every record a new pseudonym, and each would count twice."""
-    from producers.pseudonymise import KEY_BYTES
+    from producers.key_files import new_key
 
-    key = os.urandom(KEY_BYTES)
-    path = _store_new_key(country, f"{country.upper()}.key", key, "a country key is made once (README, Keys)")
+    path = _store_new_key(country, f"{country.upper()}.key", new_key(), "a country key is made once (README, Keys)")
     out.print(f"{country.upper()}: pseudonymisation key made at {path}; back it up with the national database")
 
 
@@ -139,10 +133,11 @@ def keys_init_linkage(
 ) -> None:
     """Make the region's shared linkage key, once, at one national focal point; hand it to
     the other countries out of band (never through the hub), who import it."""
-    from producers.linkage import KEY_BYTES, KEY_FILE
+    from producers.key_files import new_key
+    from producers.linkage import KEY_FILE
 
     if_there = "the region has a linkage key; rotating it is a joint decision (README)"
-    path = _store_new_key(country, KEY_FILE, os.urandom(KEY_BYTES), if_there)
+    path = _store_new_key(country, KEY_FILE, new_key(), if_there)
     out.print(f"{country.upper()}: linkage key made at {path}; give it to the other focal points out of band")
 
 
@@ -152,14 +147,15 @@ def keys_import_linkage(
     country: Annotated[str, typer.Option("--country", help="Your country.")],
 ) -> None:
     """Store the region's linkage key in your country's folder (0600, never overwritten)."""
-    from producers.linkage import KEY_BYTES, KEY_FILE
+    from producers.key_files import read_key
+    from producers.linkage import KEY_FILE
 
     try:
-        key = bytes.fromhex(file.read_text("ascii").strip())
-    except (OSError, ValueError):
-        raise _fail(f"{file} does not hold a linkage key (64 hex digits)") from None
-    if len(key) != KEY_BYTES:
-        raise _fail(f"{file} does not hold a {KEY_BYTES}-byte key")
+        key = read_key(file, ValueError, str(file))
+    except OSError:
+        raise _fail(f"{file} cannot be read") from None
+    except ValueError as error:
+        raise _fail(f"{error} (64 hex digits)") from None
     path = _store_new_key(country, KEY_FILE, key, "remove it first if the region rotated its key (README)")
     out.print(f"{country.upper()}: linkage key stored at {path}")
 

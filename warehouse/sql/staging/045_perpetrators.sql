@@ -1,9 +1,3 @@
--- Staging: the current version of every national perpetrator record, as for victims
--- (020_victims.sql).
+-- Staging: the current version of every national perpetrator record (010_current_versions.sql).
 CREATE OR REPLACE VIEW stg_perpetrator_current AS
-SELECT *
-FROM raw_perpetrator_events
-QUALIFY row_number() OVER (
-    PARTITION BY country, record_ref
-    ORDER BY updated_at DESC, loaded_at ASC, kafka_offset ASC
-) = 1;
+SELECT * FROM current_versions('raw_perpetrator_events');
