@@ -147,30 +147,15 @@ def main() -> None:
                     note="produce start to counted, no thbdb run; baseline: same produce, then the floor",
                 )
             )
-        for q in (50, 95):
-            figures.append(
-                Figure(
-                    f"latency publish to queryable, streaming on, p{q} ({pushes} pushes of {args.push_events})",
-                    percentile(lat.stream_s, q),
-                    "s",
-                    percentile(lat.floor_s, q),
-                    higher_is_better=False,
-                    note="produce + query until counted, no thbdb run; baseline: produce + floor",
-                )
-            )
-        for q in (50, 95):
-            if lat.run_s:
-                figures.append(
-                    Figure(
-                        f"latency publish to queryable with thbdb run, p{q} ({len(lat.run_s)} pushes of"
-                        f" {args.push_events})",
-                        percentile(lat.run_s, q),
-                        "s",
-                        percentile(lat.floor_s, q),
-                        higher_is_better=False,
-                        note="streaming off: produce + thbdb run + query; baseline: produce + floor",
-                    )
-                )
+        latencies = [
+            (", streaming on", lat.stream_s, "produce + query until counted, no thbdb run; baseline: produce + floor"),
+            (" with thbdb run", lat.run_s, "streaming off: produce + thbdb run + query; baseline: produce + floor"),
+        ]
+        for way, seconds, note in latencies:
+            for q in (50, 95) if seconds else ():
+                name = f"latency publish to queryable{way}, p{q} ({len(seconds)} pushes of {args.push_events})"
+                baseline = percentile(lat.floor_s, q)
+                figures.append(Figure(name, percentile(seconds, q), "s", baseline, higher_is_better=False, note=note))
     finally:
         log("stopping the stack")
         stack.down()

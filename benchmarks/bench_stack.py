@@ -6,9 +6,7 @@ include what a user waits for.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,14 +18,9 @@ from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from config.settings import COUNTRIES, Settings, country_topic
+from thbdb.stack import isolated_env
 
 THBDB = str(Path(sys.executable).with_name("thbdb"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class BenchStackError(RuntimeError):
@@ -46,16 +39,7 @@ class BenchStack:
     @classmethod
     def create(cls, batch_size: int | None = None) -> BenchStack:
         home = Path(tempfile.mkdtemp(prefix="thbdb-bench-home-"))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("THBDB_", "AIRFLOW"))}
-        env.update(
-            {
-                "THBDB_HOME": str(home),
-                "THBDB_KAFKA_PORT": str(free_port()),
-                "THBDB_KAFKA_CONTROLLER_PORT": str(free_port()),
-                "THBDB_AIRFLOW_PORT": str(free_port()),
-                "COLUMNS": "200",
-            }
-        )
+        env = isolated_env(home)
         if batch_size:
             env["THBDB_BATCH_SIZE"] = str(batch_size)
         return cls(home, env)

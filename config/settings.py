@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
@@ -37,6 +37,16 @@ def _exists(path: Path) -> bool:
         return path.exists()
     except PermissionError:
         return False
+
+
+class HomeFolder:
+    """A folder (or file) under THBDB_HOME, read as an attribute of the settings."""
+
+    def __init__(self, *parts: str) -> None:
+        self.parts = parts
+
+    def __get__(self, settings: Settings, owner: type | None = None) -> Path:
+        return settings.home.joinpath(*self.parts)
 
 
 class Settings(BaseSettings):
@@ -188,6 +198,25 @@ class Settings(BaseSettings):
                 env[variable] = str(value)
         return env
 
+    # What lives under THBDB_HOME.
+    warehouse: ClassVar[HomeFolder] = HomeFolder("warehouse", "thbdb.duckdb")
+    # release snapshots: the marts outputs are computed from, nothing else
+    releases_dir: ClassVar[HomeFolder] = HomeFolder("releases")
+    # the release service's audit log: every request, who, what, when
+    audit_dir: ClassVar[HomeFolder] = HomeFolder("audit")
+    # the region's secrets as handed out (the linkage key, broker credentials)
+    keys_dir: ClassVar[HomeFolder] = HomeFolder("keys")
+    # the hub's own credentials (the pipeline's broker password)
+    hub_secrets_dir: ClassVar[HomeFolder] = HomeFolder("hub-secrets")
+    # analysts' exports (CSV, Parquet): aggregates and generalised rows only
+    exports_dir: ClassVar[HomeFolder] = HomeFolder("exports")
+    kafka_dir: ClassVar[HomeFolder] = HomeFolder("kafka")
+    airflow_home: ClassVar[HomeFolder] = HomeFolder("airflow")
+    reports_dir: ClassVar[HomeFolder] = HomeFolder("reports")
+    gx_dir: ClassVar[HomeFolder] = HomeFolder("gx")
+    run_dir: ClassVar[HomeFolder] = HomeFolder("run")
+    logs_dir: ClassVar[HomeFolder] = HomeFolder("logs")
+
     @property
     def kafka_bootstrap(self) -> str:
         return self.external_kafka or f"{self.kafka_host}:{self.kafka_port}"
@@ -206,34 +235,10 @@ class Settings(BaseSettings):
         """The CA certificate that vouches for the hub (public: the hub's admin hands it out)."""
         return self.hub_ca or self.home / "hub-ca.pem"
 
-    @property
-    def releases_dir(self) -> Path:
-        """Release snapshots: the marts that outputs are computed from, nothing else."""
-        return self.home / "releases"
-
-    @property
-    def audit_dir(self) -> Path:
-        """The release service's audit log: every request, who, what, when."""
-        return self.home / "audit"
-
-    @property
-    def warehouse(self) -> Path:
-        return self.home / "warehouse" / "thbdb.duckdb"
-
-    @property
-    def keys_dir(self) -> Path:
-        """The region's secrets as handed out (the linkage key, broker credentials)."""
-        return self.home / "keys"
-
     def country_keys_dir(self, country: str) -> Path:
         """One country's own keys: its pseudonymisation key, its copy of the linkage key,
         its broker password."""
         return self.home / "country" / country
-
-    @property
-    def hub_secrets_dir(self) -> Path:
-        """The hub's own credentials (the pipeline's broker password)."""
-        return self.home / "hub-secrets"
 
     @property
     def hub_dirs(self) -> tuple[Path, ...]:
@@ -251,35 +256,6 @@ class Settings(BaseSettings):
             self.releases_dir,
             self.audit_dir,
         )
-
-    @property
-    def kafka_dir(self) -> Path:
-        return self.home / "kafka"
-
-    @property
-    def airflow_home(self) -> Path:
-        return self.home / "airflow"
-
-    @property
-    def reports_dir(self) -> Path:
-        return self.home / "reports"
-
-    @property
-    def gx_dir(self) -> Path:
-        return self.home / "gx"
-
-    @property
-    def run_dir(self) -> Path:
-        return self.home / "run"
-
-    @property
-    def logs_dir(self) -> Path:
-        return self.home / "logs"
-
-    @property
-    def exports_dir(self) -> Path:
-        """Analysts' exports (CSV, Parquet): aggregates and generalised rows only."""
-        return self.home / "exports"
 
 
 def country_topic(country: str) -> str:

@@ -7,7 +7,6 @@ the installed `thbdb` command, as a user would.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
+from thbdb.stack import isolated_env
 
 ROOT = Path(__file__).resolve().parents[1]
 # Tests play the hub and the countries in this very process, as root: accounts stay off
@@ -24,12 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ["THBDB_ACCOUNTS"] = "off"
 SHARED = ROOT.parent / "shared"
 THBDB = str(Path(sys.executable).with_name("thbdb"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # The commands that are clients of the release service: each run asks it once.
@@ -64,21 +58,14 @@ class Stack:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("thbdb-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("THBDB_", "AIRFLOW"))}
-    env.update(
-        {
-            "THBDB_HOME": str(home),
-            "THBDB_KAFKA_PORT": str(_free_port()),
-            "THBDB_KAFKA_CONTROLLER_PORT": str(_free_port()),
-            "THBDB_AIRFLOW_PORT": str(_free_port()),
-            "COLUMNS": "200",
-            "THBDB_ACCOUNTS": "off",
-            # Small micro-batches, so that fault tests see several batches in a few thousand events.
-            "THBDB_BATCH_SIZE": "5000",
-            # A minute for what the hub loaded (or erased) to leave the broker's files, so
-            # that the erasure test can wait it out (pipeline/kafka_retention.py).
-            "THBDB_ERASURE_SECONDS": "60",
-        }
+    env = isolated_env(
+        home,
+        THBDB_ACCOUNTS="off",
+        # Small micro-batches, so that fault tests see several batches in a few thousand events.
+        THBDB_BATCH_SIZE="5000",
+        # A minute for what the hub loaded (or erased) to leave the broker's files, so
+        # that the erasure test can wait it out (pipeline/kafka_retention.py).
+        THBDB_ERASURE_SECONDS="60",
     )
     running = Stack(Settings.from_env(env), env)
     running.thbdb("up", timeout=600)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
 from pathlib import Path
 
@@ -24,6 +25,31 @@ class StackError(RuntimeError):
 
 
 PROCESSES = (kafka_broker.PROCESS, *airflow_stack.PROCESSES, release_service.PROCESS)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def isolated_env(home: Path, **settings: str) -> dict[str, str]:
+    """The environment of a stack of its own (tests, benchmarks): this process's, less
+    every THBDB_ and AIRFLOW variable, with its own home, free ports for the broker and
+    Airflow, and ``settings`` (THBDB_ variables) on top."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("THBDB_", "AIRFLOW"))}
+    env.update(
+        {
+            "THBDB_HOME": str(home),
+            "THBDB_KAFKA_PORT": str(free_port()),
+            "THBDB_KAFKA_CONTROLLER_PORT": str(free_port()),
+            "THBDB_AIRFLOW_PORT": str(free_port()),
+            "COLUMNS": "200",  # wide enough that tables are not wrapped in captured output
+            **settings,
+        }
+    )
+    return env
 
 
 def _other_running_home(settings: Settings) -> Path | None:

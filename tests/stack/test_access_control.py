@@ -26,9 +26,10 @@ from pipeline import kafka_security
 from pipeline.drain import drain_country
 from producers.publisher import EventPublisher, PublishFailed
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
-from tests.conftest import THBDB, Stack, _free_port
+from tests.conftest import THBDB, Stack
 from tests.stack.test_quarantine import _events
 from thbdb import kafka_broker
+from thbdb.stack import free_port as _free_port
 from transforms.events import VictimEvent
 
 pytestmark = pytest.mark.stack

@@ -23,10 +23,11 @@ import pytest
 from config.settings import Settings
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from release import snapshot
-from tests.conftest import THBDB, _free_port
+from tests.conftest import THBDB
 from thbdb import accounts, airflow_stack, kafka_broker
 from thbdb import release_process as release_service
 from thbdb.processes import running_pid
+from thbdb.stack import free_port as _free_port
 
 pytestmark = [
     pytest.mark.stack,

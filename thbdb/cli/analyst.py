@@ -15,9 +15,12 @@ import typer
 from rich.table import Table
 
 from thbdb.cli.common import (
+    CountryOption,
+    FormatOption,
     MinCellOption,
     OutputFormat,
     TokenOption,
+    YearToOption,
     _ask,
     _fail,
     _print_rows,
@@ -62,11 +65,11 @@ def _count_rows(answer: dict[str, Any], count: str, format: OutputFormat, title:
 @query_app.command("counts")
 def query_counts(
     by: Annotated[str, typer.Option("--by", help="Comma-separated dimensions, e.g. year,country.")],
-    country: Annotated[str | None, typer.Option("--country", help="Only this reporting country.")] = None,
+    country: CountryOption = None,
     year_from: Annotated[int | None, typer.Option("--from", help="First year (identification).")] = None,
-    year_to: Annotated[int | None, typer.Option("--to", help="Last year.")] = None,
+    year_to: YearToOption = None,
     min_cell: MinCellOption = None,
-    format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    format: FormatOption = OutputFormat.table,
     totals: Annotated[
         bool, typer.Option("--totals", help="Also show the totals of every dimension (the value 'total').")
     ] = False,
@@ -104,9 +107,9 @@ def query_links(
     by: Annotated[str, typer.Option("--by", help="Comma-separated: pair, year, country.")] = "pair,year",
     country: Annotated[str | None, typer.Option("--country", help="Only persons found in this country.")] = None,
     year_from: Annotated[int | None, typer.Option("--from", help="First year (first identification).")] = None,
-    year_to: Annotated[int | None, typer.Option("--to", help="Last year.")] = None,
+    year_to: YearToOption = None,
     min_cell: MinCellOption = None,
-    format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    format: FormatOption = OutputFormat.table,
     token: TokenOption = None,
 ) -> None:
     """Cross-border persons: victims that privacy-preserving linkage found in two or more
@@ -161,11 +164,11 @@ def query_trends(
         typer.Option("--filter", help="Only victims with DIM=VALUE, comma-separated, e.g. age_group=minor."),
     ] = None,
     year_from: Annotated[int | None, typer.Option("--from", help="First year.")] = None,
-    year_to: Annotated[int | None, typer.Option("--to", help="Last year.")] = None,
+    year_to: YearToOption = None,
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level of the flag.")] = 0.05,
     flagged_only: Annotated[bool, typer.Option("--flagged-only", help="Only flagged rows.")] = False,
     min_cell: MinCellOption = None,
-    format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    format: FormatOption = OutputFormat.table,
     token: TokenOption = None,
 ) -> None:
     """Share of each category of a dimension per period and country, its change against
@@ -222,8 +225,8 @@ ESTIMATE_COLUMNS = ["country", "year_from", "year_to", "observed", "estimate", "
 def query_estimate(
     country: Annotated[str, typer.Option("--country", help="The reporting country whose victims are estimated.")],
     year_from: Annotated[int | None, typer.Option("--from", help="First year (identification).")] = None,
-    year_to: Annotated[int | None, typer.Option("--to", help="Last year.")] = None,
-    format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    year_to: YearToOption = None,
+    format: FormatOption = OutputFormat.table,
     token: TokenOption = None,
 ) -> None:
     """How many victims there are, those never identified included: a multiple systems
@@ -265,11 +268,11 @@ def query_estimate(
 @query_app.command("perpetrators")
 def query_perpetrators(
     by: Annotated[str, typer.Option("--by", help="Comma-separated dimensions, e.g. year,role.")],
-    country: Annotated[str | None, typer.Option("--country", help="Only this reporting country.")] = None,
+    country: CountryOption = None,
     year_from: Annotated[int | None, typer.Option("--from", help="First year (registration).")] = None,
-    year_to: Annotated[int | None, typer.Option("--to", help="Last year.")] = None,
+    year_to: YearToOption = None,
     min_cell: MinCellOption = None,
-    format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    format: FormatOption = OutputFormat.table,
     token: TokenOption = None,
 ) -> None:
     """Perpetrator profiles: distinct perpetrators by dimensions, small cells suppressed.

@@ -164,6 +164,10 @@ def _save(answer: dict[str, Any], out_dir: Path | None, name: str) -> Path:
     return next(p for p in written if p.name == name)
 
 
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")]
+YearToOption = Annotated[int | None, typer.Option("--to", help="Last year.")]
+CountryOption = Annotated[str | None, typer.Option("--country", help="Only this reporting country.")]
+
 ReportOut = Annotated[
     Path | None,
     typer.Option("--out", help="The folder to write into (default: $THBDB_HOME/reports for the local hub, else .)."),

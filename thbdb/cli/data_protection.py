@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from thbdb.cli.common import (
+    FormatOption,
     OutputFormat,
     ReportOut,
     TokenOption,
@@ -75,7 +76,7 @@ def report_privacy(out_dir: ReportOut = None, token: TokenOption = None) -> None
 @app.command("audit")
 def audit(
     last: Annotated[int | None, typer.Option("--last", min=1, help="Only the last N requests.")] = 50,
-    format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    format: FormatOption = OutputFormat.table,
     token: TokenOption = None,
 ) -> None:
     """The release service's audit log: who asked what, when, the outcome, and how many

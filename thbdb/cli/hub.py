@@ -14,6 +14,7 @@ from rich.table import Table
 from config.settings import COUNTRIES, Settings
 from release.access import Role
 from thbdb.cli.common import (
+    FormatOption,
     OutputFormat,
     StatusFormat,
     _fail,
@@ -186,7 +187,7 @@ def users_add(
 
 @users_app.command("list")
 def users_list(
-    format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    format: FormatOption = OutputFormat.table,
 ) -> None:
     """The identities of the release service and their state (never their tokens)."""
     from datetime import UTC, datetime

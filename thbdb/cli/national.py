@@ -12,6 +12,7 @@ from rich.table import Table
 
 from config.settings import COUNTRIES
 from thbdb.cli.common import (
+    FormatOption,
     OutputFormat,
     TokenOption,
     _ask,
@@ -171,7 +172,7 @@ def quarantine(
         ),
     ] = None,
     show_resolved: Annotated[bool, typer.Option("--all", help="Also events a later version resolved.")] = False,
-    format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    format: FormatOption = OutputFormat.table,
     token: TokenOption = None,
 ) -> None:
     """Events of a country that validation refused, with the reasons.
