@@ -43,19 +43,39 @@ class Field:
 
 
 # fmt: off
-VICTIM_FIELDS: tuple[Field, ...] = (
+# What both exports hold alike: the record and its version, the person's names, and the
+# contact details and notes that stay in the country.
+_RECORD = (
     Field("record_id", "pseudonym", True, event=("record_ref",), raw=("record_ref",)),
     Field("updated_at", "timestamp", True, event=("updated_at",), raw=("updated_at",)),
+)
+_CASE = Field("case_ref", "pseudonym", event=("case_ref",), raw=("case_ref",))
+_NAMES = (Field("given_name", "identifying", True), Field("family_name", "identifying", True))
+_CONTACT = (
+    Field("document_number", "identifying"),
+    Field("phone", "identifying"),
+    Field("address", "identifying"),
+    Field("notes", "free_text"),
+)
+_SEX = Field("sex", "code", False, "sex", ("sex",), ("sex",), "sex")
+_CITIZENSHIP = Field("citizenship", "country", event=("citizenship",), raw=("citizenship",), dimension="citizenship")
+
+
+def _birth(age: str) -> Field:
+    """The date of birth, which travels as the age (``age``) at the record's date and is
+    kept as an age band and minor or adult."""
+    return Field("date_of_birth", "birth", event=(age,), raw=("age_band", "age_group"), dimension="age_band")
+
+
+VICTIM_FIELDS: tuple[Field, ...] = (
+    *_RECORD,
     Field("status", "status", True, "status_victim", ("status",), ("status",), "status"),
     Field("case_category", "code", False, "case_category", ("case_category",), ("case_category",), "case_category"),
-    Field("case_ref", "pseudonym", event=("case_ref",), raw=("case_ref",)),
-    Field("given_name", "identifying", True),
-    Field("family_name", "identifying", True),
-    # Travels as the age at identification; kept as an age band and minor or adult.
-    Field("date_of_birth", "birth", event=("age_at_identification",), raw=("age_band", "age_group"),
-          dimension="age_band"),
-    Field("sex", "code", False, "sex", ("sex",), ("sex",), "sex"),
-    Field("citizenship", "country", event=("citizenship",), raw=("citizenship",), dimension="citizenship"),
+    _CASE,
+    *_NAMES,
+    _birth("age_at_identification"),
+    _SEX,
+    _CITIZENSHIP,
     Field("identified_on", "date", True, event=("identified_year", "identified_month"),
           raw=("identified_year", "identified_month"), dimension="year"),
     Field("identified_by", "code", False, "identified_by", ("identified_by",), ("identified_by",), "identified_by"),
@@ -76,30 +96,21 @@ VICTIM_FIELDS: tuple[Field, ...] = (
           "means_of_travel"),
     Field("means_of_communication", "codes", False, "means_of_communication", ("means_of_communication",),
           ("means_of_communication",), "means_of_communication"),
-    Field("document_number", "identifying"),
-    Field("phone", "identifying"),
-    Field("address", "identifying"),
-    Field("notes", "free_text"),
+    *_CONTACT,
 )
 # fmt: on
 
 
 # fmt: off
 PERPETRATOR_FIELDS: tuple[Field, ...] = (
-    Field("record_id", "pseudonym", True, event=("record_ref",), raw=("record_ref",)),
-    Field("updated_at", "timestamp", True, event=("updated_at",), raw=("updated_at",)),
+    *_RECORD,
     Field("status", "status", True, "status_perpetrator", ("status",), ("status",), "status"),
-    Field("case_ref", "pseudonym", event=("case_ref",), raw=("case_ref",)),
-    Field("given_name", "identifying", True),
-    Field("family_name", "identifying", True),
-    Field("date_of_birth", "birth", event=("age_at_registration",), raw=("age_band", "age_group"),
-          dimension="age_band"),
-    Field("document_number", "identifying"),
-    Field("phone", "identifying"),
-    Field("address", "identifying"),
-    Field("notes", "free_text"),
-    Field("sex", "code", False, "sex", ("sex",), ("sex",), "sex"),
-    Field("citizenship", "country", event=("citizenship",), raw=("citizenship",), dimension="citizenship"),
+    _CASE,
+    *_NAMES,
+    _birth("age_at_registration"),
+    *_CONTACT,
+    _SEX,
+    _CITIZENSHIP,
     Field("role", "codes", False, "perpetrator_role", ("roles",), ("roles",), "role"),
     Field("structure", "code", False, "perpetrator_structure", ("structure",), ("structure",), "structure"),
     Field("relation_to_victim", "code", False, "relation_to_victim", ("relation_to_victim",),
