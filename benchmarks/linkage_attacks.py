@@ -58,8 +58,8 @@ from faker import Faker
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
+from producers.demo_exports import write_demo_exports
 from producers.linkage import FILTER_BITS, FLIP_PROBABILITY, HASHES_PER_BIGRAM, LinkageEncoder, bigrams, name_tokens
-from producers.synthetic import write_demo_exports
 from transforms.events import Scheme
 
 RESULT_PATH = Path(__file__).with_name("linkage-attacks.json")

@@ -51,7 +51,7 @@ def load_exports(
 
 def load_demo(warehouse: Path, exports: Path, seed: int = 7, linkage_key: bytes | None = None) -> Path:
     """The demo's synthetic exports of all six countries, loaded."""
-    from producers.synthetic import write_demo_exports
+    from producers.demo_exports import write_demo_exports
 
     files = write_demo_exports(exports, seed=seed)
     pairs = [(country, path) for country in files for path in files[country]]

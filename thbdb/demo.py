@@ -17,8 +17,8 @@ from config.settings import Settings
 from disclosure.perturbation import Perturbation
 from disclosure.policy import load_policy
 from producers import country_keys
+from producers.demo_exports import write_demo_exports
 from producers.push import PushReport, push_export
-from producers.synthetic import write_demo_exports
 from release import snapshot
 from reports.analysis import write_analysis_report
 from reports.data_protection import write_data_protection_report

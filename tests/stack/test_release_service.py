@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from producers.synthetic import VictimProfile, victim_rows, write_demo_exports, write_victims_csv
+from producers.demo_exports import write_demo_exports
+from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.conftest import THBDB, Stack
 
 pytestmark = pytest.mark.stack
