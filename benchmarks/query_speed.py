@@ -15,7 +15,7 @@ import duckdb
 
 from benchmarks.results import percentile
 from warehouse.loader import connect, ensure_schema, refresh_marts
-from warehouse.queries import victim_counts
+from warehouse.queries import DIMENSIONS, victim_counts
 
 # Columns filled; any other column of raw_victim_events is left NULL.
 _GENERATED = """
@@ -136,6 +136,15 @@ def measure(path: Path, repeats: int) -> dict[str, dict[str, float]]:
             name: partial(victim_counts, con, dims) for name, dims in STANDARD_QUERIES.items()
         }
         calls.update(_trend_queries(con))
+        # Every dimension alone (the modus-operandi lists included); only the slowest is kept.
+        slowest: tuple[str, list[float]] | None = None
+        for dimension in DIMENSIONS:
+            times = _timed(partial(victim_counts, con, [dimension]), repeats)
+            if slowest is None or percentile(times, 95) > percentile(slowest[1], 95):
+                slowest = (dimension, times)
+        if slowest is not None:
+            name = f"counts by the slowest of {len(DIMENSIONS)} dimensions alone ({slowest[0]})"
+            out[name] = {"p50": percentile(slowest[1], 50), "p95": percentile(slowest[1], 95)}
         for name, call in calls.items():
             try:
                 times = _timed(call, repeats)

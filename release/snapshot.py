@@ -38,6 +38,7 @@ RELEASED_TABLES = (
     "mart_victims",
     "mart_victim_exploitation",
     "mart_victim_cells",
+    "mart_victim_dimension_cells",
     "mart_victim_control",
     "mart_victim_travel",
     "mart_victim_communication",

@@ -61,6 +61,13 @@ _ONE_ROW_PER_RECORD = frozenset({"v", "mo"})
 # The dimensions pre-aggregated in mart_victim_cells (warehouse/sql/marts/032_victim_cells.sql),
 # each a column of that name.
 CELL_DIMENSIONS = ("year", "country", "citizenship", "sex", "age_group", "exploitation")
+# The dimensions pre-aggregated one at a time, by year and country, in
+# mart_victim_dimension_cells (warehouse/sql/marts/050_dimension_cells.sql); those where a
+# record may have several categories carry a `first` flag that counts it once in a total.
+DIMENSION_CELLS = frozenset(DIMENSIONS) - frozenset(CELL_DIMENSIONS)
+_SEVERAL_PER_RECORD = frozenset(
+    {"means_of_control", "means_of_travel", "means_of_communication", "perpetrator_structure", "perpetrator_relation"}
+)
 
 
 def aliases_of(dimension: str) -> set[str]:
@@ -165,15 +172,18 @@ def cube_counts(
     return counts
 
 
-def _marts_have(con: duckdb.DuckDBPyConnection) -> tuple[bool, bool]:
-    """(the marts mark linked records, mart_victim_cells exists): a warehouse built
-    before both is still counted, the slow way, until its next refresh."""
+def _marts_have(con: duckdb.DuckDBPyConnection) -> tuple[bool, bool, bool]:
+    """(the marts mark linked records, mart_victim_cells exists, mart_victim_dimension_cells
+    exists): a warehouse built before them is still counted, the slow way, until its next
+    refresh."""
     row = con.execute(
         "SELECT count(*) FILTER (WHERE table_name = 'mart_victims' AND column_name = 'is_linked'),"
-        " count(*) FILTER (WHERE table_name = 'mart_victim_cells')"
-        " FROM duckdb_columns() WHERE table_name IN ('mart_victims', 'mart_victim_cells')"
+        " count(*) FILTER (WHERE table_name = 'mart_victim_cells'),"
+        " count(*) FILTER (WHERE table_name = 'mart_victim_dimension_cells')"
+        " FROM duckdb_columns()"
+        " WHERE table_name IN ('mart_victims', 'mart_victim_cells', 'mart_victim_dimension_cells')"
     ).fetchone()
-    return bool(row and row[0]), bool(row and row[1])
+    return bool(row and row[0]), bool(row and row[1]), bool(row and row[2])
 
 
 def _roll_up(rows: Sequence[Sequence[object]], n: int, set_positions: list[int]) -> dict[Key, int]:
@@ -210,11 +220,15 @@ def person_counts(con: duckdb.DuckDBPyConnection, by: list[str], scope: Scope = 
     where, params = scope.where("v")
     source = f"mart_victims v{joins_for(by)}"
     aliases = {a for d in by for a in aliases_of(d)}
-    marks_linked, has_cells = _marts_have(con)
-    if not marks_linked or not aliases <= SET_VALUED_ALIASES | _ONE_ROW_PER_RECORD:
+    marks_linked, has_cells, has_dimension_cells = _marts_have(con)
+    others = [d for d in by if d not in ("year", "country")]
+    if marks_linked and has_dimension_cells and len(others) == 1 and others[0] in DIMENSION_CELLS:
+        rows = _dimension_cells(con, by, others[0], scope)
+        set_positions = [by.index(others[0])] if others[0] in _SEVERAL_PER_RECORD else []
+    elif not marks_linked or not aliases <= SET_VALUED_ALIASES | _ONE_ROW_PER_RECORD:
         return cube_counts(con, expressions, source, where, params, "v.person_key")
-    set_positions = [i for i, d in enumerate(by) if aliases_of(d) & SET_VALUED_ALIASES]
-    if has_cells and set(by) <= set(CELL_DIMENSIONS):
+    elif has_cells and set(by) <= set(CELL_DIMENSIONS):
+        set_positions = [i for i, d in enumerate(by) if aliases_of(d) & SET_VALUED_ALIASES]
         cell_where, cell_params = scope.where("c")
         if "exploitation" not in by:
             cell_where.append("c.exploitation_first")  # each record once
@@ -224,6 +238,7 @@ def person_counts(con: duckdb.DuckDBPyConnection, by: list[str], scope: Scope = 
             cell_params,
         ).fetchall()
     else:
+        set_positions = [i for i, d in enumerate(by) if aliases_of(d) & SET_VALUED_ALIASES]
         firsts = [f"{next(iter(aliases_of(by[i]) & SET_VALUED_ALIASES))}.is_first" for i in set_positions]
         rows = con.execute(
             f"SELECT {', '.join(expressions + firsts)}, count(*) FROM {source}"
@@ -235,6 +250,23 @@ def person_counts(con: duckdb.DuckDBPyConnection, by: list[str], scope: Scope = 
     for key, n in linked.items():
         counts[key] = counts.get(key, 0) + n
     return counts
+
+
+def _dimension_cells(
+    con: duckdb.DuckDBPyConnection, by: list[str], dimension: str, scope: Scope
+) -> list[tuple[object, ...]]:
+    """The rows of mart_victim_dimension_cells for ``by`` (year and country, and one
+    ``dimension``): values in the order of ``by``, the `first` flag where a record may
+    have several categories, then the victims."""
+    columns = [f"c.{d}" if d in ("year", "country") else "c.category" for d in by]
+    if dimension in _SEVERAL_PER_RECORD:
+        columns.append("c.first")
+    where, params = scope.where("c")
+    return con.execute(
+        f"SELECT {', '.join(columns)}, sum(c.victims) FROM mart_victim_dimension_cells c"
+        f" WHERE c.dimension = ? AND {' AND '.join(where)} GROUP BY ALL",
+        [dimension, *params],
+    ).fetchall()
 
 
 def victim_counts(

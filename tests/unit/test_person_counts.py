@@ -11,7 +11,15 @@ import pytest
 from benchmarks.query_speed import build_warehouse
 from disclosure.suppression import Key
 from warehouse.loader import connect, layer_files, run_sql_file
-from warehouse.queries import CELL_DIMENSIONS, DIMENSIONS, Scope, cube_counts, joins_for, person_counts
+from warehouse.queries import (
+    CELL_DIMENSIONS,
+    DIMENSION_CELLS,
+    DIMENSIONS,
+    Scope,
+    cube_counts,
+    joins_for,
+    person_counts,
+)
 from warehouse.trends import _period_counts, _yearly_counts, trend_cells
 
 QUERIES = [
@@ -28,7 +36,11 @@ QUERIES = [
     ["means_of_control", "means_of_communication", "sex"],
     ["trafficking_scope", "route"],
     ["age_band", "identified_by", "case_category"],
-    ["perpetrator_structure", "year"],  # not a cheap dimension: counted the exact way
+    ["perpetrator_structure", "year", "sex"],  # not pre-aggregated: counted the exact way
+    # Each dimension of mart_victim_dimension_cells, alone and by year and country.
+    *([d] for d in sorted(DIMENSION_CELLS)),
+    *(["year", d] for d in sorted(DIMENSION_CELLS)),
+    *([d, "country", "year"] for d in sorted(DIMENSION_CELLS)),
 ]
 FILTERS = [(None, None, None), ("RS", None, None), (None, 2015, 2018), ("AL", 2020, 2020)]
 
@@ -71,6 +83,22 @@ def test_cheap_counts_equal_distinct_counts(warehouse: Path, by: list[str]) -> N
             assert exact  # the filters leave victims to count
 
 
+def test_the_dimension_cells_hold_every_dimension_the_queries_read_there(warehouse: Path) -> None:
+    with connect(warehouse, read_only=True) as con:
+        held = {r[0] for r in con.execute("SELECT DISTINCT dimension FROM mart_victim_dimension_cells").fetchall()}
+    assert held == DIMENSION_CELLS
+
+
+@pytest.mark.parametrize("dimension", ["perpetrator_structure", "perpetrator_relation", "means_of_control"])
+def test_cells_of_cases_with_perpetrators_equal_distinct_counts(demo_warehouse: Path, dimension: str) -> None:
+    """The demo has perpetrators (several to a case), linked persons and withdrawn records."""
+    with connect(demo_warehouse, read_only=True) as con:
+        for by in ([dimension], ["year", dimension], [dimension, "country"]):
+            for country, year_from, year_to in FILTERS:
+                exact = _exact(con, by, country, year_from, year_to)
+                assert person_counts(con, by, Scope(country, year_from, year_to)) == exact, (by, country)
+
+
 @pytest.fixture
 def old_warehouse(warehouse: Path, tmp_path: Path) -> Path:
     """The same warehouse as built before the cells mart and is_linked: counted the exact way."""
@@ -78,6 +106,7 @@ def old_warehouse(warehouse: Path, tmp_path: Path) -> Path:
     old.write_bytes(warehouse.read_bytes())
     with connect(old) as con:
         con.execute("DROP TABLE mart_victim_cells")
+        con.execute("DROP TABLE mart_victim_dimension_cells")
         con.execute("ALTER TABLE mart_victims DROP COLUMN is_linked")
     return old
 
