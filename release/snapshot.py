@@ -29,6 +29,7 @@ import duckdb
 from config.settings import Settings
 from release.files import hub_secret, replace_file
 from reports.privacy import PROBING_COLUMNS, probing_signs
+from warehouse.protected_counts import GRID_CELLS
 
 POINTER = "CURRENT"
 KEPT = 3  # snapshots kept: the current one and two before it (a request may still read one)
@@ -102,6 +103,7 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
                 select += f", md5_number_lower(? || {CELL_KEYS[table]}) AS cell_key"
                 params.append(cell_secret)
             con.execute(f"CREATE TABLE release_snapshot.{table} AS SELECT {select} FROM {table}", params)
+        _publish_grid_cells(con, cell_secret)
         # Versions are not released; the signs of probing read from them are (counts only).
         signs = probing_signs(con)
         con.execute(
@@ -122,6 +124,31 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
     _point_to(folder, name)
     _prune(folder, keep=name)
     return path
+
+
+def _publish_grid_cells(con: duckdb.DuckDBPyConnection, cell_secret: str) -> None:
+    """The protected counts' grid for every dimension, pre-aggregated (persons with one
+    record only; warehouse/protected_counts.py adds the linked ones): persons and the sum
+    of their cell keys by dimension, year, country and category. Summed in the hub from
+    mart_victim_dimension_codes, which the snapshot does not hold."""
+    has_codes = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database()"
+        " AND view_name = 'mart_victim_dimension_codes'"
+    ).fetchone()
+    if not has_codes or not has_codes[0]:
+        return  # an older warehouse: protected counts take the slow way until its next refresh
+    con.execute(
+        f"""CREATE TABLE release_snapshot.{GRID_CELLS} AS
+            -- Each person's cell key once (a keyed hash per row would cost one per category).
+            WITH keys AS (
+                SELECT person_key, md5_number_lower(? || person_key) AS cell_key FROM mart_victims WHERE NOT is_linked
+            )
+            SELECT dimension, year, country, category, first, count(*) AS persons, sum(cell_key) AS cell_keys
+            FROM mart_victim_dimension_codes JOIN keys USING (person_key)
+            WHERE year IS NOT NULL
+            GROUP BY ALL""",
+        [cell_secret],
+    )
 
 
 def cell_key_secret(settings: Settings) -> str:

@@ -16,9 +16,13 @@ import duckdb
 
 from disclosure.perturbation import KEY_SPACE, Grid, Perturbation, assemble, grid_from_rows
 from disclosure.suppression import TOTAL, CountCell, Key
+from transforms.codelists import NOT_RECORDED
 from warehouse.perpetrators import PERPETRATOR_DIMENSIONS, perpetrator_counts, source_for
 from warehouse.queries import DIMENSIONS, EVERYTHING, QueryError, Scope, joins_for, victim_counts
 
+# The grid pre-aggregated for one dimension at a time, in every release snapshot
+# (release/snapshot.py): persons with one record, with the sum of their cell keys.
+GRID_CELLS = "release_grid_cells"
 # Combined with year and reporting country, a protected count takes at most this many
 # dimensions: the grid stays one that can be published whole.
 MAX_DIMENSIONS = 2
@@ -29,15 +33,22 @@ class BeyondTheGrid(QueryError):
 
 
 def grid_of(
-    con: duckdb.DuckDBPyConnection, expressions: Sequence[str], source: str, counted: str, cell_key: str
+    con: duckdb.DuckDBPyConnection,
+    expressions: Sequence[str],
+    source: str,
+    counted: str,
+    cell_key: str,
+    where: str = "TRUE",
 ) -> Grid:
     """Distinct ``counted`` and their cell key in every cell of ``expressions`` (the year
-    first, then the country), every one but the year also at TOTAL, over all the data."""
+    first, then the country), every one but the year also at TOTAL, over all the data
+    (or the rows ``where`` holds)."""
     cubed = expressions[1:]
     grouping = ", ".join(f"grouping({e})" for e in cubed)
     rows = con.execute(
         f"SELECT {', '.join(expressions)}, {grouping}, count(DISTINCT {counted}), sum(DISTINCT {cell_key})"
-        f" FROM {source} WHERE {expressions[0]} IS NOT NULL GROUP BY {expressions[0]}, CUBE ({', '.join(cubed)})"
+        f" FROM {source} WHERE {expressions[0]} IS NOT NULL AND {where}"
+        f" GROUP BY {expressions[0]}, CUBE ({', '.join(cubed)})"
     ).fetchall()
     return grid_from_rows(rows, len(expressions))
 
@@ -46,7 +57,48 @@ def victim_grid(con: duckdb.DuckDBPyConnection, dimensions: Sequence[str]) -> Gr
     """Distinct victims and their cell key in every cell of year x country (TOTAL: the
     region) x ``dimensions`` (each also at TOTAL), over all the data."""
     expressions = ["v.year", "v.country", *(DIMENSIONS[d] for d in dimensions)]
-    return grid_of(con, expressions, f"mart_victims v{joins_for(list(dimensions))}", "v.person_key", "v.cell_key")
+    source = f"mart_victims v{joins_for(list(dimensions))}"
+    if len(dimensions) > 1 or not _has_grid_cells(con):
+        return grid_of(con, expressions, source, "v.person_key", "v.cell_key")
+    # Persons with one record from the pre-aggregated grid, linked persons counted exactly:
+    # no person is in both, so their counts and cell keys add.
+    grid = _one_record_grid(con, dimensions[0] if dimensions else None)
+    for key, (persons, cell_key) in grid_of(
+        con, expressions, source, "v.person_key", "v.cell_key", "v.is_linked"
+    ).items():
+        before = grid.get(key, (0, 0))
+        grid[key] = (before[0] + persons, (before[1] + cell_key) % KEY_SPACE)
+    return grid
+
+
+def _has_grid_cells(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND table_name = ?",
+        [GRID_CELLS],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _one_record_grid(con: duckdb.DuckDBPyConnection, dimension: str | None) -> Grid:
+    """The grid of the persons with one record, summed from the snapshot's pre-aggregated
+    cells: each row counts in its country and the region, under its category and (its
+    record's first category only) the dimension's total. Without a dimension, any with
+    one category a record gives the year and country totals."""
+    rows = con.execute(
+        f"SELECT year, country, category, first, persons, cell_keys FROM {GRID_CELLS} WHERE dimension = ?",
+        [dimension or "status"],
+    ).fetchall()
+    sums: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+    for year, country, category, first, persons, cell_keys in rows:
+        shown = NOT_RECORDED if category is None else category
+        for where in (country, TOTAL):
+            targets: list[Key] = [(year, where)]
+            if dimension is not None:
+                targets = [(year, where, shown), *([(year, where, TOTAL)] if first else [])]
+            for target in targets:
+                sums[target][0] += int(persons)
+                sums[target][1] += int(cell_keys)
+    return {key: (n, k % KEY_SPACE) for key, (n, k) in sums.items()}
 
 
 def _grid_dimensions(by: Sequence[str]) -> list[str]:

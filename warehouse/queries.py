@@ -62,12 +62,13 @@ _ONE_ROW_PER_RECORD = frozenset({"v", "mo"})
 # each a column of that name.
 CELL_DIMENSIONS = ("year", "country", "citizenship", "sex", "age_group", "exploitation")
 # The dimensions pre-aggregated one at a time, by year and country, in
-# mart_victim_dimension_cells (warehouse/sql/marts/050_dimension_cells.sql); those where a
+# mart_victim_dimension_cells (warehouse/sql/marts/050_dimension_codes.sql); those where a
 # record may have several categories carry a `first` flag that counts it once in a total.
-DIMENSION_CELLS = frozenset(DIMENSIONS) - frozenset(CELL_DIMENSIONS)
-_SEVERAL_PER_RECORD = frozenset(
-    {"means_of_control", "means_of_travel", "means_of_communication", "perpetrator_structure", "perpetrator_relation"}
-)
+DIMENSION_CELLS = frozenset(DIMENSIONS) - {"year", "country"}
+SEVERAL_PER_RECORD = frozenset(
+    {"exploitation", "means_of_control", "means_of_travel", "means_of_communication", "perpetrator_structure",
+     "perpetrator_relation"}
+)  # fmt: skip
 
 
 def aliases_of(dimension: str) -> set[str]:
@@ -224,7 +225,7 @@ def person_counts(con: duckdb.DuckDBPyConnection, by: list[str], scope: Scope = 
     others = [d for d in by if d not in ("year", "country")]
     if marks_linked and has_dimension_cells and len(others) == 1 and others[0] in DIMENSION_CELLS:
         rows = _dimension_cells(con, by, others[0], scope)
-        set_positions = [by.index(others[0])] if others[0] in _SEVERAL_PER_RECORD else []
+        set_positions = [by.index(others[0])] if others[0] in SEVERAL_PER_RECORD else []
     elif not marks_linked or not aliases <= SET_VALUED_ALIASES | _ONE_ROW_PER_RECORD:
         return cube_counts(con, expressions, source, where, params, "v.person_key")
     elif has_cells and set(by) <= set(CELL_DIMENSIONS):
@@ -259,7 +260,7 @@ def _dimension_cells(
     ``dimension``): values in the order of ``by``, the `first` flag where a record may
     have several categories, then the victims."""
     columns = [f"c.{d}" if d in ("year", "country") else "c.category" for d in by]
-    if dimension in _SEVERAL_PER_RECORD:
+    if dimension in SEVERAL_PER_RECORD:
         columns.append("c.first")
     where, params = scope.where("c")
     return con.execute(

@@ -16,7 +16,8 @@ from config.settings import Settings
 from disclosure.policy import load_policy
 from release import answers
 from release.access import Identity, Refused, Role
-from warehouse.queries import Scope, victim_counts
+from warehouse.protected_counts import grid_of, victim_grid
+from warehouse.queries import DIMENSION_CELLS, DIMENSIONS, Scope, joins_for, victim_counts
 
 ANALYST = Identity("ana", Role.analyst)
 
@@ -123,3 +124,18 @@ def test_protected_trends_carry_the_exact_tests_flags_and_nothing_more(released:
         assert cell.flagged == (expected.flagged and not cell.suppressed)
         assert cell.alarm == ("" if cell.suppressed else expected.alarm)
     assert any(c.flagged and c.direction for c in shown)  # flags do come through, on shown cells
+
+
+@pytest.mark.parametrize("dimension", [None, *sorted(DIMENSION_CELLS)])
+def test_the_pre_aggregated_grid_is_the_grid_of_every_victim(
+    released: tuple[Settings, Path], dimension: str | None
+) -> None:
+    """The snapshot's pre-aggregated grid (persons with one record) plus the linked persons
+    counted exactly gives the grid counted over every victim: the same persons and the
+    same cell keys in every cell, so every protected count is what it was."""
+    dimensions = [dimension] if dimension else []
+    with duckdb.connect(str(released[1]), read_only=True) as con:
+        fast = victim_grid(con, dimensions)
+        expressions = ["v.year", "v.country", *(DIMENSIONS[d] for d in dimensions)]
+        every = grid_of(con, expressions, f"mart_victims v{joins_for(dimensions)}", "v.person_key", "v.cell_key")
+    assert fast == every
