@@ -187,6 +187,25 @@ def main() -> None:
                     note="baseline: count(*) GROUP BY year, country",
                 )
             )
+    log("query speed: a release snapshot, and an analyst's protected counts through the service's answers")
+    released = query_speed.measure_released(warehouse, repeats)
+    figures.append(
+        Figure(
+            f"publish a release snapshot of {label}", released.pop("publish")["seconds"], "s", higher_is_better=False
+        )
+    )
+    for name, speed in released.items():
+        for pct in ("p50", "p95"):
+            figures.append(
+                Figure(
+                    f"query {name} {pct}, {label}",
+                    speed[pct],
+                    "ms",
+                    base[pct],
+                    higher_is_better=False,
+                    note="baseline: count(*) GROUP BY year, country on the warehouse",
+                )
+            )
     shutil.rmtree(workdir, ignore_errors=True)
     log(f"done in {time.monotonic() - STARTED:.0f} s")
     print(table(figures))

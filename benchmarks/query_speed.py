@@ -153,3 +153,39 @@ def measure(path: Path, repeats: int) -> dict[str, dict[str, float]]:
                 continue
             out[name] = {"p50": percentile(times, 50), "p95": percentile(times, 95)}
     return out
+
+
+def measure_released(path: Path, repeats: int) -> dict[str, dict[str, float]]:
+    """Counts as an analyst gets them by default: a release snapshot of the warehouse is
+    published, and the release service's own answer (protected counts, perturbed and
+    withheld on the grid) is timed for every dimension alone; the slowest is kept. The
+    HTTPS round trip is left out (the latency benchmark has it)."""
+    import tempfile
+
+    import duckdb as db
+
+    from config.settings import Settings
+    from disclosure.policy import load_policy
+    from release import answers, snapshot
+    from release.access import Identity, Role
+
+    home = Path(tempfile.mkdtemp(prefix="thbdb-bench-release-"))
+    settings = Settings(home=home)
+    started = time.perf_counter()
+    with connect(path) as con:
+        con.execute("SET enable_progress_bar = false")
+        snapshot.publish(con, settings)
+    published = time.perf_counter() - started
+    context = answers.Context(Identity("bench-analyst", Role.analyst), load_policy(), settings)
+    slowest: tuple[str, list[float]] | None = None
+    with db.connect(str(snapshot.current(settings)), read_only=True) as con:
+        for dimension in DIMENSIONS:
+            times = _timed(partial(answers.counts, con, context, {"by": dimension}), repeats)
+            if slowest is None or percentile(times, 95) > percentile(slowest[1], 95):
+                slowest = (dimension, times)
+    assert slowest is not None
+    name = f"protected counts (an analyst's) by the slowest of {len(DIMENSIONS)} dimensions alone ({slowest[0]})"
+    return {
+        "publish": {"seconds": published},
+        name: {"p50": percentile(slowest[1], 50), "p95": percentile(slowest[1], 95)},
+    }

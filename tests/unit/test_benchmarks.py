@@ -47,3 +47,16 @@ def test_volume_export_rows_are_unique_and_pass_the_contract(tmp_path: Path) -> 
         number for number, fields in rows if isinstance(checker.check(number, header, fields, date.today()), list)
     ]
     assert refused == []
+
+
+def test_query_speed_times_every_dimension_exact_and_protected(tmp_path: Path) -> None:
+    from benchmarks import query_speed
+
+    warehouse = tmp_path / "queries.duckdb"
+    query_speed.build_warehouse(warehouse, 3000)
+    exact = query_speed.measure(warehouse, 1)
+    released = query_speed.measure_released(warehouse, 1)
+    assert any(name.startswith("counts by the slowest of") for name in exact)
+    assert released.pop("publish")["seconds"] > 0
+    ((name, speed),) = released.items()
+    assert name.startswith("protected counts") and speed["p95"] > 0
