@@ -62,8 +62,9 @@ _ONE_ROW_PER_RECORD = frozenset({"v", "mo"})
 # each a column of that name.
 CELL_DIMENSIONS = ("year", "country", "citizenship", "sex", "age_group", "exploitation")
 # The dimensions pre-aggregated one at a time, by year and country, in
-# mart_victim_dimension_cells (warehouse/sql/marts/050_dimension_codes.sql); those where a
-# record may have several categories carry a `first` flag that counts it once in a total.
+# mart_victim_dimension_cells (warehouse/sql/marts/051_dimension_cells.sql, summed from
+# 050_dimension_codes.sql); those where a record may have several categories carry a
+# `first` flag that counts it once in a total.
 DIMENSION_CELLS = frozenset(DIMENSIONS) - {"year", "country"}
 SEVERAL_PER_RECORD = frozenset(
     {"exploitation", "means_of_control", "means_of_travel", "means_of_communication", "perpetrator_structure",
