@@ -159,10 +159,14 @@ class RowChecker:
         # The event model's bounds, read once: what the model would refuse is refused here.
         self._years = field_bounds(self.event_model, self.contract.record_date.event[0])
         self._oldest = field_bounds(self.event_model, self.contract.age)[1] or 120
+        # What every row needs from the contract, read once rather than per row.
+        self._required = self.contract.required()
+        self._dated = self.contract.record_date.column
+        self._carried_fields = self.contract.carried()
 
     def check(self, number: int, header: list[str], fields: list[str], today: date) -> CheckedRow | list[Refusal]:
         """A checked row, or every reason it is refused."""
-        values, refusals = row_values(number, header, fields, self.contract.required())
+        values, refusals = row_values(number, header, fields, self._required)
         if values is None:
             return refusals
 
@@ -172,12 +176,12 @@ class RowChecker:
         updated_at = _checked(values, "updated_at", _parse_datetime, refuse, "not an ISO 8601 date-time")
         if updated_at is not None and updated_at.date() > today:
             refuse("updated_at", "in the future")
-        dated = self.contract.record_date.column
+        dated = self._dated
         recorded_on = _checked(values, dated, parse_date, refuse, "not a YYYY-MM-DD date")
         birth = checked_birth(values, refuse)
         if recorded_on is not None:
             self._check_record_date(dated, recorded_on, today, birth, refuse)
-        carried = {f.event[0]: self._carried(values, f, refuse) for f in self.contract.carried()}
+        carried = {f.event[0]: self._carried(values, f, refuse) for f in self._carried_fields}
         if refusals:
             return refusals
         assert updated_at is not None and recorded_on is not None
