@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from warehouse import linkage_store
+from warehouse.bloom_compare import UNKNOWN, matching_pairs
 
 # Scheme v2 flips 2 % of bits (BLIP), which lowers the similarity of two spellings of one
 # name: 0.8 keeps precision above 0.99 (benchmarks/linkage-quality.json).
@@ -68,29 +69,20 @@ def dice(a: str, b: str) -> float:
     return 2 * int(np.bitwise_count(x & y).sum()) / total if total else 0.0
 
 
-def compatible(a: LinkRecord, b: LinkRecord) -> bool:
-    """Nothing both records know disagrees (beyond the names and the birth year)."""
-    for mine, theirs in ((a.birth_month, b.birth_month), (a.birth_day, b.birth_day), (a.sex, b.sex)):
-        if mine is not None and theirs is not None and mine != theirs:
-            return False
-    return True
-
-
-def date_bonus(a: LinkRecord, b: LinkRecord) -> float:
-    """Evidence beyond the names: two countries that both know the full birth date and
-    agree on it make a spelling difference in the names far less worrying."""
-    if a.birth_day is not None and a.birth_day == b.birth_day:
-        return FULL_DATE_BONUS
-    if a.birth_month is not None and a.birth_month == b.birth_month:
-        return MONTH_BONUS
-    return 0.0
-
-
 @dataclass(frozen=True)
 class _Block:
+    """One country's records of one block, as arrays the comparison reads."""
+
     records: list[LinkRecord]
     words: np.ndarray  # one row of 16 64-bit words per record
     ones: np.ndarray  # bits set per record
+    facts: np.ndarray  # birth month, birth day, sex per record, as codes (UNKNOWN: not known)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.words, self.ones, self.facts
+
+
+Candidates = list[tuple[float, LinkRecord]]
 
 
 class PersonIndex:
@@ -99,16 +91,26 @@ class PersonIndex:
     records, so a country re-pushing its whole archive costs no comparison at all."""
 
     def __init__(self, records: Iterable[LinkRecord] = ()):
+        self._codes: dict[str, int] = {}  # birth-date tokens and sexes, as small integers
         grouped: dict[tuple[str, str], dict[str, list[LinkRecord]]] = {}
         for record in records:
             grouped.setdefault((record.key_id, record.birth_year), {}).setdefault(record.country, []).append(record)
-        self._blocks: dict[tuple[str, str], dict[str, _Block]] = {}
-        for block_key, by_country in grouped.items():
-            self._blocks[block_key] = {}
-            for country, members in by_country.items():
-                words = np.stack([clk_words(r.clk) for r in members])
-                ones = np.bitwise_count(words).sum(axis=1).astype(np.int64)
-                self._blocks[block_key][country] = _Block(members, words, ones)
+        self._blocks: dict[tuple[str, str], dict[str, _Block]] = {
+            block_key: {country: self._block(members) for country, members in by_country.items()}
+            for block_key, by_country in grouped.items()
+        }
+
+    def _code(self, value: str | None) -> int:
+        return UNKNOWN if value is None else self._codes.setdefault(value, len(self._codes))
+
+    def _block(self, members: list[LinkRecord]) -> _Block:
+        words = np.stack([clk_words(r.clk) for r in members])
+        ones = np.bitwise_count(words).sum(axis=1).astype(np.int64)
+        facts = np.array(
+            [(self._code(r.birth_month), self._code(r.birth_day), self._code(r.sex)) for r in members],
+            dtype=np.int64,
+        ).reshape(len(members), 3)
+        return _Block(members, words, ones, facts)
 
     def __len__(self) -> int:
         return sum(len(b.records) for block in self._blocks.values() for b in block.values())
@@ -117,23 +119,47 @@ class PersonIndex:
         for block in self._blocks.values():
             yield [r for b in block.values() for r in b.records]
 
-    def candidates(self, record: LinkRecord, threshold: float) -> list[tuple[float, LinkRecord]]:
+    def candidates(self, record: LinkRecord, threshold: float) -> Candidates:
         """Known records of other countries scoring at least ``threshold``, compatible."""
-        words = clk_words(record.clk)
-        own_ones = int(np.bitwise_count(words).sum())
-        found = []
-        for country, block in self._blocks.get((record.key_id, record.birth_year), {}).items():
-            if country == record.country:
+        return self.candidates_of([record], threshold)[0]
+
+    def candidates_of(self, records: list[LinkRecord], threshold: float) -> list[Candidates]:
+        """``candidates`` of each record, the records of one block and country compared
+        with each other country's records of the block at once (warehouse/bloom_compare.py)."""
+        found: list[Candidates] = [[] for _ in records]
+        grouped: dict[tuple[str, str, str], list[int]] = {}
+        for position, record in enumerate(records):
+            grouped.setdefault((record.key_id, record.birth_year, record.country), []).append(position)
+        for (key_id, birth_year, country), positions in grouped.items():
+            known = self._blocks.get((key_id, birth_year), {})
+            if not any(other != country for other in known):
                 continue
-            common = np.bitwise_count(block.words & words).sum(axis=1)
-            similarity = 2 * common / (block.ones + own_ones)
-            for i in np.flatnonzero(similarity >= threshold - FULL_DATE_BONUS):
-                other = block.records[int(i)]
-                if compatible(record, other):
-                    score = float(similarity[i]) + date_bonus(record, other)
-                    if score >= threshold:
-                        found.append((round(score, 6), other))
+            new = self._block([records[p] for p in positions])
+            for other, block in known.items():
+                if other != country:
+                    for row, candidate in _compare(new, block, threshold):
+                        found[positions[row]].append(candidate)
         return found
+
+    def all_candidates(self, threshold: float) -> Iterator[tuple[LinkRecord, Candidates]]:
+        """Every known record with its candidates among the others."""
+        for block in self._blocks.values():
+            for country, own in block.items():
+                found: list[Candidates] = [[] for _ in own.records]
+                for other, theirs in block.items():
+                    if other != country:
+                        for row, candidate in _compare(own, theirs, threshold):
+                            found[row].append(candidate)
+                yield from zip(own.records, found, strict=True)
+
+
+def _compare(new: _Block, known: _Block, threshold: float) -> Iterator[tuple[int, tuple[float, LinkRecord]]]:
+    """(row of ``new``, (score, known record)) for each pair that reaches ``threshold``."""
+    rows, cols, scores = matching_pairs(
+        new.arrays(), known.arrays(), threshold - FULL_DATE_BONUS, threshold, FULL_DATE_BONUS, MONTH_BONUS
+    )
+    for row, col, score in zip(rows.tolist(), cols.tolist(), scores.tolist(), strict=True):
+        yield row, (round(score, 6), known.records[col])
 
 
 def link_persons(
@@ -153,12 +179,11 @@ def link_persons(
     countries: dict[str, str] = {}
     found: dict[str, list[tuple[float, str, str]]] = {}  # record -> (score, candidate, its country), best first
     alike: set[tuple[str, str]] = set()  # every pair of records that could be one person
-    for block in index.blocks():
-        for record in block:
-            countries[record.key] = record.country
-            candidates = [(score, c.key, c.country) for score, c in index.candidates(record, threshold)]
-            found[record.key] = sorted(candidates, key=lambda c: (-c[0], c[1]))
-            alike.update((record.key, key) for _score, key, _country in candidates)
+    for record, matches in index.all_candidates(threshold):
+        countries[record.key] = record.country
+        candidates = [(score, c.key, c.country) for score, c in matches]
+        found[record.key] = sorted(candidates, key=lambda c: (-c[0], c[1]))
+        alike.update((record.key, key) for _score, key, _country in candidates)
     best: dict[tuple[str, str], tuple[float, str] | None] = {}  # (record, other country) -> its match
     for key, candidates in found.items():
         for score, candidate, country in candidates:
