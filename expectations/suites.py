@@ -23,6 +23,7 @@ from expectations.runner import ValidationOutcome, batch_meta, prepare, row_meta
 from transforms.codelists import CodeLists, collected_since
 from transforms.contract import PERPETRATORS, VICTIMS, Contract
 from transforms.events import PerpetratorEvent, VictimEvent, field_bounds
+from transforms.rows import columns_of
 
 # Identified or registered neither before the regional records begin nor in the future.
 FIRST_PERIOD = 199001
@@ -54,19 +55,23 @@ class EventSuite:
         return self._year.replace("_year", "_period")
 
     def frame(self, country: str, events: Sequence[BaseModel]) -> pd.DataFrame:
-        """One row per event, as the suite reads it."""
+        """One row per event, as the suite reads it, built column by column (a dump of
+        each event took three times as long). The linkage encoding is left out: no
+        expectation reads it, and its schema was checked when the event was parsed."""
         year, month = self.contract.record_date.event
-        lists = [f.event[0] for f in self.contract.carried() if f.multi_valued]
-        rows = []
-        for event in events:
-            row = event.model_dump(mode="json", exclude={"schema_version", "kind"})
-            for name in lists:
-                row[name] = ";".join(row[name]) if row[name] else None
-            row["topic_country"] = country
-            row[self._period] = row[year] * 100 + row[month]
-            rows.append(row)
-        frame = pd.DataFrame(rows)
-        frame["updated_at"] = pd.to_datetime(frame["updated_at"], utc=True, format="ISO8601")
+        lists = {f.event[0] for f in self.contract.carried() if f.multi_valued}
+        names = [n for n in self.event_model.model_fields if n not in ("schema_version", "kind", "linkage")]
+        columns = columns_of(events, names)
+        for name in lists:
+            columns[name] = [";".join(v) if v else None for v in columns[name]]
+        frame = pd.DataFrame(columns)
+        # Codes repeat: as categories, each regular expression runs once per distinct value
+        # and the filtering Great Expectations does per expectation copies integers.
+        for field in self.contract.carried():
+            frame[field.event[0]] = frame[field.event[0]].astype("category")
+        frame["topic_country"] = country
+        frame[self._period] = frame[year] * 100 + frame[month]
+        frame["updated_at"] = pd.to_datetime(frame["updated_at"], utc=True)
         return frame
 
     def build(self, country: str, codelists: CodeLists, now: datetime) -> Any:

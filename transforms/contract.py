@@ -12,6 +12,7 @@ others fails a test instead of a push.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 # What a column holds, which decides how it is checked and carried:
@@ -138,14 +139,15 @@ class Contract:
     def of_kind(self, *kinds: Kind) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.kind in kinds)
 
-    @property
+    # Read for every event the hub loads: looked up once per contract.
+    @cached_property
     def record_date(self) -> Field:
         """The date the record is counted by (identification, registration): it travels as
         year and month, and the age is taken at it."""
         (field,) = self.of_kind("date")
         return field
 
-    @property
+    @cached_property
     def age(self) -> str:
         """The event's field of the age at the record date."""
         (field,) = self.of_kind("birth")

@@ -1,14 +1,22 @@
-"""From event to warehouse row: strip and generalise what could identify a person.
+"""From events to warehouse rows: strip and generalise what could identify a person.
 
 The exact age becomes an age band and minor or adult (disclosure/generalise.py): the
 warehouse keeps only the generalised quasi-identifiers. Which columns a row has is the
 contract's (transforms/contract.py): each field's raw columns, between the envelope and
 the load metadata the event carries.
+
+A micro-batch becomes one frame, built column by column: the loader inserts it with one
+statement (a dictionary per event cost about as much as validating the batch).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import cache
+from operator import attrgetter
 from typing import Any
+
+import pandas as pd
 
 from disclosure.generalise import age_band, age_group
 from transforms.contract import PERPETRATORS, VICTIMS, Contract
@@ -22,6 +30,8 @@ LINKAGE_COLUMNS = (
     "linkage_birth_month",
     "linkage_birth_day",
 )
+# Where in its topic each event was read: every row can be traced to its message.
+POSITION_COLUMNS = ("kafka_partition", "kafka_offset")
 
 
 def _event_columns(contract: Contract) -> tuple[str, ...]:
@@ -34,22 +44,62 @@ EVENT_COLUMNS = (*_event_columns(VICTIMS), *LINKAGE_COLUMNS)  # raw_victim_event
 PERPETRATOR_EVENT_COLUMNS = _event_columns(PERPETRATORS)  # raw_perpetrator_events'
 
 
-def _generalised(event: VictimEvent | PerpetratorEvent, contract: Contract) -> dict[str, Any]:
-    age = getattr(event, contract.age)
-    fields = event.model_dump(exclude={"schema_version", "kind", contract.age, "batch_id", "linkage"})
-    return fields | {"age_band": age_band(age), "age_group": age_group(age), "producer_batch_id": event.batch_id}
+@cache
+def _band(age: int | None) -> str:
+    return age_band(age)
 
 
-def victim_row(event: VictimEvent) -> dict[str, Any]:
-    """The warehouse row of a victim event, its linkage encoding flattened."""
-    fields = _generalised(event, VICTIMS)
-    linkage = event.linkage
-    for column in LINKAGE_COLUMNS:
-        fields[column] = getattr(linkage, column.removeprefix("linkage_")) if linkage else None
-    return {column: fields[column] for column in EVENT_COLUMNS}
+@cache
+def _group(age: int | None) -> str:
+    return age_group(age)
 
 
-def perpetrator_row(event: PerpetratorEvent) -> dict[str, Any]:
-    """The warehouse row of a perpetrator event."""
-    fields = _generalised(event, PERPETRATORS)
-    return {column: fields[column] for column in PERPETRATOR_EVENT_COLUMNS}
+def columns_of(events: Sequence[Any], names: Sequence[str]) -> dict[str, list[Any]]:
+    """The named attributes of every event, as one list per name: one call per event
+    reads them all (a getattr per value took three times as long)."""
+    if not events:
+        return {name: [] for name in names}
+    read = attrgetter(*names)
+    values = map(read, events) if len(names) > 1 else ((v,) for v in map(read, events))
+    return dict(zip(names, map(list, zip(*values, strict=True)), strict=True))
+
+
+def _frame(
+    events: Sequence[VictimEvent | PerpetratorEvent],
+    contract: Contract,
+    columns: tuple[str, ...],
+    positions: Sequence[tuple[int, int]] | None,
+) -> pd.DataFrame:
+    derived = {"age_band", "age_group", "producer_batch_id", *LINKAGE_COLUMNS}
+    data = columns_of(events, [c for c in columns if c not in derived])
+    ages = columns_of(events, [contract.age])[contract.age]
+    data["age_band"] = [_band(age) for age in ages]
+    data["age_group"] = [_group(age) for age in ages]
+    data["producer_batch_id"] = columns_of(events, ["batch_id"])["batch_id"]
+    if "linkage_clk" in columns:
+        encodings = [getattr(event, "linkage", None) for event in events]
+        for column in LINKAGE_COLUMNS:
+            part = column.removeprefix("linkage_")
+            data[column] = [getattr(encoding, part) if encoding else None for encoding in encodings]
+    where = positions if positions is not None else [(0, offset) for offset in range(len(events))]
+    data["kafka_partition"] = [partition for partition, _ in where]
+    data["kafka_offset"] = [offset for _, offset in where]
+    return pd.DataFrame(data, columns=[*columns, *POSITION_COLUMNS])
+
+
+def victim_frame(events: Sequence[VictimEvent], positions: Sequence[tuple[int, int]] | None = None) -> pd.DataFrame:
+    """The warehouse rows of victim events, their linkage encodings flattened, with the
+    (partition, offset) each was read at (by default partition 0, offsets 0, 1, ...)."""
+    return _frame(events, VICTIMS, EVENT_COLUMNS, positions)
+
+
+def perpetrator_frame(
+    events: Sequence[PerpetratorEvent], positions: Sequence[tuple[int, int]] | None = None
+) -> pd.DataFrame:
+    """The warehouse rows of perpetrator events, as ``victim_frame``."""
+    return _frame(events, PERPETRATORS, PERPETRATOR_EVENT_COLUMNS, positions)
+
+
+def no_rows(columns: tuple[str, ...] = EVENT_COLUMNS) -> pd.DataFrame:
+    """An empty batch of rows."""
+    return pd.DataFrame({c: [] for c in (*columns, *POSITION_COLUMNS)}, dtype=object)

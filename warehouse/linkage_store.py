@@ -85,27 +85,18 @@ def _owner_only(path: Path | None) -> None:
             file.chmod(0o600)
 
 
-def store_encodings(con: duckdb.DuckDBPyConnection, rows: list[dict[str, object]]) -> int:
+def store_encodings(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> int:
     """Write the encodings that a batch's victim rows carry (its own transaction)."""
-    encoded = [r for r in rows if r.get("linkage_clk")]
-    if not encoded or not attach(con):
+    if not len(rows):
         return 0
-    frame = pd.DataFrame(  # noqa: F841 - read by DuckDB by name below
-        {
-            "event_id": [r["event_id"] for r in encoded],
-            "country": [r["country"] for r in encoded],
-            "record_ref": [r["record_ref"] for r in encoded],
-            "updated_at": [r["updated_at"] for r in encoded],
-            "key_id": [r["linkage_key_id"] for r in encoded],
-            "clk": [r["linkage_clk"] for r in encoded],
-            "birth_year": pd.Series([r["linkage_birth_year"] for r in encoded], dtype=object),
-            "birth_month": pd.Series([r["linkage_birth_month"] for r in encoded], dtype=object),
-            "birth_day": pd.Series([r["linkage_birth_day"] for r in encoded], dtype=object),
-            "loaded_at": [r["loaded_at"] for r in encoded],
-            "kafka_offset": [r["kafka_offset"] for r in encoded],
-        }
+    encoded = rows.loc[rows["linkage_clk"].notna()]  # read by DuckDB by name below
+    if not len(encoded) or not attach(con):
+        return 0
+    con.execute(
+        f"INSERT OR REPLACE INTO {ALIAS}.encodings SELECT event_id, country, record_ref, updated_at,"
+        " linkage_key_id, linkage_clk, linkage_birth_year, linkage_birth_month, linkage_birth_day,"
+        " loaded_at, kafka_offset FROM encoded"
     )
-    con.execute(f"INSERT OR REPLACE INTO {ALIAS}.encodings SELECT * FROM frame")
     _owner_only(store_path(con))
     return len(encoded)
 

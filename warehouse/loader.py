@@ -8,17 +8,17 @@ none of the batch or all of it, and the next run starts where the last commit en
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from transforms.rows import EVENT_COLUMNS, PERPETRATOR_EVENT_COLUMNS
+from transforms.rows import EVENT_COLUMNS, PERPETRATOR_EVENT_COLUMNS, POSITION_COLUMNS, no_rows
 from warehouse import erasure, linkage_store, migrations, superseded
 from warehouse.person_linkage import DEFAULT_THRESHOLD as DEFAULT_LINK_THRESHOLD
 from warehouse.person_linkage import refresh_person_links
@@ -37,7 +37,7 @@ def layer_files(layer: str) -> list[Path]:
 # The raw layer takes every field of a victim event but its linkage encoding, which goes
 # to the linkage store (warehouse/linkage_store.py).
 RAW_VICTIM_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in linkage_store.ROW_FIELDS)
-_LOAD_COLUMNS = ("topic", "kafka_partition", "kafka_offset", "load_id", "validation_run_id", "loaded_at")
+_LOAD_COLUMNS = ("topic", *POSITION_COLUMNS, "load_id", "validation_run_id", "loaded_at")
 
 
 class WarehouseBusy(RuntimeError):
@@ -131,8 +131,9 @@ class LoadBatch:
     load_id: str
     validation_run_id: str
     airflow_run_id: str | None
-    # (partition, offset, warehouse row) of each accepted event, in topic order
-    accepted: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)
+    # the warehouse rows of the accepted victim events, with where each was read
+    # (transforms/rows.py's victim_frame), in topic order
+    accepted: pd.DataFrame = field(default_factory=no_rows)
     quarantined: list[QuarantinedEvent] = field(default_factory=list)
     next_offsets: dict[int, int] = field(default_factory=dict)
     validation_summary: dict[str, int] = field(default_factory=dict)
@@ -140,8 +141,8 @@ class LoadBatch:
     duplicates_in_batch: int = 0  # repeated event ids dropped before validation
     warnings: list[str] = field(default_factory=list)  # batch-level validation warnings
     held_back: str = ""  # why the whole batch was quarantined, if it was
-    # (partition, offset, warehouse row) of each accepted perpetrator event
-    accepted_perpetrators: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)
+    # the same for perpetrator events (perpetrator_frame)
+    accepted_perpetrators: pd.DataFrame = field(default_factory=lambda: no_rows(PERPETRATOR_EVENT_COLUMNS))
     erased: int = 0  # events of erased records, dropped at load
 
     @property
@@ -166,46 +167,19 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, erasure_secret:
     now = datetime.now(UTC)
     erased = _drop_erased(con, batch, erasure_secret)
     # A re-pushed event has the same id: keep the first copy, count the rest as duplicates.
-    seen: set[str] = set()
-    rows = []
-    for partition, offset, row in batch.accepted:
-        if row["event_id"] in seen:
-            continue
-        seen.add(row["event_id"])
-        rows.append(
-            {
-                **row,
-                "topic": batch.topic,
-                "kafka_partition": partition,
-                "kafka_offset": offset,
-                "load_id": batch.load_id,
-                "validation_run_id": batch.validation_run_id,
-                "loaded_at": now,
-            }
-        )
+    rows = _with_load_columns(batch.accepted, batch, now)
     # Encodings first, in the store's own transaction (DuckDB writes one file per
     # transaction); keyed by event id, so a batch re-run after a fault rewrites them.
     linkage_store.store_encodings(con, rows)
     con.execute("BEGIN TRANSACTION")
     try:
         loaded = 0
-        if rows:
-            frame = pd.DataFrame(rows)  # noqa: F841 - read by DuckDB by name below
-            columns = ", ".join(
-                (
-                    *RAW_VICTIM_COLUMNS,
-                    "topic",
-                    "kafka_partition",
-                    "kafka_offset",
-                    "load_id",
-                    "validation_run_id",
-                    "loaded_at",
-                )
-            )
+        if len(rows):
+            columns = ", ".join((*RAW_VICTIM_COLUMNS, *_LOAD_COLUMNS))
             before = _count(con, "raw_victim_events")
             # The primary key's index finds events already held (a re-push): each batch
             # costs the same however large the table, where an anti-join scanned it all.
-            con.execute(f"INSERT OR IGNORE INTO raw_victim_events ({columns}) SELECT {columns} FROM frame")
+            con.execute(f"INSERT OR IGNORE INTO raw_victim_events ({columns}) SELECT {columns} FROM rows")
             loaded = _count(con, "raw_victim_events") - before
         loaded += _insert_perpetrators(con, batch, now)
         if batch.quarantined:
@@ -278,34 +252,38 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, erasure_secret:
     return LoadResult(loaded=loaded, duplicates=duplicates, quarantined=len(batch.quarantined), erased=erased)
 
 
+def _with_load_columns(rows: pd.DataFrame, batch: LoadBatch, now: datetime) -> pd.DataFrame:
+    """A batch's rows, the first copy of each event only, with where they came from."""
+    return rows.drop_duplicates("event_id").assign(
+        topic=batch.topic, load_id=batch.load_id, validation_run_id=batch.validation_run_id, loaded_at=now
+    )
+
+
 def _drop_erased(con: duckdb.DuckDBPyConnection, batch: LoadBatch, secret: str | None) -> int:
     """Take the events of erased records out of the batch; how many there were."""
     is_erased = erasure.denied(con, batch.country, secret)
     before = len(batch.accepted) + len(batch.accepted_perpetrators) + len(batch.quarantined)
-    batch.accepted = [a for a in batch.accepted if not is_erased(str(a[2]["record_ref"]))]
-    batch.accepted_perpetrators = [a for a in batch.accepted_perpetrators if not is_erased(str(a[2]["record_ref"]))]
+    batch.accepted = _not_erased(batch.accepted, is_erased)
+    batch.accepted_perpetrators = _not_erased(batch.accepted_perpetrators, is_erased)
     batch.quarantined = [q for q in batch.quarantined if not is_erased(q.record_ref)]
     dropped = before - len(batch.accepted) - len(batch.accepted_perpetrators) - len(batch.quarantined)
     batch.erased += dropped
     return dropped
 
 
+def _not_erased(rows: pd.DataFrame, is_erased: Callable[[str | None], bool]) -> pd.DataFrame:
+    return rows.loc[np.array([not is_erased(ref) for ref in rows["record_ref"]], dtype=bool)]
+
+
 def _insert_perpetrators(con: duckdb.DuckDBPyConnection, batch: LoadBatch, now: datetime) -> int:
     """Insert a batch's perpetrator rows (inside the caller's transaction); how many were new."""
-    rows, seen = [], set()
-    for partition, offset, row in batch.accepted_perpetrators:
-        if row["event_id"] in seen:
-            continue
-        seen.add(row["event_id"])
-        load = (batch.topic, partition, offset, batch.load_id, batch.validation_run_id, now)
-        rows.append({**row, **dict(zip(_LOAD_COLUMNS, load, strict=True))})
-    if not rows:
+    rows = _with_load_columns(batch.accepted_perpetrators, batch, now)  # read by DuckDB by name below
+    if not len(rows):
         return 0
-    frame = pd.DataFrame(rows)  # noqa: F841 - read by DuckDB by name below
     columns = ", ".join((*PERPETRATOR_EVENT_COLUMNS, *_LOAD_COLUMNS))
     before = _count(con, "raw_perpetrator_events")
     # As for victims: the primary key's index skips events already held.
-    con.execute(f"INSERT OR IGNORE INTO raw_perpetrator_events ({columns}) SELECT {columns} FROM frame")
+    con.execute(f"INSERT OR IGNORE INTO raw_perpetrator_events ({columns}) SELECT {columns} FROM rows")
     return _count(con, "raw_perpetrator_events") - before
 
 

@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 
 from warehouse import linkage_store
-from warehouse.bloom_compare import UNKNOWN, matching_pairs
 
 # Scheme v2 flips 2 % of bits (BLIP), which lowers the similarity of two spellings of one
 # name: 0.8 keeps precision above 0.99 (benchmarks/linkage-quality.json).
@@ -101,7 +100,8 @@ class PersonIndex:
         }
 
     def _code(self, value: str | None) -> int:
-        return UNKNOWN if value is None else self._codes.setdefault(value, len(self._codes))
+        """A small integer for a token or a sex; -1 for unknown (bloom_compare.UNKNOWN)."""
+        return -1 if value is None else self._codes.setdefault(value, len(self._codes))
 
     def _block(self, members: list[LinkRecord]) -> _Block:
         words = np.stack([clk_words(r.clk) for r in members])
@@ -155,6 +155,10 @@ class PersonIndex:
 
 def _compare(new: _Block, known: _Block, threshold: float) -> Iterator[tuple[int, tuple[float, LinkRecord]]]:
     """(row of ``new``, (score, known record)) for each pair that reaches ``threshold``."""
+    # Imported here: numba costs half a second to import, and every pipeline process
+    # imports this module, most of them to load batches that link nothing.
+    from warehouse.bloom_compare import matching_pairs
+
     rows, cols, scores = matching_pairs(
         new.arrays(), known.arrays(), threshold - FULL_DATE_BONUS, threshold, FULL_DATE_BONUS, MONTH_BONUS
     )

@@ -17,7 +17,7 @@ SECRET = "ab" * 32
 
 
 def _ref(batch: LoadBatch) -> str:
-    return str(batch.accepted[0][2]["record_ref"])
+    return str(batch.accepted.iloc[0]["record_ref"])
 
 
 def _loaded(path: Path) -> tuple[LoadBatch, LoadBatch]:
@@ -54,7 +54,7 @@ def _texts(path: Path) -> set[str]:
 def test_erase_removes_every_version_and_the_encodings_and_denies_by_keyed_hash(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     erased, kept = _loaded(path)
-    ref, clk = _ref(erased), str(erased.accepted[0][2]["linkage_clk"])
+    ref, clk = _ref(erased), str(erased.accepted.iloc[0]["linkage_clk"])
     assert ref in _texts(path) and clk in _texts(path)
     with connect(path) as con:
         done = erasure.erase(con, "RS", "victims", [ref], SECRET)

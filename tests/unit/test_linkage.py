@@ -21,7 +21,7 @@ from producers.pseudonymise import Pseudonymiser
 from producers.row_checker import VictimRowChecker
 from producers.synthetic import VictimProfile, victim_rows
 from transforms.events import VictimEvent, parse_event
-from transforms.rows import victim_row
+from transforms.rows import victim_frame
 from warehouse.link_queries import link_counts
 from warehouse.loader import LoadBatch, connect, ensure_schema, load_batch, refresh_marts
 from warehouse.person_linkage import DEFAULT_THRESHOLD, LinkRecord, current_link_records, dice, link_persons
@@ -191,7 +191,7 @@ def _events(
     assert event.linkage is not None
     return LoadBatch(
         topic=f"thbdb.events.{country.lower()}", country=country, load_id=f"{country}{record}{status}{encoder.key_id}",
-        validation_run_id="v", airflow_run_id=None, accepted=[(0, 0, victim_row(event))], next_offsets={0: 1},
+        validation_run_id="v", airflow_run_id=None, accepted=victim_frame([event]), next_offsets={0: 1},
     )  # fmt: skip
 
 

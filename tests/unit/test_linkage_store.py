@@ -18,7 +18,7 @@ def _secrets(batches: list[LoadBatch]) -> set[str]:
     """Every filter and birth token the batches carried."""
     found = set()
     for batch in batches:
-        for _partition, _offset, row in batch.accepted:
+        for row in batch.accepted.to_dict("records"):
             found.update(str(row[f]) for f in linkage_store.ROW_FIELDS[1:] if row[f])
     return found
 
@@ -89,7 +89,7 @@ def test_a_warehouse_made_before_the_store_moves_its_encodings_out(tmp_path: Pat
         # As the raw layer was before the store: the encoding in columns of its own.
         con.execute("DETACH linkage_store")
         (tmp_path / f"w{linkage_store.SUFFIX}").unlink()
-        (_partition, _offset, row) = batch.accepted[0]
+        row = batch.accepted.iloc[0]
         for field in linkage_store.ROW_FIELDS:
             con.execute(f"ALTER TABLE raw_victim_events ADD COLUMN {field} VARCHAR")
             con.execute(f"UPDATE raw_victim_events SET {field} = ?", [row[field]])

@@ -6,38 +6,37 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from producers.code_mapping import CodeMapping
 from producers.pseudonymise import Pseudonymiser
 from producers.row_checker import VictimRowChecker
 from producers.synthetic import VictimProfile, victim_rows
-from transforms.rows import victim_row
+from transforms.rows import victim_frame
 from warehouse.loader import LoadBatch, QuarantinedEvent, connect, ensure_schema, load_batch, refresh_marts
 
 TOPIC = "thbdb.events.rs"
 
 
-def _rows(n: int) -> list[tuple[int, int, dict[str, object]]]:
+def _rows(n: int) -> pd.DataFrame:
     rows = victim_rows(
         "RS", [VictimProfile(f"RS-{i}", date(2024, 1, 5), "F", 30, "RS", ["labour"]) for i in range(n)], 1
     )
     pseudonymiser = Pseudonymiser("RS", bytes(32), "0" * 32)
     checker = VictimRowChecker("RS", CodeMapping("RS"))
-    out = []
+    events = []
     for offset, row in enumerate(rows):
         checked = checker.check(offset + 2, list(row), list(row.values()), date(2026, 1, 1))
         assert not isinstance(checked, list)
-        out.append((0, offset, victim_row(pseudonymiser.pseudonymise_victim(checked))))
-    return out
+        events.append(pseudonymiser.pseudonymise_victim(checked))
+    return victim_frame(events)
 
 
-def _batch(
-    rows: list[tuple[int, int, dict[str, object]]], load_id: str, quarantined: list[QuarantinedEvent]
-) -> LoadBatch:
+def _batch(rows: pd.DataFrame, load_id: str, quarantined: list[QuarantinedEvent]) -> LoadBatch:
     return LoadBatch(
         topic=TOPIC, country="RS", load_id=load_id, validation_run_id=load_id, airflow_run_id=None,
-        accepted=rows, quarantined=quarantined, next_offsets={0: rows[-1][1] + 1},
+        accepted=rows, quarantined=quarantined, next_offsets={0: int(rows["kafka_offset"].max()) + 1},
     )  # fmt: skip
 
 
@@ -54,16 +53,16 @@ def test_a_fault_mid_batch_leaves_no_trace_and_the_retry_loads_once(tmp_path: Pa
     rows = _rows(10)
     with connect(tmp_path / "w.duckdb") as con:
         ensure_schema(con)
-        load_batch(con, _batch(rows[:5], "a", []))
+        load_batch(con, _batch(rows.iloc[:5], "a", []))
         before = _state(con)
         # The quarantine insert fails after the events were inserted: reasons may not be NULL.
         broken = QuarantinedEvent(0, 99, None, None, None)  # type: ignore[arg-type]
         with pytest.raises(duckdb.Error):
-            load_batch(con, _batch(rows[5:], "b", [broken]))
+            load_batch(con, _batch(rows.iloc[5:], "b", [broken]))
         assert _state(con) == before
 
-        load_batch(con, _batch(rows[5:], "c", []))
-        result = load_batch(con, _batch(rows[5:], "d", []))  # the same events again
+        load_batch(con, _batch(rows.iloc[5:], "c", []))
+        result = load_batch(con, _batch(rows.iloc[5:], "d", []))  # the same events again
         assert (result.loaded, result.duplicates) == (0, 5)
         refresh_marts(con)
         assert con.execute("SELECT count(*) FROM mart_victims").fetchone() == (10,)
@@ -85,7 +84,7 @@ def test_offsets_only_move_forward(tmp_path: Path) -> None:
     with connect(tmp_path / "w.duckdb") as con:
         ensure_schema(con)
         load_batch(con, _batch(rows, "fast", []))
-        result = load_batch(con, _batch(rows[:4], "slow", []))
+        result = load_batch(con, _batch(rows.iloc[:4], "slow", []))
         assert (result.loaded, result.duplicates) == (0, 4)
         assert con.execute("SELECT next_offset FROM kafka_offsets").fetchall() == [(10,)]
         assert con.execute("SELECT count(*) FROM raw_victim_events").fetchone() == (10,)

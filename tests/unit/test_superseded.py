@@ -12,17 +12,18 @@ from producers.pseudonymise import Pseudonymiser
 from producers.row_checker import VictimRowChecker
 from producers.synthetic import VictimProfile, victim_rows
 from reports.privacy import probing_signs
-from transforms.rows import victim_row
+from transforms.events import VictimEvent
+from transforms.rows import victim_frame
 from warehouse.loader import LoadBatch, connect, ensure_schema, load_batch, refresh_marts
 
 
-def _version(record: str, sex: str, day: int, status: str = "identified") -> dict[str, object]:
+def _version(record: str, sex: str, day: int, status: str = "identified") -> VictimEvent:
     profile = VictimProfile(record, date(2023, 2, 2), sex, 30, "RS", ["labour"], status=status,
                             updated_at=datetime(2024, 1, day, tzinfo=UTC))  # fmt: skip
     (row,) = victim_rows("RS", [profile], 1)
     checked = VictimRowChecker("RS", CodeMapping("RS")).check(2, list(row), list(row.values()), date(2026, 1, 1))
     assert not isinstance(checked, list), checked
-    return victim_row(Pseudonymiser("RS", bytes(32), "0" * 32).pseudonymise_victim(checked))
+    return Pseudonymiser("RS", bytes(32), "0" * 32).pseudonymise_victim(checked)
 
 
 def test_only_the_current_version_of_a_counted_record_keeps_its_content(tmp_path: Path) -> None:
@@ -31,7 +32,7 @@ def test_only_the_current_version_of_a_counted_record_keeps_its_content(tmp_path
         _version("RS-2", "F", 1), _version("RS-2", "F", 4, "withdrawn"),
     ]  # fmt: skip
     batch = LoadBatch("thbdb.events.rs", "RS", "l", "v", None, next_offsets={0: len(versions)})
-    batch.accepted = [(0, offset, row) for offset, row in enumerate(versions)]
+    batch.accepted = victim_frame(versions)
     with connect(tmp_path / "w.duckdb") as con:
         ensure_schema(con)
         load_batch(con, batch)
