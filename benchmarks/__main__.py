@@ -4,10 +4,11 @@ stdout and as bench-results.json.
 Full (`make bench`): throughput and worker memory at N = 10^4, 10^5, 10^6 events, latency
 over 10 small pushes with streaming on (and 3 with `thbdb run`), the largest N pushed
 again with streaming on, queries on 10 million victims, linkage against 200,000 known
-persons. Quick (`make bench-quick`):
-N = 100,000, 3 pushes (1 with `thbdb run`), 1 million victims, 50,000 known persons. Times are not asserted:
-other work on the machine moves them; the baseline of each figure is measured in the
-same run for that reason.
+persons, the drain's own code stage by stage on 100,000 events. Quick (`make
+bench-quick`): N = 100,000, 3 pushes (1 with `thbdb run`), 1 million victims, 50,000
+known persons, 50,000 events stage by stage. Times are not asserted: other work on the
+machine moves them; the baseline of each figure is measured in the same run for that
+reason.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import latency, query_speed, throughput
+from benchmarks import drain_stages, latency, query_speed, throughput
 from benchmarks.bench_stack import BenchStack
 from benchmarks.linkage_quality import speed as linkage_speed
 from benchmarks.results import Figure, percentile, table, write_json
@@ -206,6 +207,21 @@ def main() -> None:
             note="baseline: numpy, one record at a time (the matcher before 30 Nov)",
         )
     )
+    drained = 50_000 if args.quick else 100_000
+    log(f"the drain's own code in one process: {drained:,} events, stage by stage")
+    stages = drain_stages.measure(drained, workdir / "drain")
+    figures.append(
+        Figure(
+            f"drain_country in one process (no Kafka, no Airflow), N={stages.events:,}",
+            stages.events / stages.drain_s,
+            "events/s",
+            stages.events / stages.floor_s,
+            note="baseline: the floor's insert (DuckDB's JSON reader, no validation), same payloads",
+        )
+    )
+    for stage, spent in stages.stages.items():
+        per_100k = spent * 100_000 / stages.events
+        figures.append(Figure(f"drain stage: {stage}, per 100,000 events", per_100k, "s", higher_is_better=False))
     shutil.rmtree(workdir, ignore_errors=True)
     log(f"done in {time.monotonic() - STARTED:.0f} s")
     print(table(figures))

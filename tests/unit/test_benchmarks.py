@@ -12,6 +12,7 @@ from benchmarks.volume import write_volume_export
 from producers.code_mapping import load_mapping
 from producers.national_export import open_export
 from producers.row_checker import VictimRowChecker
+from warehouse.loader import connect
 
 
 def test_ratio_is_higher_is_better_either_way() -> None:
@@ -60,3 +61,14 @@ def test_query_speed_times_every_dimension_exact_and_protected(tmp_path: Path) -
     assert released.pop("publish")["seconds"] > 0
     ((name, speed),) = released.items()
     assert name.startswith("protected counts") and speed["p95"] > 0
+
+
+def test_drain_stages_load_every_event_and_time_every_stage(tmp_path: Path) -> None:
+    from benchmarks import drain_stages
+
+    result = drain_stages.measure(300, tmp_path)
+    assert result.events == 300 and result.drain_s > 0 and result.floor_s > 0
+    assert set(result.stages) == {"parse", "validation frame", "Great Expectations", "warehouse rows", "load"}
+    with connect(tmp_path / "drain.duckdb", read_only=True) as con, connect(tmp_path / "stages.duckdb") as other:
+        assert con.execute("SELECT count(*) FROM raw_victim_events").fetchone() == (300,)
+        assert other.execute("SELECT count(*) FROM raw_victim_events").fetchone() == (300,)
