@@ -41,7 +41,18 @@ CREATE TABLE IF NOT EXISTS {ALIAS}.encodings (
     birth_day     VARCHAR,
     loaded_at     TIMESTAMPTZ NOT NULL,
     kafka_offset  BIGINT NOT NULL
-)
+);
+-- What the last linkage saw, block by block (warehouse/link_blocks.py).
+CREATE TABLE IF NOT EXISTS {ALIAS}.link_blocks (
+    key_id        VARCHAR NOT NULL,
+    birth_year    VARCHAR NOT NULL,
+    fingerprint   UBIGINT NOT NULL,     -- XOR of its current records' hashes
+    PRIMARY KEY (key_id, birth_year)
+);
+CREATE TABLE IF NOT EXISTS {ALIAS}.link_generation (
+    generation    BIGINT NOT NULL,
+    rules         VARCHAR NOT NULL
+);
 """
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from transforms.rows import EVENT_COLUMNS, PERPETRATOR_EVENT_COLUMNS, POSITION_COLUMNS, no_rows
-from warehouse import erasure, linkage_store, migrations, superseded
+from warehouse import erasure, link_blocks, linkage_store, migrations, superseded
 from warehouse.person_linkage import DEFAULT_THRESHOLD as DEFAULT_LINK_THRESHOLD
 from warehouse.person_linkage import refresh_person_links
 
@@ -84,19 +84,23 @@ def refresh_marts(
     con: duckdb.DuckDBPyConnection,
     link_threshold: float = DEFAULT_LINK_THRESHOLD,
     memory_limit: str | None = None,
-) -> None:
-    """Rebuild staging views and marts from the raw layer, in one transaction.
+    full_linkage: bool = False,
+) -> link_blocks.BlockChanges | None:
+    """Rebuild staging views and marts from the raw layer, in one transaction; returns
+    what linkage redid (None without a linkage store).
 
-    ``memory_limit`` (DuckDB's own, e.g. "1GB") bounds the rebuild's memory: past it
-    DuckDB spills to disk, slower but flat as the warehouse grows."""
+    Linkage redoes only the blocks whose records changed (warehouse/link_blocks.py);
+    ``full_linkage`` links every block again. ``memory_limit`` (DuckDB's own, e.g. "1GB")
+    bounds the rebuild's memory: past it DuckDB spills to disk, slower but flat as the
+    warehouse grows."""
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
-    linkage_store.attach(con)  # before the transaction: it may create the store's table
+    linkage_store.attach(con)  # before the transaction: it may create the store's tables
     con.execute("BEGIN TRANSACTION")
     try:
         for path in layer_files("staging"):
             run_sql_file(con, path)
-        refresh_person_links(con, link_threshold)  # the marts count regional persons
+        linked = refresh_person_links(con, link_threshold, full_linkage)  # the marts count regional persons
         for path in layer_files("marts"):
             run_sql_file(con, path)
         superseded.strip(con)  # what no mart counts keeps no content
@@ -104,8 +108,11 @@ def refresh_marts(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    if linked is not None:
+        link_blocks.record(con, linked)  # the store's own transaction, after the warehouse's
     # Encodings linkage no longer reads go now (withdrawn, superseded, replaced).
     linkage_store.purge(con)
+    return linked
 
 
 def stored_offsets(con: duckdb.DuckDBPyConnection, topic: str) -> dict[int, int]:

@@ -15,9 +15,10 @@ of one country (within a country the national record_id decides who is one perso
 and every two records of a group must look alike, so a chain A(RS)~B(MK)~C(BA) of
 different persons does not become one. Records without a birth year are not linked.
 
-Everything is recomputed from the current records at every refresh, so a correction
-(a name fixed, a birth date added) or a withdrawal re-evaluates every link it touched,
-and the same records always give the same persons.
+Links are recomputed from the current records of every block that changed since the
+last refresh (warehouse/link_blocks.py), so a correction (a name fixed, a birth date
+added) or a withdrawal re-evaluates every link it touched, and the same records always
+give the same persons.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from warehouse import linkage_store
+from warehouse import link_blocks, linkage_store
+from warehouse.link_blocks import Block
 
 # Scheme v2 flips 2 % of bits (BLIP), which lowers the similarity of two spellings of one
 # name: 0.8 keeps precision above 0.99 (benchmarks/linkage-quality.json).
@@ -237,16 +239,19 @@ def link_persons(
     return {key: (root(key), score) for key, score in scores.items()}
 
 
-def current_link_records(con: duckdb.DuckDBPyConnection) -> list[LinkRecord]:
+def current_link_records(con: duckdb.DuckDBPyConnection, blocks: list[Block] | None = None) -> list[LinkRecord]:
     """Current, counted records that carry a linkage encoding with a birth year, in
     blocks that hold records of more than one country (the others cannot link, and a
-    country's archive of a million records would otherwise be read into memory).
+    country's archive of a million records would otherwise be read into memory); with
+    ``blocks``, of those blocks only.
 
     Encodings come from the linkage store (warehouse/linkage_store.py), the one file
     besides the producers' that holds them; the warehouse has none.
     """
     if not linkage_store.attach(con):
         return []
+    wanted = pd.DataFrame(blocks or [], columns=["key_id", "birth_year"], dtype=object)  # noqa: F841
+    only_wanted = "JOIN wanted USING (key_id, birth_year)" if blocks is not None else ""
     rows = con.execute(
         f"""
         WITH encoded AS (
@@ -256,22 +261,34 @@ def current_link_records(con: duckdb.DuckDBPyConnection) -> list[LinkRecord]:
         shared_blocks AS (
             SELECT key_id, birth_year FROM encoded GROUP BY ALL HAVING count(DISTINCT country) > 1
         )
-        SELECT encoded.* FROM encoded JOIN shared_blocks USING (key_id, birth_year)
+        SELECT encoded.* FROM encoded JOIN shared_blocks USING (key_id, birth_year) {only_wanted}
         ORDER BY 1
         """
     ).fetchall()
     return [LinkRecord(*row) for row in rows]
 
 
-def refresh_person_links(con: duckdb.DuckDBPyConnection, threshold: float = DEFAULT_THRESHOLD) -> int:
-    """Recompute ``person_links`` from the current records; returns the linked records.
+# What the links depend on besides the records: a change re-links every block.
+RULES_VERSION = 2  # 2: blocks re-linked only when they changed (warehouse/link_blocks.py)
 
-    Called inside the marts' transaction, before the marts read it.
+
+def refresh_person_links(
+    con: duckdb.DuckDBPyConnection, threshold: float = DEFAULT_THRESHOLD, full: bool = False
+) -> link_blocks.BlockChanges | None:
+    """Bring ``person_links`` up to date with the current records: the blocks whose
+    records changed since the last linkage are linked again, the others keep their
+    links (``full``: every block). Called inside the marts' transaction, before the marts
+    read it; the caller records the blocks with ``link_blocks.record`` once it committed.
+    None when there is no linkage store (a warehouse in memory): nothing links.
     """
-    linked = link_persons(current_link_records(con), threshold)
-    con.execute("DELETE FROM person_links")
+    if not linkage_store.attach(con):
+        con.execute("DELETE FROM person_links")
+        return None
+    rules = f"v{RULES_VERSION} threshold={threshold} margin={AMBIGUITY_MARGIN} bonus={FULL_DATE_BONUS}/{MONTH_BONUS}"
+    changes = link_blocks.changed_blocks(con, rules, full)
+    linked = link_persons(current_link_records(con, changes.dirty), threshold) if changes.dirty else {}
     if linked:
         rows = [(*key.split(":", 1), person, score) for key, (person, score) in sorted(linked.items())]
         links = pd.DataFrame(rows, columns=["country", "record_ref", "person_key", "score"])  # noqa: F841
         con.execute("INSERT INTO person_links SELECT country, record_ref, person_key, score FROM links")
-    return len(linked)
+    return changes

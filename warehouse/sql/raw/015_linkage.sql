@@ -10,3 +10,11 @@ CREATE TABLE IF NOT EXISTS person_links (
     score       DOUBLE NOT NULL,    -- match score of the link that joined the record (Dice + date)
     PRIMARY KEY (country, record_ref)
 );
+
+-- The linkage that wrote person_links: its generation and rules, matched against the
+-- linkage store's before a refresh re-links only the blocks that changed
+-- (warehouse/link_blocks.py).
+CREATE TABLE IF NOT EXISTS person_links_generation (
+    generation  BIGINT NOT NULL,
+    rules       VARCHAR NOT NULL
+);
