@@ -189,3 +189,30 @@ def measure_released(path: Path, repeats: int) -> dict[str, dict[str, float]]:
         "publish": {"seconds": published},
         name: {"p50": percentile(slowest[1], 50), "p95": percentile(slowest[1], 95)},
     }
+
+
+def one_event_counted(path: Path) -> float:
+    """Seconds from a one-event batch loaded into the warehouse until a release snapshot
+    that counts it is published: what streaming waits for after each small push."""
+    import tempfile
+
+    from config.settings import Settings
+    from release import snapshot
+
+    settings = Settings(home=Path(tempfile.mkdtemp(prefix="thbdb-bench-one-event-")))
+    with connect(path) as con:
+        con.execute("SET enable_progress_bar = false")
+        con.execute(
+            "INSERT INTO raw_victim_events SELECT * REPLACE (md5('one event') AS event_id,"
+            " md5('one record') || md5('one record') AS record_ref, now() AS loaded_at)"
+            " FROM raw_victim_events WHERE status = 'identified' LIMIT 1"
+        )
+        started = time.perf_counter()
+        refresh_marts(con)
+        snapshot.publish(con, settings)
+        seconds = time.perf_counter() - started
+        held = con.execute("SELECT count(*) FROM mart_victims").fetchone()
+    with duckdb.connect(str(snapshot.current(settings)), read_only=True) as release:
+        released = release.execute("SELECT count(*) FROM mart_victims").fetchone()
+    assert released == held, "the snapshot does not hold what the warehouse counts"
+    return seconds
