@@ -10,7 +10,8 @@ from __future__ import annotations
 import gc
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -40,6 +41,7 @@ from warehouse.loader import (
 
 log = logging.getLogger(__name__)
 EventT = TypeVar("EventT", VictimEvent, PerpetratorEvent)
+T = TypeVar("T")
 
 
 @dataclass
@@ -201,6 +203,29 @@ def hold_back_if_failing(batch: LoadBatch, max_failure_rate: float) -> None:
     batch.accepted_perpetrators = batch.accepted_perpetrators.iloc[:0]
 
 
+def _checked(
+    built: tuple[LoadBatch, list[tuple[str, ValidationOutcome]]], max_failure_rate: float
+) -> tuple[LoadBatch, list[tuple[str, ValidationOutcome]]]:
+    hold_back_if_failing(built[0], max_failure_rate)
+    return built
+
+
+_END = object()
+
+
+def _read_ahead(items: Iterator[T]) -> Generator[T, None, None]:
+    """``items``, the next one read and prepared in a worker thread while the caller uses
+    the current one: a batch is read from Kafka and validated while the one before is
+    written, DuckDB's work overlapping Python's on a second core. Batches are still
+    loaded one at a time and in order, so the stored offsets stay exact; when the
+    caller stops early, the batch prepared ahead is dropped, never loaded."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drain-read-ahead") as worker:
+        ahead = worker.submit(next, items, _END)
+        while (item := ahead.result()) is not _END:
+            ahead = worker.submit(next, items, _END)
+            yield item  # type: ignore[misc]
+
+
 def drain_country(
     settings: Settings,
     country: str,
@@ -225,10 +250,13 @@ def drain_country(
         ensure_schema(con)
         start = stored_offsets(con, topic)
     source = source or KafkaSource(settings, country, principal)
+    built = (
+        _checked(build_batch(country, messages, airflow_run_id), settings.max_failure_rate)
+        for messages in source.batches(start, settings.batch_size)
+    )
+    ready = _read_ahead(built)
     try:
-        for messages in source.batches(start, settings.batch_size):
-            batch, outcomes = build_batch(country, messages, airflow_run_id)
-            hold_back_if_failing(batch, settings.max_failure_rate)
+        for batch, outcomes in ready:
             with connect(warehouse or settings.warehouse) as con:
                 result = load_batch(con, batch, secret)
             for suite_name, outcome in outcomes:
@@ -268,6 +296,7 @@ def drain_country(
                 log.info("%s: drain stopped after batch %d, as asked", country, report.batches)
                 break
     finally:
+        ready.close()  # waits for the batch being prepared ahead, then drops it
         source.close()
     return report
 
