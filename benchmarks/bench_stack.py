@@ -50,7 +50,8 @@ class BenchStack:
             [THBDB, *args], env=self.env, capture_output=True, text=True, timeout=timeout, cwd=self.home
         )
         if check and result.returncode != 0:
-            raise BenchStackError(f"thbdb {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}")
+            said = (result.stdout[-2000:] + "\n" + result.stderr[-3000:]).strip()  # Rich prints some errors on stdout
+            raise BenchStackError(f"thbdb {' '.join(args)} exited {result.returncode}:\n{said}")
         return result
 
     def up(self, airflow: bool = True) -> None:
@@ -87,7 +88,13 @@ class BenchStack:
                 future.result(timeout=60)
         for path in (settings.warehouse, settings.warehouse.with_suffix(".duckdb.wal")):
             path.unlink(missing_ok=True)
-        shutil.rmtree(settings.gx_dir, ignore_errors=True)
+        # Its contents only: the folder is the hub account's, made so by `thbdb up`
+        # (thbdb/accounts.py), and the pipeline may not create it again in the home.
+        for entry in settings.gx_dir.glob("*"):
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink()
 
 
 def wait_for(predicate, timeout: float, poll: float = 0.05) -> float:  # type: ignore[no-untyped-def]
