@@ -53,6 +53,11 @@ def main() -> None:
         action="store_true",
         help="Skip the largest N pushed again with streaming on (throughput of the streaming path).",
     )
+    parser.add_argument(
+        "--preload",
+        type=int,
+        help="Victims in the warehouse before the latency pushes (1,000,000; quick 100,000; 0: none).",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-results.json"))
     args = parser.parse_args()
     sizes = args.sizes or ([100_000] if args.quick else [10_000, 100_000, 1_000_000])
@@ -60,6 +65,7 @@ def main() -> None:
     victims = args.victims or (1_000_000 if args.quick else 10_000_000)
     repeats = args.repeats or (10 if args.quick else 5)
     run_pushes = args.run_pushes if args.run_pushes is not None else (1 if args.quick else 3)
+    preload = args.preload if args.preload is not None else (100_000 if args.quick else 1_000_000)
 
     workdir = Path(tempfile.mkdtemp(prefix="thbdb-bench-"))
     figures: list[Figure] = []
@@ -130,7 +136,10 @@ def main() -> None:
                     note="1.0 = flat",
                 ),
             ]
-        log(f"latency: {pushes} pushes of {args.push_events} events, streaming on; {run_pushes} with thbdb run")
+        log(
+            f"latency: {pushes} pushes of {args.push_events} events, streaming on; {run_pushes} with thbdb run;"
+            f" {preload:,} victims in the warehouse before"
+        )
         archive = runs[-1] if runs and not args.no_stream_archive else None
         lat = latency.measure(
             stack,
@@ -140,6 +149,7 @@ def main() -> None:
             log,
             run_pushes=run_pushes,
             archive=archive.n if archive else 0,
+            preloaded=preload,
         )
         if archive and lat.archive_s:
             figures.append(
@@ -157,7 +167,10 @@ def main() -> None:
         ]
         for way, seconds, note in latencies:
             for q in (50, 95) if seconds else ():
-                name = f"latency publish to queryable{way}, p{q} ({len(seconds)} pushes of {args.push_events})"
+                name = (
+                    f"latency publish to queryable{way}, p{q} ({len(seconds)} pushes of {args.push_events},"
+                    f" {preload:,} victims in the warehouse)"
+                )
                 baseline = percentile(lat.floor_s, q)
                 figures.append(Figure(name, percentile(seconds, q), "s", baseline, higher_is_better=False, note=note))
     finally:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from benchmarks import query_speed
 from benchmarks.bench_stack import BenchStack, BenchStackError
 from benchmarks.throughput import COUNTRY, run_floor
 from benchmarks.volume import write_volume_export
@@ -65,15 +66,23 @@ def measure(
     log: Callable[[str], None],
     run_pushes: int = 0,
     archive: int = 0,
+    preloaded: int = 0,
 ) -> LatencyRuns:
     """``archive`` > 0: after the small pushes, with the consumer still on, one push of
     that many events, timed from the start of produce until every event is counted (the
-    consumer drains while produce still publishes, as it would for a country)."""
+    consumer drains while produce still publishes, as it would for a country).
+    ``preloaded`` > 0: that many victims are in the warehouse before the first push
+    (generated with SQL, as the query-speed warehouse is), so each push is counted in a
+    warehouse of that size, not an empty one."""
     stack.reset_data()
+    expected = 0  # victims of the pushed country the warehouse must count
+    if preloaded:
+        query_speed.preload(stack.settings, preloaded)
+        expected = _counted(stack)
+        log(f"  {preloaded:,} victims generated in the warehouse before the pushes ({expected:,} of {COUNTRY})")
     floor_db = workdir / "floor-latency.duckdb"
     floor_db.unlink(missing_ok=True)
     runs = LatencyRuns()
-    expected = 0
     # The floor's pushes first, streaming off: once loaded, the pipeline deletes events
     # from Kafka (pipeline/kafka_retention.py), so the floor must read them before.
     for push in range(pushes):
@@ -85,7 +94,7 @@ def measure(
         run_floor(stack, floor_db)
         with duckdb.connect(str(floor_db), read_only=True) as con:
             row = con.execute("SELECT count(*) FROM floor_events").fetchone()
-        if not row or int(row[0]) < expected:
+        if not row or int(row[0]) < (push + 1) * events:
             raise BenchStackError("the floor did not hold the pushed events")
         runs.floor_s.append((published - started) + (time.monotonic() - floor_started))
     stack.thbdb("stream", "on")

@@ -14,6 +14,8 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.results import percentile
+from config.settings import Settings
+from pipeline.drain import refresh_queryable
 from warehouse.loader import connect, ensure_schema, refresh_marts
 from warehouse.queries import DIMENSIONS, victim_counts
 
@@ -98,6 +100,23 @@ def build_warehouse(path: Path, victims: int) -> dict[str, float]:
         refresh_marts(con)
         refreshed = time.monotonic()
     return {"generate_s": generated - started, "refresh_marts_s": refreshed - generated}
+
+
+def preload(settings: Settings, victims: int) -> None:
+    """Put ``victims`` generated victims into a stack's (empty) warehouse and publish
+    them, owned by the hub's account as everything the pipeline writes."""
+    from thbdb import accounts
+
+    with connect(settings.warehouse) as con:
+        con.execute("SET enable_progress_bar = false")
+        ensure_schema(con)
+        # Other event ids than any push's: the generated ones are md5 of a number.
+        con.execute(_GENERATED, [victims])
+    refresh_queryable(settings)
+    if accounts.enforced(settings.accounts):
+        hub = accounts.ensure(accounts.HUB)
+        for folder in settings.hub_dirs:
+            accounts.own(folder, hub)
 
 
 def _timed(call: Callable[[], object], repeats: int) -> list[float]:
