@@ -71,11 +71,12 @@ def _frame(
     positions: Sequence[tuple[int, int]] | None,
 ) -> pd.DataFrame:
     derived = {"age_band", "age_group", "producer_batch_id", *LINKAGE_COLUMNS}
-    data = columns_of(events, [c for c in columns if c not in derived])
-    ages = columns_of(events, [contract.age])[contract.age]
+    # One pass reads the carried fields, the exact age (generalised below, never kept) and the push's id.
+    data = columns_of(events, [*(c for c in columns if c not in derived), contract.age, "batch_id"])
+    ages = data.pop(contract.age)
     data["age_band"] = [_band(age) for age in ages]
     data["age_group"] = [_group(age) for age in ages]
-    data["producer_batch_id"] = columns_of(events, ["batch_id"])["batch_id"]
+    data["producer_batch_id"] = data.pop("batch_id")
     if "linkage_clk" in columns:
         encodings = [getattr(event, "linkage", None) for event in events]
         for column in LINKAGE_COLUMNS:

@@ -19,8 +19,6 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-UNKNOWN = -1  # a birth month, day or sex the record does not know
-
 
 @intrinsic
 def _popcount(typingctx: Any, word: Any) -> Any:
@@ -85,6 +83,6 @@ def matching_pairs(
     among the pairs nothing known rules out.
 
     Each side is (words: uint64 rows of the filters, ones: bits set per row, facts: int64
-    rows of birth month, birth day and sex codes, ``UNKNOWN`` where not known)."""
+    rows of birth month, birth day and sex codes, negative where not known)."""
     rows, cols, scores = _matching_pairs(*new, *known, floor, threshold, day_bonus, month_bonus)
     return rows, cols, scores

@@ -71,8 +71,9 @@ def changed_blocks(con: duckdb.DuckDBPyConnection, rules: str, full: bool = Fals
     current = {(k, y): int(f) for k, y, f in now.itertuples(index=False)}
     previous = {(k, y): int(f) for k, y, f in before.itertuples(index=False)}
     dirty = sorted(b for b in current.keys() | previous.keys() if current.get(b) != previous.get(b))
+    changed = set(dirty)
     unchanged = pd.DataFrame(  # noqa: F841 - read by DuckDB by name below
-        [b for b in current if b not in set(dirty)], columns=["key_id", "birth_year"], dtype=object
+        [b for b in current if b not in changed], columns=["key_id", "birth_year"], dtype=object
     )
     con.execute(
         f"""

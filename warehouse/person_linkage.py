@@ -70,6 +70,9 @@ def dice(a: str, b: str) -> float:
     return 2 * int(np.bitwise_count(x & y).sum()) / total if total else 0.0
 
 
+UNKNOWN = -1  # a birth month, day or sex the record does not know (bloom_compare reads < 0)
+
+
 @dataclass(frozen=True)
 class _Block:
     """One country's records of one block, as arrays the comparison reads."""
@@ -102,8 +105,8 @@ class PersonIndex:
         }
 
     def _code(self, value: str | None) -> int:
-        """A small integer for a token or a sex; -1 for unknown (bloom_compare.UNKNOWN)."""
-        return -1 if value is None else self._codes.setdefault(value, len(self._codes))
+        """A small integer for a token or a sex; ``UNKNOWN`` for none."""
+        return UNKNOWN if value is None else self._codes.setdefault(value, len(self._codes))
 
     def _block(self, members: list[LinkRecord]) -> _Block:
         words = np.stack([clk_words(r.clk) for r in members])
@@ -121,13 +124,11 @@ class PersonIndex:
         for block in self._blocks.values():
             yield [r for b in block.values() for r in b.records]
 
-    def candidates(self, record: LinkRecord, threshold: float) -> Candidates:
-        """Known records of other countries scoring at least ``threshold``, compatible."""
-        return self.candidates_of([record], threshold)[0]
-
     def candidates_of(self, records: list[LinkRecord], threshold: float) -> list[Candidates]:
-        """``candidates`` of each record, the records of one block and country compared
-        with each other country's records of the block at once (warehouse/bloom_compare.py)."""
+        """For each record, the known records of other countries scoring at least
+        ``threshold`` with nothing known against them; the records of one block and
+        country compared with each other country's records of the block at once
+        (warehouse/bloom_compare.py)."""
         found: list[Candidates] = [[] for _ in records]
         grouped: dict[tuple[str, str, str], list[int]] = {}
         for position, record in enumerate(records):
