@@ -22,8 +22,9 @@ from pycanon import anonymity
 from disclosure.policy import DisclosurePolicy, load_policy
 from exports.htcds import public_microdata
 from reports.pages import render
+from warehouse import superseded
 from warehouse.queries import victim_counts
-from warehouse.superseded import content_hash_sql
+from warehouse.superseded import PROBE_WINDOW_DAYS
 
 # Above this many records the report written after a load leaves the pycanon check and
 # the public-export search to `thbdb report privacy` run by hand: at 100,000 records the
@@ -44,7 +45,6 @@ GENERALISED = (
 # it (by the national record's own updated_at) looks like a probe: a key holder pushing a
 # named person to watch a cross-border count move, then taking the row back. The demo's
 # genuine withdrawals come about two months after the record.
-PROBE_WINDOW_DAYS = 7
 PROBING_COLUMNS = (f"withdrawn within {PROBE_WINDOW_DAYS} days", f"changed back within {PROBE_WINDOW_DAYS} days")
 
 # The sensitive attribute as one value per victim: the sorted set of exploitation forms.
@@ -146,45 +146,22 @@ def suppressed_cells(con: duckdb.DuckDBPyConnection, min_cell: int) -> list[dict
     return tables
 
 
-def probing_signs(con: duckdb.DuckDBPyConnection, window_days: int = PROBE_WINDOW_DAYS) -> list[dict[str, Any]]:
-    """Per country, records withdrawn or changed back within ``window_days`` of the
-    version before: counts only, for the officer to ask the country about."""
+def probing_signs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Per country, records withdrawn or changed back within ``PROBE_WINDOW_DAYS`` of the
+    version before: counts only, for the officer to ask the country about. Summed from
+    the records' flags, which every refresh keeps (warehouse/superseded.py)."""
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     if "release_probing_signs" in tables:  # a release snapshot: the signs as published
-        rows = con.execute("SELECT * FROM release_probing_signs ORDER BY country").fetchall()
-        return [{"country": c, PROBING_COLUMNS[0]: w, PROBING_COLUMNS[1]: b} for c, w, b in rows]
-    if "raw_victim_events" not in tables:
-        return []  # a marts-only file (tests, a copy): no versions to read
-    rows = con.execute(
-        f"""
-        WITH versions AS (
-            -- a stripped version (warehouse/superseded.py) keeps the hash of its content
-            SELECT country, record_ref, updated_at, status, coalesce(content_md5, {content_hash_sql()}) AS content
-            FROM raw_victim_events
-            QUALIFY row_number() OVER (PARTITION BY country, record_ref, updated_at ORDER BY loaded_at) = 1
-        ),
-        sequenced AS (
-            SELECT *, lag(updated_at) OVER w AS before_at, lag(content, 2) OVER w AS content_two_before,
-                   lag(updated_at, 2) OVER w AS two_before_at
-            FROM versions
-            WINDOW w AS (PARTITION BY country, record_ref ORDER BY updated_at)
+        source = "SELECT * FROM release_probing_signs"
+    elif superseded.PROBING_FLAGS in tables:
+        source = (
+            "SELECT country, count(*) FILTER (WHERE withdrawn_soon), count(*) FILTER (WHERE changed_back)"
+            f" FROM {superseded.PROBING_FLAGS} GROUP BY country"
         )
-        SELECT country,
-               count(DISTINCT record_ref) FILTER (
-                   WHERE status = 'withdrawn' AND updated_at - before_at <= to_days(?)) AS withdrawn_soon,
-               count(DISTINCT record_ref) FILTER (
-                   WHERE content = content_two_before AND updated_at - two_before_at <= to_days(?)) AS changed_back
-        FROM sequenced
-        GROUP BY country
-        HAVING withdrawn_soon + changed_back > 0
-        ORDER BY country
-        """,
-        [window_days, window_days],
-    ).fetchall()
-    return [
-        {"country": c, f"withdrawn within {window_days} days": w, f"changed back within {window_days} days": b}
-        for c, w, b in rows
-    ]
+    else:
+        return []  # a marts-only file (tests, a copy): no versions to read
+    rows = con.execute(f"SELECT * FROM ({source}) ORDER BY country").fetchall()
+    return [{"country": c, PROBING_COLUMNS[0]: w, PROBING_COLUMNS[1]: b} for c, w, b in rows]
 
 
 def perturbation_cost(con: duckdb.DuckDBPyConnection, min_cell: int, policy: DisclosurePolicy) -> dict[str, Any]:

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Literal
 
 import duckdb
+import pandas as pd
 
-from warehouse import linkage_store
+from warehouse import linkage_store, marts
 
 Kind = Literal["victims", "perpetrators"]
 SECRET_FILE = "erasure.secret"  # noqa: S105 - the file's name, not a secret
@@ -85,6 +86,7 @@ def erase(con: duckdb.DuckDBPyConnection, country: str, kind: Kind, refs: Iterab
         try:
             result.versions = _delete_erasing(con, _RAW_TABLE[kind], country)
             result.quarantined = _delete_erasing(con, "quarantine", country)
+            marts.mark_touched(con, kind, pd.DataFrame({"country": country, "record_ref": wanted}))
             before = _count(con, "erased_records")
             con.execute(
                 "INSERT OR IGNORE INTO erased_records SELECT unnest(?::VARCHAR[]), ?, ?",
@@ -129,6 +131,7 @@ def rewrite(con: duckdb.DuckDBPyConnection) -> list[Path]:
     The old file's write-ahead log (none after the checkpoint) is removed before the
     rename, so it can never be replayed into the fresh one."""
     rewritten = []
+    marts.forget_changes(con)  # they name the erased records
     con.execute("CHECKPOINT")  # everything in the main file, nothing left in a WAL
     databases = [("main", _path(con, "main"))]
     if linkage_store.attach(con):

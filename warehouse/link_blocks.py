@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from warehouse.linkage_store import ALIAS, CURRENT_ENCODINGS
+from warehouse.linkage_store import ALIAS, current_encodings
 
 Block = tuple[str, str]  # (key_id, keyed birth year)
 
@@ -50,7 +50,7 @@ def changed_blocks(con: duckdb.DuckDBPyConnection, rules: str, full: bool = Fals
         CREATE OR REPLACE TEMP TABLE {_SIGNED} AS
         SELECT country, record_ref, key_id, birth_year,
                hash(country, record_ref, clk, birth_month, birth_day, sex) AS signature
-        FROM ({CURRENT_ENCODINGS})
+        FROM {current_encodings(con)}
         """
     )
     now = con.execute(

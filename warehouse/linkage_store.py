@@ -125,6 +125,30 @@ CURRENT_ENCODINGS = f"""
 """
 
 
+# A refresh reads the current encodings three times (block fingerprints, the records of
+# the changed blocks, the purge); it computes them once into this temporary table.
+HELD = "held_current_encodings"
+
+
+def hold_current(con: duckdb.DuckDBPyConnection) -> None:
+    """Find the current encodings once, for the rest of this refresh (until ``release``);
+    held without their filters, which stay in the store and are joined back by event."""
+    if attach(con):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {HELD} AS SELECT * EXCLUDE (clk) FROM ({CURRENT_ENCODINGS})")
+
+
+def release(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"DROP TABLE IF EXISTS temp.{HELD}")
+
+
+def current_encodings(con: duckdb.DuckDBPyConnection) -> str:
+    """The current encodings as a relation: the refresh's held ones, or computed."""
+    held = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [HELD]).fetchone()
+    if held and held[0]:
+        return f"(SELECT h.*, e.clk FROM {HELD} h JOIN {ALIAS}.encodings e USING (event_id))"
+    return f"({CURRENT_ENCODINGS})"
+
+
 def purge(con: duckdb.DuckDBPyConnection) -> int:
     """Delete every encoding linkage no longer reads: withdrawn records, superseded
     versions, encodings replaced by a re-push (a rotated key, scheme v1 re-pushed as v2)
@@ -132,7 +156,7 @@ def purge(con: duckdb.DuckDBPyConnection) -> int:
     if not attach(con):
         return 0
     deleted = con.execute(
-        f"DELETE FROM {ALIAS}.encodings WHERE event_id NOT IN (SELECT event_id FROM ({CURRENT_ENCODINGS}))"
+        f"DELETE FROM {ALIAS}.encodings WHERE event_id NOT IN (SELECT event_id FROM {current_encodings(con)})"
     ).fetchone()
     _owner_only(store_path(con))
     return int(deleted[0]) if deleted else 0

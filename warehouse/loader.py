@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from transforms.rows import EVENT_COLUMNS, PERPETRATOR_EVENT_COLUMNS, POSITION_COLUMNS, no_rows
-from warehouse import erasure, link_blocks, linkage_store, migrations, superseded
+from warehouse import erasure, link_blocks, linkage_store, marts, migrations, superseded
 from warehouse.person_linkage import DEFAULT_THRESHOLD as DEFAULT_LINK_THRESHOLD
 from warehouse.person_linkage import refresh_person_links
 
@@ -85,34 +85,44 @@ def refresh_marts(
     link_threshold: float = DEFAULT_LINK_THRESHOLD,
     memory_limit: str | None = None,
     full_linkage: bool = False,
-) -> link_blocks.BlockChanges | None:
-    """Rebuild staging views and marts from the raw layer, in one transaction; returns
-    what linkage redid (None without a linkage store).
+    full: bool = False,
+) -> marts.Refreshed:
+    """Bring staging, person links and the marts up to date with the raw layer, in one
+    transaction; what was done.
 
-    Linkage redoes only the blocks whose records changed (warehouse/link_blocks.py);
-    ``full_linkage`` links every block again. ``memory_limit`` (DuckDB's own, e.g. "1GB")
-    bounds the rebuild's memory: past it DuckDB spills to disk, slower but flat as the
-    warehouse grows."""
+    The marts follow the records that loads and erasures touched since the last refresh
+    (warehouse/marts.py), and linkage redoes only the blocks whose records changed
+    (warehouse/link_blocks.py); ``full`` rebuilds every mart and relinks every block,
+    ``full_linkage`` the links alone. ``memory_limit`` (DuckDB's own, e.g. "1GB") bounds
+    the memory: past it DuckDB spills to disk, slower but flat as the warehouse grows."""
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     linkage_store.attach(con)  # before the transaction: it may create the store's tables
-    con.execute("BEGIN TRANSACTION")
     try:
-        for path in layer_files("staging"):
-            run_sql_file(con, path)
-        linked = refresh_person_links(con, link_threshold, full_linkage)  # the marts count regional persons
-        for path in layer_files("marts"):
-            run_sql_file(con, path)
-        superseded.strip(con)  # what no mart counts keeps no content
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    if linked is not None:
-        link_blocks.record(con, linked)  # the store's own transaction, after the warehouse's
-    # Encodings linkage no longer reads go now (withdrawn, superseded, replaced).
-    linkage_store.purge(con)
-    return linked
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for path in layer_files("staging"):
+                run_sql_file(con, path)
+            linkage_store.hold_current(con)
+            con.execute("CREATE OR REPLACE TEMP TABLE links_before AS FROM person_links")
+            linked = refresh_person_links(con, link_threshold, full or full_linkage)  # the marts count persons
+            refreshed = marts.refresh(con, "links_before", full)
+            superseded.strip(con, touched_only=not refreshed.rebuilt)  # what no mart counts keeps no content
+            superseded.flag_probing(con, touched_only=not refreshed.rebuilt)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.execute("DROP TABLE IF EXISTS links_before")
+            marts.drop_touched(con)
+        if linked is not None:
+            link_blocks.record(con, linked)  # the store's own transaction, after the warehouse's
+        # Encodings linkage no longer reads go now (withdrawn, superseded, replaced).
+        linkage_store.purge(con)
+    finally:
+        linkage_store.release(con)
+    return replace(refreshed, linked=linked)
 
 
 def stored_offsets(con: duckdb.DuckDBPyConnection, topic: str) -> dict[int, int]:
@@ -188,6 +198,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, erasure_secret:
             # costs the same however large the table, where an anti-join scanned it all.
             con.execute(f"INSERT OR IGNORE INTO raw_victim_events ({columns}) SELECT {columns} FROM rows")
             loaded = _count(con, "raw_victim_events") - before
+            marts.mark_touched(con, "victims", rows)  # the next refresh derives them again
         loaded += _insert_perpetrators(con, batch, now)
         if batch.quarantined:
             # One statement for the batch's refused events: a statement per event took
@@ -291,6 +302,7 @@ def _insert_perpetrators(con: duckdb.DuckDBPyConnection, batch: LoadBatch, now: 
     before = _count(con, "raw_perpetrator_events")
     # As for victims: the primary key's index skips events already held.
     con.execute(f"INSERT OR IGNORE INTO raw_perpetrator_events ({columns}) SELECT {columns} FROM rows")
+    marts.mark_touched(con, "perpetrators", rows)
     return _count(con, "raw_perpetrator_events") - before
 
 

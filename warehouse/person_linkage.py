@@ -257,7 +257,7 @@ def current_link_records(con: duckdb.DuckDBPyConnection, blocks: list[Block] | N
         f"""
         WITH encoded AS (
             SELECT country || ':' || record_ref AS key, country, key_id, clk, birth_year, birth_month, birth_day, sex
-            FROM ({linkage_store.CURRENT_ENCODINGS})
+            FROM {linkage_store.current_encodings(con)}
         ),
         shared_blocks AS (
             SELECT key_id, birth_year FROM encoded GROUP BY ALL HAVING count(DISTINCT country) > 1

@@ -30,7 +30,12 @@ _STRIPPED = {
         "structure", "relation_to_victim",
     ),
 }  # fmt: skip
+# The signs of probing (reports/privacy.py): a record withdrawn, or changed back, within
+# this many days of the version before, flagged per record in this table.
+PROBE_WINDOW_DAYS = 7
+PROBING_FLAGS = "victim_probing_flags"
 _CURRENT = {"raw_victim_events": "stg_victim_current", "raw_perpetrator_events": "stg_perpetrator_current"}
+_KIND = {"raw_victim_events": "victim", "raw_perpetrator_events": "perpetrator"}
 
 
 def content_hash_sql(columns: tuple[str, ...] = VICTIM_CONTENT) -> str:
@@ -54,17 +59,63 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL")
 
 
-def strip(con: duckdb.DuckDBPyConnection) -> int:
+def strip(con: duckdb.DuckDBPyConnection, touched_only: bool = False) -> int:
     """Strip every version that is not the current version of a counted record (inside
-    the caller's transaction, after the staging views exist); how many were stripped."""
+    the caller's transaction, after the staging views exist); how many were stripped.
+
+    ``touched_only``: the versions of the records the marts' refresh derived again (its
+    temporary views, warehouse/marts.py), the only ones whose current version can have
+    changed since the last refresh."""
     stripped = 0
     for table, columns in _STRIPPED.items():
         hashed = content_hash_sql() if table == "raw_victim_events" else content_hash_sql(("status", *columns))
         cleared = ", ".join(f"{c} = NULL" for c in columns)
+        kind = _KIND[table]
+        # The touched records' versions and current versions: temporary tables of the refresh.
+        versions, current = (f"raw_{kind}_touched", f"stg_{kind}_touched") if touched_only else (table, _CURRENT[table])
         row = con.execute(
             f"""UPDATE {table} SET content_md5 = {hashed}, {cleared}
-                WHERE content_md5 IS NULL
-                  AND event_id NOT IN (SELECT event_id FROM {_CURRENT[table]} WHERE status <> 'withdrawn')"""
+                WHERE event_id IN (
+                    SELECT event_id FROM {versions} WHERE content_md5 IS NULL
+                    EXCEPT SELECT event_id FROM {current} WHERE status <> 'withdrawn')"""
         ).fetchone()
         stripped += int(row[0]) if row else 0
     return stripped
+
+
+def flag_probing(con: duckdb.DuckDBPyConnection, touched_only: bool = False) -> None:
+    """Flag the victim records whose versions show a sign of probing (inside the
+    caller's transaction); ``touched_only``: those the marts' refresh touched (their
+    versions are the only ones that changed), else every record."""
+    versions, scope = ("raw_victim_touched", "touched_victim_refs") if touched_only else ("raw_victim_events", None)
+    if scope:
+        con.execute(
+            f"DELETE FROM {PROBING_FLAGS} WHERE (country, record_ref) IN (SELECT country, record_ref FROM {scope})"
+        )
+    else:
+        con.execute(f"DELETE FROM {PROBING_FLAGS}")
+    con.execute(
+        f"""
+        INSERT INTO {PROBING_FLAGS}
+        WITH versions AS (
+            -- a stripped version keeps the hash of its content
+            SELECT country, record_ref, updated_at, status, coalesce(content_md5, {content_hash_sql()}) AS content
+            FROM {versions}
+            QUALIFY row_number() OVER (PARTITION BY country, record_ref, updated_at ORDER BY loaded_at) = 1
+        ),
+        sequenced AS (
+            SELECT *, lag(updated_at) OVER w AS before_at, lag(content, 2) OVER w AS content_two_before,
+                   lag(updated_at, 2) OVER w AS two_before_at
+            FROM versions
+            WINDOW w AS (PARTITION BY country, record_ref ORDER BY updated_at)
+        )
+        SELECT country, record_ref,
+               coalesce(bool_or(status = 'withdrawn' AND updated_at - before_at <= to_days($days)), false),
+               coalesce(bool_or(content = content_two_before AND updated_at - two_before_at <= to_days($days)), false)
+        FROM sequenced
+        GROUP BY country, record_ref
+        HAVING bool_or(status = 'withdrawn' AND updated_at - before_at <= to_days($days))
+            OR bool_or(content = content_two_before AND updated_at - two_before_at <= to_days($days))
+        """,
+        {"days": PROBE_WINDOW_DAYS},
+    )

@@ -42,4 +42,5 @@ def victims_warehouse(n: int, seed: int = 7) -> duckdb.DuckDBPyConnection:
         con.execute(f"ALTER TABLE mart_victims ADD COLUMN {codes} VARCHAR[]")
     # The code bridges exactly as the warehouse builds them.
     con.execute((SQL_DIR / "marts" / "031_victim_codes.sql").read_text("utf-8"))
+    con.execute("INSERT INTO mart_victim_codes FROM mart_victim_codes_of('mart_victims')")
     return con

@@ -53,7 +53,7 @@ def _step(con: duckdb.DuckDBPyConnection, *batches: LoadBatch) -> int:
     """Load, refresh; the links equal linking everything again. Returns blocks re-linked."""
     for batch in batches:
         load_batch(con, batch, SECRET)
-    changes = refresh_marts(con)
+    changes = refresh_marts(con).linked
     assert changes is not None
     assert _links(con) == _as_if_linked_again(con)
     return len(changes.dirty)
@@ -103,12 +103,12 @@ def test_the_store_and_the_warehouse_out_of_step_link_everything_again(tmp_path:
         _step(con, _version("RS", "RS-1", JOVANA, "1994-03-02", 1), _version("MK", "MK-1", JOVANA, "1994", 1))
         # As after a crash between the two commits: the store still has the older generation.
         con.execute(f"UPDATE {linkage_store.ALIAS}.link_generation SET generation = generation - 1")
-        changes = refresh_marts(con)
+        changes = refresh_marts(con).linked
         assert changes is not None and changes.full and len(changes.dirty) == 1
         assert _links(con) == _as_if_linked_again(con)
-        assert not refresh_marts(con).full  # type: ignore[union-attr]
+        assert not refresh_marts(con).linked.full  # type: ignore[union-attr]
         # Another threshold is another rule: everything again.
-        changes = refresh_marts(con, link_threshold=0.9)
+        changes = refresh_marts(con, link_threshold=0.9).linked
         assert changes is not None and changes.full
 
 

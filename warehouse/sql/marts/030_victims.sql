@@ -1,11 +1,13 @@
--- Marts: what analysts count. Rebuilt in the same transaction as every load.
+-- Marts: what analysts count. Each mart is a table macro of the records it derives
+-- rows from: warehouse/marts.py builds it from every record (a full rebuild) or from
+-- the records a batch touched (a refresh), in the same transaction.
 
 -- One row per counted victim: the current version of each record, withdrawn ones out.
 -- person_key is the person a count counts once: within a country the national record;
 -- across countries the regional person that linkage found (person_links), so a person
 -- identified in RS and MK counts once regionally and once in each country.
 -- record_key is the national record, one row each.
-CREATE OR REPLACE TABLE mart_victims AS
+CREATE OR REPLACE MACRO mart_victims_of(current_victims) AS TABLE
 SELECT
     coalesce(l.person_key, country || ':' || record_ref) AS person_key,
     country || ':' || record_ref                       AS record_key,
@@ -33,9 +35,13 @@ SELECT
     means_of_control,
     means_of_travel,
     means_of_communication,
+    case_ref,                                          -- the case's perpetrators (045); not released
     event_id,
     load_id,
     validation_run_id
-FROM stg_victim_current
+FROM query_table(current_victims)
 LEFT JOIN person_links l USING (country, record_ref)
 WHERE status <> 'withdrawn';
+
+-- The table, empty until warehouse/marts.py fills it.
+CREATE TABLE IF NOT EXISTS mart_victims AS FROM mart_victims_of('stg_victim_current') LIMIT 0;

@@ -4,7 +4,7 @@
 -- Keyed by record: a linked person's two records may record different codes.
 -- Each code once per record; is_first marks one row of each record and list, the one a
 -- count totalled over the list keeps, so that such a total counts the victim once.
-CREATE OR REPLACE TABLE mart_victim_codes AS
+CREATE OR REPLACE MACRO mart_victim_codes_of(victims) AS TABLE
 SELECT person_key, record_key, list, unnest(codes) AS code, unnest(range(len(codes))) = 0 AS is_first
 FROM (
     SELECT person_key, record_key, item.list AS list,
@@ -16,9 +16,12 @@ FROM (
             {'list': 'means_of_travel', 'codes': means_of_travel},
             {'list': 'means_of_communication', 'codes': means_of_communication}
         ]) AS item
-        FROM mart_victims
+        FROM query_table(victims)
     )
 );
+
+-- The table, empty until warehouse/marts.py fills it.
+CREATE TABLE IF NOT EXISTS mart_victim_codes AS FROM mart_victim_codes_of('mart_victims') LIMIT 0;
 
 -- Each list as the queries join it (warehouse/queries.py), its code under the list's name.
 CREATE OR REPLACE VIEW mart_victim_exploitation AS

@@ -1,12 +1,12 @@
 -- Modus operandi of each counted victim: how they were controlled, moved and contacted,
--- and where from and to. Rebuilt with the other marts.
+-- and where from and to.
 
 -- Scope and route, derived. The origin is where the victim was recruited, or, when that
 -- is not recorded, the country of citizenship. Domestic: recruited and exploited in one
 -- country with no transit through another; cross-border otherwise; not_recorded when
 -- origin or country of exploitation is unknown. The route is recruited_in > transit >
 -- country of exploitation, recorded only when both ends are.
-CREATE OR REPLACE TABLE mart_victim_modus_operandi AS
+CREATE OR REPLACE MACRO mart_victim_modus_operandi_of(victims, current_victims) AS TABLE
 SELECT
     v.person_key,
     v.record_key,
@@ -25,5 +25,8 @@ SELECT
             list_concat([s.recruited_in], coalesce(s.transit_countries, []), [s.country_of_exploitation]), ' > '
         )
     END AS route
-FROM mart_victims v
-JOIN stg_victim_current s ON s.event_id = v.event_id;
+FROM query_table(victims) v
+JOIN query_table(current_victims) s ON s.event_id = v.event_id;
+
+-- The table, empty until warehouse/marts.py fills it.
+CREATE TABLE IF NOT EXISTS mart_victim_modus_operandi AS FROM mart_victim_modus_operandi_of('mart_victims', 'stg_victim_current') LIMIT 0;

@@ -1,0 +1,39 @@
+-- What the marts must redo at the next refresh, and what the last refresh changed
+-- (warehouse/marts.py). The marts follow a batch incrementally: only the records a
+-- load or an erasure touched are derived again.
+
+-- Records touched since the marts were last refreshed: a load adds its records, an
+-- erasure the erased ones, in the same transaction as their rows.
+CREATE TABLE IF NOT EXISTS marts_pending (
+    kind        VARCHAR NOT NULL,   -- victims or perpetrators
+    country     VARCHAR NOT NULL,
+    record_ref  VARCHAR NOT NULL
+);
+
+-- The marts as last built: the SQL they were built with (a change rebuilds them all),
+-- a generation counted up at every refresh, and whether that refresh rebuilt them all
+-- (then a release snapshot cannot follow it by changes and is written whole).
+CREATE TABLE IF NOT EXISTS marts_state (
+    marts_version  VARCHAR NOT NULL,
+    generation     BIGINT NOT NULL,
+    rebuilt        BOOLEAN NOT NULL,
+    refreshed_at   TIMESTAMPTZ NOT NULL
+);
+
+-- The last refresh's changes, for the release snapshot to follow them
+-- (release/snapshot.py): the keys whose mart rows were derived again, and every
+-- victim's dimension categories before (sign -1) and after (+1).
+CREATE TABLE IF NOT EXISTS mart_changed_keys (
+    kind  VARCHAR NOT NULL,   -- victims (a record_key) or perpetrators (a perpetrator_key)
+    key   VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS mart_changed_codes (
+    sign        INTEGER NOT NULL,
+    dimension   VARCHAR NOT NULL,
+    person_key  VARCHAR NOT NULL,
+    year        INTEGER,
+    country     VARCHAR,
+    category    VARCHAR,
+    first       BOOLEAN
+);
