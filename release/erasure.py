@@ -76,7 +76,7 @@ def carry_out(settings: Settings, country: str, kind: erasure.Kind, refs: list[s
     drained = drain_country(settings, country, principal=kafka_security.ERASER)
     with connect(settings.warehouse, wait_seconds=600) as con:
         refresh_marts(con, settings.link_threshold, settings.warehouse_memory)
-        snapshot.publish(con, settings)
+        snapshot.publish(con, settings, whole=True)  # a new file: no copy keeps the erased rows' bytes
         rewritten = erasure.rewrite(con)
     trim_loaded(settings, kafka_security.ERASER)
     outcome = Outcome(country, kind, removed, dropped_waiting=drained.erased, files_rewritten=len(rewritten))

@@ -5,24 +5,35 @@ a snapshot, a separate DuckDB file holding the marts and the validation summarie
 
 - no raw layer, no linkage encodings, no Kafka positions;
 - no pseudonym of a counted record: person, record and perpetrator keys are replaced by
-  hashes under a salt drawn for this snapshot and never stored, so rows still join within
-  the snapshot but match nothing in the warehouse, the topics or another snapshot;
+  hashes under a salt kept in the hub's secrets folder and never in a snapshot, so rows
+  still join within the snapshot but match nothing in the warehouse or the topics;
 - the quarantine's record pseudonyms stay, because a national officer maps them back to
   record ids with the country's key (``thbdb quarantine --records``).
 
 The release service opens the current snapshot read-only. A new one is written under a
 new name and then named current by an atomic rename of the pointer file, so a request
 sees one whole snapshot: the previous one while a load runs, never a half-loaded state.
+
+A snapshot is written whole under a new salt, or, when the current one holds the marts
+as they were before the last refresh, copied from it with that refresh's changes
+applied (warehouse/marts.py keeps them): the rows of the records derived again are
+replaced and the grid takes their change. The copies of one whole snapshot (its
+lineage) share its salt, so their keys match each other's; a lineage lasts at most
+``WHOLE_EVERY``, and an erasure starts a new one, so that rows deleted from a copy do
+not stay in the bytes of the files that follow.
 """
 
 from __future__ import annotations
 
 import secrets
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -60,70 +71,166 @@ CELL_KEYS = {"mart_victims": "person_key", "mart_perpetrators": "perpetrator_key
 CELL_KEY_SECRET = "cell-key.secret"  # noqa: S105 - a file name
 # Pseudonyms and event ids no output needs: left out (the quarantine keeps record_ref).
 DROPPED_COLUMNS = {
-    "mart_victims": {"record_ref", "event_id"},
+    "mart_victims": {"record_ref", "case_ref", "event_id"},
     "mart_perpetrators": {"record_ref", "case_ref", "event_id"},
     "quarantine_status": {"event_id"},
 }
+
+
+# The tables whose rows belong to one victim record or one perpetrator: a snapshot that
+# follows the last refresh replaces the rows of the records it derived again. The others
+# are small (cells, reports) and copied whole every time.
+KEYED_BY = {
+    "mart_victims": "victims",
+    "mart_victim_exploitation": "victims",
+    "mart_victim_control": "victims",
+    "mart_victim_travel": "victims",
+    "mart_victim_communication": "victims",
+    "mart_victim_modus_operandi": "victims",
+    "mart_case_links": "victims",
+    "mart_perpetrators": "perpetrators",
+    "mart_perpetrator_role": "perpetrators",
+}
+# The salt of the current lineage of snapshots, in the hub's secrets folder (never in a
+# snapshot): "<whole snapshot's name> <salt>".
+SALT_FILE = "release-salt"
+# A snapshot is written whole, under a new salt, at least this often: the rows a
+# followed snapshot deleted leave its file at the next whole one.
+WHOLE_EVERY = timedelta(hours=24)
 
 
 class NoRelease(FileNotFoundError):
     """No snapshot has been published yet."""
 
 
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+def _columns(con: duckdb.DuckDBPyConnection, table: str, database: str | None = None) -> list[str]:
     rows = con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = coalesce(?, current_database())"
         " AND schema_name = 'main' AND table_name = ? ORDER BY column_index",
-        [table],
+        [database, table],
     ).fetchall()
     return [r[0] for r in rows]
 
 
-def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
-    """Write a new snapshot from the warehouse ``con`` and make it current."""
+def publish(con: duckdb.DuckDBPyConnection, settings: Settings, whole: bool = False) -> Path:
+    """Write a new snapshot from the warehouse ``con`` and make it current.
+
+    When the current snapshot holds the marts as they were before the last refresh, the
+    new one is a copy of it with that refresh's changes applied (warehouse/marts.py):
+    seconds instead of minutes on ten million victims. Otherwise, and when ``whole``,
+    once a day, and after an erasure, it is written whole under a new salt."""
     folder = settings.releases_dir
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = f"release-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.duckdb"
     path = folder / name
-    salt = secrets.token_hex(16)  # never stored: the hashed keys match nothing outside
     cell_secret = cell_key_secret(settings)
+    state = con.execute("SELECT generation, rebuilt FROM marts_state").fetchone()
+    generation = int(state[0]) if state else 0
+    lineage = None if whole or state is None else _followed(settings, generation, bool(state[1]))
+    if lineage is None:
+        salt = secrets.token_hex(16)  # kept while snapshots follow this one, and only in the hub's secrets
+        lineage = Lineage(name, salt, datetime.now(UTC), generation, 0)
+        replace_file(settings.hub_secrets_dir / SALT_FILE, f"{name} {salt}\n".encode("ascii"))
+    else:
+        shutil.copyfile(current(settings), path)
+    # Versions are not released; the signs of probing read from them are (counts only).
+    signs = probing_signs(con)
     con.execute(f"ATTACH '{path}' AS release_snapshot")
     try:
-        for table in RELEASED_TABLES:
-            columns = _columns(con, table)
-            if not columns:
-                continue  # an older warehouse without this table: the outputs cope
-            dropped = DROPPED_COLUMNS.get(table, set())
-            select = ", ".join(
-                f"md5(? || {c}) AS {c}" if c in HASHED_COLUMNS else c for c in columns if c not in dropped
-            )
-            hashed = sum(c in HASHED_COLUMNS for c in columns if c not in dropped)
-            params = [salt] * hashed
-            if table in CELL_KEYS:
-                select += f", md5_number_lower(? || {CELL_KEYS[table]}) AS cell_key"
-                params.append(cell_secret)
-            con.execute(f"CREATE TABLE release_snapshot.{table} AS SELECT {select} FROM {table}", params)
-        _publish_grid_cells(con, cell_secret)
-        # Versions are not released; the signs of probing read from them are (counts only).
-        signs = probing_signs(con)
-        con.execute(
-            "CREATE TABLE release_snapshot.release_probing_signs"
-            " (country VARCHAR, withdrawn_soon INTEGER, changed_back INTEGER)"
-        )
-        if signs:
-            con.executemany(
-                "INSERT INTO release_snapshot.release_probing_signs VALUES (?, ?, ?)",
-                [[s["country"], *(s[k] for k in PROBING_COLUMNS)] for s in signs],
-            )
-        con.execute(
-            "CREATE TABLE release_snapshot.release_info AS SELECT ? AS release_id, now() AS published_at", [name]
-        )
+        if lineage.follows == 0:
+            for table in RELEASED_TABLES:
+                _copy_table(con, table, lineage.salt, cell_secret)
+            _publish_grid_cells(con, cell_secret)
+        else:
+            _apply_changes(con, lineage, generation, cell_secret)
+        _publish_signs_and_info(con, signs, name, lineage, generation)
     finally:
         con.execute("DETACH release_snapshot")
     path.chmod(0o600)
     _point_to(folder, name)
     _prune(folder, keep=name)
     return path
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """The whole snapshot a current one descends from: its salt, when it was written,
+    and how many snapshots followed it by changes."""
+
+    whole: str
+    salt: str
+    whole_at: datetime
+    generation: int  # the marts' generation the current snapshot holds
+    follows: int
+
+
+def _followed(settings: Settings, generation: int, rebuilt: bool) -> Lineage | None:
+    """The current snapshot's lineage, when the next snapshot can follow it by the last
+    refresh's changes: it holds the marts of this generation or of the one before (and
+    that refresh did not rebuild them whole), its salt is at hand, and its whole
+    ancestor is less than ``WHOLE_EVERY`` old. None: write the next one whole."""
+    try:
+        with open_current(settings) as released:
+            info = released.execute(
+                "SELECT lineage, whole_published_at, marts_generation, follows FROM release_info"
+            ).fetchone()
+        kept = (settings.hub_secrets_dir / SALT_FILE).read_text("ascii").split()
+    except (NoRelease, FileNotFoundError, duckdb.Error):
+        return None  # nothing released yet, or by a version before lineages
+    if info is None or len(kept) != 2 or kept[0] != info[0]:
+        return None
+    lineage = Lineage(str(info[0]), kept[1], info[1], int(info[2]), int(info[3]) + 1)
+    current_marts = lineage.generation == generation or (lineage.generation == generation - 1 and not rebuilt)
+    if not current_marts or datetime.now(UTC) - lineage.whole_at > WHOLE_EVERY:
+        return None
+    return lineage
+
+
+def _select(con: duckdb.DuckDBPyConnection, table: str, salt: str, cell_secret: str) -> tuple[str, list[str]]:
+    """What ``table`` releases: its columns with the keys hashed under ``salt``, the
+    pseudonyms left out, and each counted person's cell key; and its parameters."""
+    dropped = DROPPED_COLUMNS.get(table, set())
+    columns = [c for c in _columns(con, table) if c not in dropped]
+    select = ", ".join(f"md5(? || {c}) AS {c}" if c in HASHED_COLUMNS else c for c in columns)
+    params = [salt] * sum(c in HASHED_COLUMNS for c in columns)
+    if table in CELL_KEYS:
+        select += f", md5_number_lower(? || {CELL_KEYS[table]}) AS cell_key"
+        params.append(cell_secret)
+    return select, params
+
+
+def _copy_table(con: duckdb.DuckDBPyConnection, table: str, salt: str, cell_secret: str) -> None:
+    if not _columns(con, table):
+        return  # an older warehouse without this table: the outputs cope
+    select, params = _select(con, table, salt, cell_secret)
+    con.execute(f"DROP TABLE IF EXISTS release_snapshot.{table}")
+    con.execute(f"CREATE TABLE release_snapshot.{table} AS SELECT {select} FROM {table}", params)
+
+
+def _apply_changes(con: duckdb.DuckDBPyConnection, lineage: Lineage, generation: int, cell_secret: str) -> None:
+    """Bring the copied snapshot from the marts it holds to the current ones: the rows of
+    the records the last refresh derived again are replaced, the grid takes their
+    categories' change, and the small tables are copied whole."""
+    changed = lineage.generation != generation
+    for table in RELEASED_TABLES:
+        kind = KEYED_BY.get(table)
+        if kind is None:
+            _copy_table(con, table, lineage.salt, cell_secret)
+            continue
+        if not changed:
+            continue
+        key = "perpetrator_key" if kind == "perpetrators" else "record_key"
+        changed_keys = f"SELECT key FROM mart_changed_keys WHERE kind = '{kind}'"
+        con.execute(
+            f"DELETE FROM release_snapshot.{table} WHERE {key} IN (SELECT md5(? || key) FROM ({changed_keys}))",
+            [lineage.salt],
+        )
+        select, params = _select(con, table, lineage.salt, cell_secret)
+        con.execute(
+            f"INSERT INTO release_snapshot.{table} SELECT {select} FROM {table} WHERE {key} IN ({changed_keys})", params
+        )
+    if changed:
+        _change_grid_cells(con, cell_secret)
 
 
 def _publish_grid_cells(con: duckdb.DuckDBPyConnection, cell_secret: str) -> None:
@@ -148,6 +255,48 @@ def _publish_grid_cells(con: duckdb.DuckDBPyConnection, cell_secret: str) -> Non
             WHERE year IS NOT NULL
             GROUP BY ALL""",
         [cell_secret],
+    )
+
+
+def _change_grid_cells(con: duckdb.DuckDBPyConnection, cell_secret: str) -> None:
+    """The grid plus the last refresh's categories after, minus those before."""
+    grid = f"release_snapshot.{GRID_CELLS}"
+    if not _columns(con, GRID_CELLS, "release_snapshot"):
+        return
+    keys = "dimension, year, country, category, first"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE grid_summed AS
+            SELECT {keys}, sum(persons) AS persons, sum(cell_keys) AS cell_keys FROM (
+                SELECT {keys}, persons::HUGEINT AS persons, cell_keys::HUGEINT AS cell_keys FROM {grid}
+                UNION ALL
+                SELECT {keys}, sign, sign * md5_number_lower(? || person_key)::HUGEINT
+                FROM mart_changed_codes WHERE year IS NOT NULL
+            ) GROUP BY ALL HAVING sum(persons) <> 0""",
+        [cell_secret],
+    )
+    con.execute(f"DELETE FROM {grid}")
+    con.execute(f"INSERT INTO {grid} ({keys}, persons, cell_keys) SELECT {keys}, persons, cell_keys FROM grid_summed")
+    con.execute("DROP TABLE grid_summed")
+
+
+def _publish_signs_and_info(
+    con: duckdb.DuckDBPyConnection, signs: list[dict[str, Any]], name: str, lineage: Lineage, generation: int
+) -> None:
+    con.execute("DROP TABLE IF EXISTS release_snapshot.release_probing_signs")
+    con.execute(
+        "CREATE TABLE release_snapshot.release_probing_signs"
+        " (country VARCHAR, withdrawn_soon INTEGER, changed_back INTEGER)"
+    )
+    if signs:
+        con.executemany(
+            "INSERT INTO release_snapshot.release_probing_signs VALUES (?, ?, ?)",
+            [[s["country"], *(s[k] for k in PROBING_COLUMNS)] for s in signs],
+        )
+    con.execute("DROP TABLE IF EXISTS release_snapshot.release_info")
+    con.execute(
+        "CREATE TABLE release_snapshot.release_info AS SELECT ? AS release_id, now() AS published_at,"
+        " ? AS lineage, ?::TIMESTAMPTZ AS whole_published_at, ?::BIGINT AS marts_generation, ?::INTEGER AS follows",
+        [name, lineage.whole, lineage.whole_at, generation, lineage.follows],
     )
 
 

@@ -13,7 +13,7 @@ import pytest
 from config.settings import Settings
 from release import snapshot
 from reports.validation import open_quarantine
-from warehouse.loader import connect
+from warehouse.loader import connect, refresh_marts
 from warehouse.queries import victim_counts
 
 
@@ -54,15 +54,63 @@ def test_a_snapshot_holds_the_marts_and_nothing_that_names_a_record(hub: Setting
     assert not any(ref.encode() in data for ref in list(refs)[:200])
 
 
-def test_two_snapshots_share_no_key(hub: Settings) -> None:
+def _person_keys(path: Path) -> set[str]:
+    with duckdb.connect(str(path), read_only=True) as released:
+        return {r[0] for r in released.execute("SELECT person_key FROM mart_victims").fetchall()}
+
+
+def test_two_whole_snapshots_share_no_key(hub: Settings) -> None:
     with connect(hub.warehouse) as con:
+        first = snapshot.publish(con, hub, whole=True)
+        second = snapshot.publish(con, hub, whole=True)
+    assert not _person_keys(first) & _person_keys(second)
+
+
+def _released(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every released table's rows, without the salted keys (they differ by lineage)."""
+    with duckdb.connect(str(path), read_only=True) as released:
+        tables = sorted(_tables(released) - {"release_info"})
+        rows = {}
+        for table in tables:
+            columns = [r[0] for r in released.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index", [table]
+            ).fetchall() if r[0] not in snapshot.HASHED_COLUMNS]  # fmt: skip
+            rows[table] = sorted(released.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall(), key=repr)
+        return rows
+
+
+def test_a_snapshot_that_follows_a_refresh_equals_one_written_whole(hub: Settings) -> None:
+    with connect(hub.warehouse) as con:
+        refresh_marts(con)
         first = snapshot.publish(con, hub)
-        second = snapshot.publish(con, hub)
-    keys = []
-    for path in (first, second):
-        with duckdb.connect(str(path), read_only=True) as released:
-            keys.append({r[0] for r in released.execute("SELECT person_key FROM mart_victims").fetchall()})
-    assert not keys[0] & keys[1]
+        # New versions: some victims withdrawn, some corrected, perpetrators moved to no case.
+        con.execute(
+            """CREATE TEMP TABLE changed AS SELECT * REPLACE (md5(event_id || 'v2') AS event_id,
+                   CASE WHEN hash(record_ref) % 2 = 0 THEN 'withdrawn' ELSE status END AS status,
+                   CASE WHEN sex = 'female' THEN 'male' ELSE 'female' END AS sex,
+                   updated_at + INTERVAL 1 DAY AS updated_at)
+               FROM stg_victim_current WHERE status <> 'withdrawn' USING SAMPLE 40 ROWS (reservoir, 7)"""
+        )
+        con.execute("INSERT INTO raw_victim_events FROM changed")
+        con.execute("INSERT INTO marts_pending SELECT 'victims', country, record_ref FROM changed")
+        con.execute(
+            """CREATE TEMP TABLE moved AS SELECT * REPLACE (md5(event_id || 'p2') AS event_id, NULL AS case_ref,
+                   updated_at + INTERVAL 1 DAY AS updated_at)
+               FROM stg_perpetrator_current USING SAMPLE 5 ROWS (reservoir, 7)"""
+        )
+        con.execute("INSERT INTO raw_perpetrator_events FROM moved")
+        con.execute("INSERT INTO marts_pending SELECT 'perpetrators', country, record_ref FROM moved")
+        done = refresh_marts(con)
+        assert not done.rebuilt and done.victims >= 40 and done.perpetrators == 5
+        followed = snapshot.publish(con, hub)
+        whole = snapshot.publish(con, hub, whole=True)
+    assert _released(followed) == _released(whole)
+    assert _released(followed) != _released(first)
+    # A followed snapshot keeps its lineage's keys; a whole one starts another.
+    assert _person_keys(first) & _person_keys(followed)
+    assert not _person_keys(followed) & _person_keys(whole)
+    with duckdb.connect(str(followed), read_only=True) as released:
+        assert released.execute("SELECT follows FROM release_info").fetchone() == (1,)
 
 
 def test_a_reader_keeps_its_snapshot_while_a_new_one_is_published(hub: Settings) -> None:
@@ -71,9 +119,10 @@ def test_a_reader_keeps_its_snapshot_while_a_new_one_is_published(hub: Settings)
     with snapshot.open_current(hub) as reading:
         total = reading.execute("SELECT count(*) FROM mart_victims").fetchone()
         with connect(hub.warehouse) as con:
+            # As an erasure would: the records go, noted for the marts to follow.
+            con.execute("INSERT INTO marts_pending SELECT 'victims', country, record_ref FROM raw_victim_events"
+                        " WHERE country = 'RS'")  # fmt: skip
             con.execute("DELETE FROM raw_victim_events WHERE country = 'RS'")
-            from warehouse.loader import refresh_marts
-
             refresh_marts(con)
             after = snapshot.publish(con, hub)
         assert reading.execute("SELECT count(*) FROM mart_victims").fetchone() == total
@@ -95,3 +144,22 @@ def test_old_snapshots_are_removed_and_the_quarantine_view_is_kept(hub: Settings
 def test_nothing_released_yet_is_said_plainly(tmp_path: Path) -> None:
     with pytest.raises(snapshot.NoRelease, match="thbdb run"):
         snapshot.current(Settings(home=tmp_path))
+
+
+def test_thbdb_rebuild_builds_every_mart_again_and_writes_a_whole_snapshot(hub: Settings) -> None:
+    from typer.testing import CliRunner
+
+    from thbdb.cli import app
+
+    with connect(hub.warehouse) as con:
+        refresh_marts(con)
+        snapshot.publish(con, hub)
+        before = _released(snapshot.current(hub))
+    result = CliRunner().invoke(app, ["rebuild"], env={"THBDB_HOME": str(hub.home), "THBDB_ACCOUNTS": "off"})
+    assert result.exit_code == 0, result.output
+    assert "rebuilt the marts" in result.output
+    assert _released(snapshot.current(hub)) == before  # nothing had changed: the same counts
+    with snapshot.open_current(hub) as released:
+        assert released.execute("SELECT follows FROM release_info").fetchone() == (0,)
+    missing = CliRunner().invoke(app, ["rebuild"], env={"THBDB_HOME": str(hub.home / "none"), "THBDB_ACCOUNTS": "off"})
+    assert missing.exit_code == 2 and "no warehouse" in missing.output
