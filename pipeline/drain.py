@@ -38,6 +38,7 @@ from warehouse.loader import (
     refresh_marts,
     stored_offsets,
 )
+from warehouse.marts import Refreshed
 
 log = logging.getLogger(__name__)
 EventT = TypeVar("EventT", VictimEvent, PerpetratorEvent)
@@ -307,19 +308,28 @@ def refresh_warehouse(settings: Settings) -> None:
     write_reports(settings)
 
 
-def refresh_queryable(settings: Settings) -> None:
-    """Rebuild the marts from the raw layer and publish them as the release snapshot that
-    the release service answers from: what was loaded becomes countable."""
-    from release import snapshot
-
-    with connect(settings.warehouse) as con:
-        ensure_schema(con)
-        refresh_marts(con, settings.link_threshold, settings.warehouse_memory)
-        snapshot.publish(con, settings)
+def refresh_queryable(settings: Settings) -> Refreshed:
+    """Bring the marts up to date with the raw layer and publish them as the release
+    snapshot that the release service answers from: what was loaded becomes countable.
+    Then the loaded events leave Kafka."""
+    refreshed = publish_marts(settings)
     try:
         trim_loaded(settings, kafka_security.PIPELINE)
     except Exception:  # the broker away for a moment: the next load deletes this one's events too
         log.warning("could not delete the loaded events from Kafka; the next load will", exc_info=True)
+    return refreshed
+
+
+def publish_marts(settings: Settings, full: bool = False) -> Refreshed:
+    """Refresh the marts and publish the release snapshot; ``full``: rebuild every mart,
+    relink every block and write the snapshot whole (`thbdb rebuild`)."""
+    from release import snapshot
+
+    with connect(settings.warehouse, wait_seconds=600 if full else 60) as con:
+        ensure_schema(con)
+        refreshed = refresh_marts(con, settings.link_threshold, settings.warehouse_memory, full=full)
+        snapshot.publish(con, settings, whole=full)
+    return refreshed
 
 
 def loaded_since_release(settings: Settings) -> bool:

@@ -71,7 +71,7 @@ class StatusFormat(StrEnum):
 # root, they run as the hub's account, like the hub's processes. The commands that read
 # outputs (query, report, export, check-table, quarantine, audit) are clients of the
 # release service instead, and run as whoever calls them.
-HUB_COMMANDS = frozenset({"run", "stream", "users"})
+HUB_COMMANDS = frozenset({"run", "rebuild", "stream", "users"})
 
 
 @app.callback()

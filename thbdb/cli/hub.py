@@ -117,6 +117,30 @@ def run(
         raise typer.Exit(1)
 
 
+@app.command()
+def rebuild() -> None:
+    """Rebuild every mart from the raw layer, relink every person, and publish a whole
+    release snapshot.
+
+    Each load brings the marts up to date with the records it touched only; this builds
+    them again from every record (after restoring a backup, or to check them), which
+    holds the warehouse for minutes on millions of victims: loads wait meanwhile."""
+    from pipeline.drain import publish_marts
+    from warehouse.loader import WarehouseBusy
+
+    settings = _settings()
+    if not settings.warehouse.exists():
+        raise _fail(f"no warehouse at {settings.warehouse}: run `thbdb run` (or `thbdb demo`) first")
+    try:
+        with err.status("rebuilding the marts from every record, relinking every person…"):
+            done = publish_marts(settings, full=True)
+    except WarehouseBusy as error:
+        raise _fail(str(error), code=1) from None
+    linked = done.linked
+    relinked = f", {len(linked.dirty)} linkage blocks relinked" if linked is not None else ""
+    out.print(f"rebuilt the marts (generation {done.generation}){relinked}; a whole release snapshot is current")
+
+
 @stream_app.command("on")
 def stream_on() -> None:
     """Turn streaming on: pushes become countable in seconds.
