@@ -56,11 +56,12 @@ def test_query_speed_times_every_dimension_exact_and_protected(tmp_path: Path) -
     warehouse = tmp_path / "queries.duckdb"
     query_speed.build_warehouse(warehouse, 3000)
     exact = query_speed.measure(warehouse, 1)
-    released = query_speed.measure_released(warehouse, 1)
+    released = query_speed.measure_released(warehouse, 1, tmp_path / "hub")
     assert any(name.startswith("counts by the slowest of") for name in exact)
     assert released.pop("publish")["seconds"] > 0
     ((name, speed),) = released.items()
     assert name.startswith("protected counts") and speed["p95"] > 0
+    assert query_speed.one_event_counted(warehouse, tmp_path / "hub") > 0  # the snapshot follows the refresh
 
 
 def test_drain_stages_load_every_event_and_time_every_stage(tmp_path: Path) -> None:
