@@ -66,7 +66,7 @@ bench: setup ## throughput, latency, queries and memory beside their baselines (
 	$(VENV)/bin/python -m benchmarks.large_export --mb 1024
 	$(VENV)/bin/python -m benchmarks.estimate_coverage --sims 400 --sensitivity --out benchmarks/estimate-coverage.json
 
-bench-quick: setup ## the same at N = 100,000 and 1 million victims (<= 5 min); attacks, quick form (4 min)
+bench-quick: setup ## the same at N = 50,000 and 1 million victims (<= 5 min); attacks, quick form (4 min)
 	$(VENV)/bin/python -m benchmarks --quick --out bench-results.json
 	$(VENV)/bin/python -m benchmarks.linkage_attacks --quick --output bench-linkage-attacks.json
 	$(VENV)/bin/python -m benchmarks.differencing --quick --out bench-differencing.json

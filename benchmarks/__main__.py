@@ -5,8 +5,8 @@ Full (`make bench`): throughput and worker memory at N = 10^4, 10^5, 10^6 events
 over 10 small pushes with streaming on (and 3 with `thbdb run`), the largest N pushed
 again with streaming on, queries on 10 million victims, linkage against 200,000 known
 persons, the drain's own code stage by stage on 100,000 events. Quick (`make
-bench-quick`): N = 100,000, 3 pushes (1 with `thbdb run`), 1 million victims, 50,000
-known persons, 50,000 events stage by stage. Times are not asserted: other work on the
+bench-quick`): N = 50,000, 3 pushes (1 with `thbdb run`) on 100,000 victims, queries on
+1 million victims, 50,000 known persons, 20,000 events stage by stage. Times are not asserted: other work on the
 machine moves them; the baseline of each figure is measured in the same run for that
 reason.
 """
@@ -39,7 +39,7 @@ def _sizes(text: str) -> list[int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="N = 100,000 only; 3 pushes; 1 million victims.")
+    parser.add_argument("--quick", action="store_true", help="N = 50,000 only; 3 pushes; 1 million victims.")
     parser.add_argument("--sizes", type=_sizes, help="Events per throughput run, e.g. 1e4,1e5,1e6.")
     parser.add_argument("--pushes", type=int, help="Small pushes for the latency figure, streaming on.")
     parser.add_argument(
@@ -60,7 +60,7 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("bench-results.json"))
     args = parser.parse_args()
-    sizes = args.sizes or ([100_000] if args.quick else [10_000, 100_000, 1_000_000])
+    sizes = args.sizes or ([50_000] if args.quick else [10_000, 100_000, 1_000_000])
     pushes = args.pushes or (3 if args.quick else 10)
     victims = args.victims or (1_000_000 if args.quick else 10_000_000)
     repeats = args.repeats or (10 if args.quick else 5)
@@ -231,7 +231,7 @@ def main() -> None:
             note="baseline: numpy, one record at a time (the matcher before 30 Nov)",
         )
     )
-    drained = 50_000 if args.quick else 100_000
+    drained = 20_000 if args.quick else 100_000
     log(f"the drain's own code in one process: {drained:,} events, stage by stage")
     stages = drain_stages.measure(drained, workdir / "drain")
     figures.append(
