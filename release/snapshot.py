@@ -40,6 +40,7 @@ import duckdb
 from config.settings import Settings
 from release.files import hub_secret, replace_file
 from reports.privacy import PROBING_COLUMNS, probing_signs
+from warehouse import marts
 from warehouse.protected_counts import GRID_CELLS
 
 POINTER = "CURRENT"
@@ -80,7 +81,7 @@ DROPPED_COLUMNS = {
 # The tables whose rows belong to one victim record or one perpetrator: a snapshot that
 # follows the last refresh replaces the rows of the records it derived again. The others
 # are small (cells, reports) and copied whole every time.
-KEYED_BY = {
+KEYED_BY: dict[str, marts.Kind] = {
     "mart_victims": "victims",
     "mart_victim_exploitation": "victims",
     "mart_victim_control": "victims",
@@ -219,7 +220,7 @@ def _apply_changes(con: duckdb.DuckDBPyConnection, lineage: Lineage, generation:
             continue
         if not changed:
             continue
-        key = "perpetrator_key" if kind == "perpetrators" else "record_key"
+        key = marts.KEY_OF[kind]
         changed_keys = f"SELECT key FROM mart_changed_keys WHERE kind = '{kind}'"
         con.execute(
             f"DELETE FROM release_snapshot.{table} WHERE {key} IN (SELECT md5(? || key) FROM ({changed_keys}))",

@@ -150,7 +150,13 @@ def probing_signs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Per country, records withdrawn or changed back within ``PROBE_WINDOW_DAYS`` of the
     version before: counts only, for the officer to ask the country about. Summed from
     the records' flags, which every refresh keeps (warehouse/superseded.py)."""
-    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    # This file's tables only: another attached (a snapshot being written) is not this one.
+    tables = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall()
+    }
     if "release_probing_signs" in tables:  # a release snapshot: the signs as published
         source = "SELECT * FROM release_probing_signs"
     elif superseded.PROBING_FLAGS in tables:

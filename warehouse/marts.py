@@ -32,6 +32,9 @@ import pandas as pd
 from warehouse import link_blocks
 
 Kind = Literal["victims", "perpetrators"]
+# The key of a kind's mart rows; the keys a refresh touched are in touched_<kind>.
+KEY_OF: dict[Kind, str] = {"victims": "record_key", "perpetrators": "perpetrator_key"}
+_TOUCHED_KEYS = {key: f"touched_{kind}" for kind, key in KEY_OF.items()}
 SQL_DIR = Path(__file__).with_name("sql")
 
 
@@ -50,7 +53,7 @@ MARTS_VERSION = _version()
 @dataclass(frozen=True)
 class Mart:
     """A mart table: the key its rows are replaced by, and the macro's arguments over
-    every record and over the touched ones (the temporary views ``refresh`` makes)."""
+    every record and over the touched ones (the temporary tables ``refresh`` makes)."""
 
     table: str
     key: str
@@ -133,8 +136,7 @@ def drop_touched(con: duckdb.DuckDBPyConnection) -> None:
 def forget_changes(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the last refresh's changes (after an erasure: they name the erased records);
     the next release snapshot is then written whole."""
-    con.execute("DELETE FROM mart_changed_keys")
-    con.execute("DELETE FROM mart_changed_codes")
+    _clear_changes(con)
     con.execute("UPDATE marts_state SET rebuilt = true")
 
 
@@ -154,6 +156,10 @@ def _build_all(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "INSERT INTO mart_victim_dimension_cells FROM mart_victim_dimension_cells_of('mart_victim_dimension_codes')"
     )
+    _clear_changes(con)
+
+
+def _clear_changes(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DELETE FROM mart_changed_keys")
     con.execute("DELETE FROM mart_changed_codes")
 
@@ -194,12 +200,9 @@ def _refresh_touched(con: duckdb.DuckDBPyConnection, links_before: str, generati
     return Refreshed(rebuilt=False, generation=generation, victims=int(counts[0]), perpetrators=int(counts[1]))
 
 
-_TOUCHED_KEYS = {"record_key": "touched_victims", "perpetrator_key": "touched_perpetrators"}
-
-
 def _touched_records(con: duckdb.DuckDBPyConnection, links_before: str) -> None:
-    """The records to derive again, as temporary tables, and the views over them that
-    the marts' macros read (``Mart.touched``)."""
+    """The records to derive again (touched_<kind>_refs, and their keys as
+    touched_<kind>s), with their versions and current versions (``Mart.touched``)."""
     con.execute(
         """CREATE OR REPLACE TEMP TABLE touched_perpetrator_refs AS
            SELECT DISTINCT country, record_ref FROM marts_pending WHERE kind = 'perpetrators'"""
@@ -273,12 +276,11 @@ def _add_to_cells(con: duckdb.DuckDBPyConnection, cells: str, after: str, before
 
 def _keep_changes(con: duckdb.DuckDBPyConnection) -> None:
     """This refresh's changes, for the release snapshot to follow (the last refresh's only)."""
-    con.execute("DELETE FROM mart_changed_keys")
+    _clear_changes(con)
     con.execute(
         "INSERT INTO mart_changed_keys SELECT 'victims', key FROM touched_victims"
         " UNION ALL SELECT 'perpetrators', key FROM touched_perpetrators"
     )
-    con.execute("DELETE FROM mart_changed_codes")
     con.execute(
         """INSERT INTO mart_changed_codes
            SELECT -1, dimension, person_key, year, country, category, first FROM codes_before

@@ -64,7 +64,7 @@ def strip(con: duckdb.DuckDBPyConnection, touched_only: bool = False) -> int:
     the caller's transaction, after the staging views exist); how many were stripped.
 
     ``touched_only``: the versions of the records the marts' refresh derived again (its
-    temporary views, warehouse/marts.py), the only ones whose current version can have
+    temporary tables, warehouse/marts.py), the only ones whose current version can have
     changed since the last refresh."""
     stripped = 0
     for table, columns in _STRIPPED.items():
@@ -110,12 +110,13 @@ def flag_probing(con: duckdb.DuckDBPyConnection, touched_only: bool = False) -> 
             WINDOW w AS (PARTITION BY country, record_ref ORDER BY updated_at)
         )
         SELECT country, record_ref,
-               coalesce(bool_or(status = 'withdrawn' AND updated_at - before_at <= to_days($days)), false),
+               coalesce(bool_or(status = 'withdrawn' AND updated_at - before_at <= to_days($days)), false)
+                   AS withdrawn_soon,
                coalesce(bool_or(content = content_two_before AND updated_at - two_before_at <= to_days($days)), false)
+                   AS changed_back
         FROM sequenced
         GROUP BY country, record_ref
-        HAVING bool_or(status = 'withdrawn' AND updated_at - before_at <= to_days($days))
-            OR bool_or(content = content_two_before AND updated_at - two_before_at <= to_days($days))
+        HAVING withdrawn_soon OR changed_back
         """,
         {"days": PROBE_WINDOW_DAYS},
     )
