@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from config.settings import Settings
 from disclosure.policy import load_policy
 from pipeline import kafka_retention
-from release import answers, audit, identities, snapshot
+from release import answers, audit, identities, snapshot, web
 from release.access import Identity, Refused
 from transforms.published_tables import TableRejected
 from warehouse.queries import QueryError
@@ -90,6 +90,10 @@ class PrivacyRequest(_Request):
     pass
 
 
+class DataProtectionRequest(_Request):
+    pass
+
+
 class AnalysisRequest(_Request):
     min_cell: int | None = None
     alpha: float = Field(0.05, gt=0, lt=1)
@@ -136,6 +140,7 @@ OPERATIONS: dict[str, tuple[type[_Request], answers.Computation]] = {
     "report/validation": (ValidationRequest, answers.validation),
     "report/privacy": (PrivacyRequest, answers.privacy),
     "report/analysis": (AnalysisRequest, answers.analysis),
+    "report/data-protection": (DataProtectionRequest, answers.data_protection),
     "export": (ExportRequest, answers.export),
     "check-table": (CheckTableRequest, answers.check_table),
 }
@@ -172,14 +177,16 @@ def create_app(settings: Settings) -> FastAPI:
     verify = identities.Verifier(settings.hub_secrets_dir)
     bearer = HTTPBearer(auto_error=False)
 
-    def _audit(request: Request, who: Identity | None, outcome: str, **more: Any) -> None:
+    def audit_entry(
+        request: Request, who: Identity | None, outcome: str, operation: str | None = None, **more: Any
+    ) -> None:
         audit.record(
             settings.audit_dir,
             {
                 "who": who.name if who else None,
                 "role": who.role.value if who else None,
                 "country": who.country if who else None,
-                "operation": request.url.path.removeprefix("/v1/"),
+                "operation": operation or request.url.path.removeprefix("/v1/"),
                 "outcome": outcome,
                 **more,
             },
@@ -189,16 +196,23 @@ def create_app(settings: Settings) -> FastAPI:
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> Identity:
         if credentials is None:
-            _audit(request, None, "unauthenticated", detail="no token")
+            audit_entry(request, None, "unauthenticated", detail="no token")
             raise HTTPException(401, "no token: pass --token or set THBDB_TOKEN")
         try:
             return verify(credentials.credentials)
         except identities.IdentityError as error:
-            _audit(request, None, "unauthenticated", detail=str(error))
+            audit_entry(request, None, "unauthenticated", detail=str(error))
             raise HTTPException(401, str(error)) from None
 
-    def answer(request: Request, who: Identity, operation: str, body: dict[str, Any]) -> JSONResponse:
+    def run(request: Request, who: Identity, operation: str, body: dict[str, Any], via: str = "api") -> dict[str, Any]:
+        """Answer one operation for ``who``, audited; HTTPException with one line if not.
+        ``via``: the API (the CLI) or the browser's pages (release/web.py)."""
         logged = _logged_parameters(operation, body)
+        via_browser: dict[str, Any] = {"via": via} if via != "api" else {}
+
+        def _audit(request: Request, who: Identity, outcome: str, **more: Any) -> None:
+            audit_entry(request, who, outcome, operation, **via_browser, **more)
+
         model = (OPERATIONS.get(operation) or HUB_OPERATIONS[operation])[0]
         try:
             parameters = model.model_validate(body).model_dump()
@@ -229,7 +243,10 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(500, "the release service failed on this request; its log says why") from None
         _audit(request, who, "answered", parameters=logged, release=release_id, cells=result.cells,
                withheld=result.withheld, exact=result.exact, epsilon=result.epsilon)  # fmt: skip
-        return JSONResponse(jsonable_encoder({"release": release_id, "identity": str(who), **result.as_json()}))
+        return {"release": release_id, "identity": str(who), **result.as_json()}
+
+    def answer(request: Request, who: Identity, operation: str, body: dict[str, Any]) -> JSONResponse:
+        return JSONResponse(jsonable_encoder(run(request, who, operation, body)))
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
@@ -260,6 +277,7 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(404, f"no operation {operation}")
         return answer(request, who, operation, body)
 
+    app.include_router(web.pages(settings, verify, run, audit_entry))
     return app
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -18,13 +19,17 @@ from reports.analysis import BANNER, write_analysis_report
 from reports.pages import render
 from reports.privacy import measured_risk, perturbation_cost
 
-__all__ = ["BANNER", "write_analysis_report", "write_data_protection_report"]
+__all__ = [
+    "BANNER",
+    "data_protection_html",
+    "data_protection_report",
+    "write_analysis_report",
+    "write_data_protection_report",
+]
 
 
-def write_data_protection_report(
-    con: duckdb.DuckDBPyConnection, directory: Path, min_cell: int = 5
-) -> tuple[Path, Path]:
-    """Validation results, quarantine reasons and disclosure risk: JSON and HTML."""
+def data_protection_report(con: duckdb.DuckDBPyConnection, min_cell: int = 5) -> dict[str, Any]:
+    """Validation results, quarantine reasons, loads and disclosure risk: counts only."""
     validation = con.execute(
         "SELECT country, count(*), sum(events), sum(events_failed)"
         " FROM validation_runs GROUP BY country ORDER BY country"
@@ -49,9 +54,37 @@ def write_data_protection_report(
         # What protecting the counts costs them (README, "Counts that cannot be differenced").
         "perturbation": perturbation_cost(con, min_cell, load_policy()),
     }
+    return report
+
+
+def data_protection_html(report: dict[str, Any]) -> str:
+    """The report as a page an officer reads and files: sections, tables, what each
+    figure means and what to do when it is red; printed as it is (its print stylesheet)."""
+    return render("data_protection.html.j2", report=report, flags=data_protection_flags(report))
+
+
+def data_protection_flags(report: dict[str, Any]) -> dict[str, bool]:
+    """What in the report is red: each needs the officer to act (the page says how)."""
+    risk = report["disclosure_risk"]
+    at_risk = next((v for k, v in risk.items() if k.startswith("records_in_classes_below_")), 0)
+    validation = report["validation_by_country"]
+    return {
+        "failures": any(v["events"] and v["events_failed"] / v["events"] > 0.05 for v in validation),
+        "quarantine": bool(report["quarantine_reasons"]),
+        "records_at_risk": bool(at_risk),
+        "perturbation": bool(report["perturbation"].get("computed"))
+        and report["perturbation"].get("share_withheld", 0) > 0.5,
+    }
+
+
+def write_data_protection_report(
+    con: duckdb.DuckDBPyConnection, directory: Path, min_cell: int = 5
+) -> tuple[Path, Path]:
+    """The report as JSON and HTML in ``directory``."""
+    report = data_protection_report(con, min_cell)
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / "data-protection.json"
     json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
     html_path = directory / "data-protection.html"
-    html_path.write_text(render("data_protection.html.j2", report_json=json.dumps(report, indent=2)), encoding="utf-8")
+    html_path.write_text(data_protection_html(report), encoding="utf-8")
     return json_path, html_path

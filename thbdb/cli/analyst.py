@@ -3,8 +3,6 @@ the analysis report, exports, and checking a published table."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from enum import StrEnum
@@ -14,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from exports.answer_tables import counts_csv
 from thbdb.cli.common import (
     CountryOption,
     FormatOption,
@@ -42,13 +41,8 @@ def _count_rows(answer: dict[str, Any], count: str, format: OutputFormat, title:
         rows = [{**dict(zip(dims, c["key"], strict=True)), count: c["count"], "suppressed": c["suppressed"]}
                 for c in cells]  # fmt: skip
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    elif format is OutputFormat.csv:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([*dims, count, "suppressed"])
-        for c in cells:
-            writer.writerow([*c["key"], "" if c["count"] is None else c["count"], str(c["suppressed"]).lower()])
-        sys.stdout.write(buffer.getvalue())
+    elif format is OutputFormat.csv:  # the browser's download is the same text (exports/answer_tables.py)
+        sys.stdout.write(counts_csv(dims, cells, count))
     else:
         table = Table(*dims, count, title=title)
         for c in cells:

@@ -1,0 +1,47 @@
+"""An answer of the release service's counts as a table of rows: what `thbdb query ...
+--format csv` prints and what the browser's table builder downloads, written by the same
+code so that the two are byte for byte the same.
+
+Columns: one per dimension, then what is counted (``victims``, ``perpetrators``), then
+``suppressed`` (``true`` where the cell is withheld, its count left empty).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+
+def count_rows(dimensions: Sequence[str], cells: Sequence[dict[str, Any]], counted: str) -> pd.DataFrame:
+    """The answer's cells (``key``, ``count``, ``suppressed``) as a frame, a column each."""
+    columns = [*dimensions, counted, "suppressed"]
+    rows = [[*c["key"], c["count"], bool(c["suppressed"])] for c in cells]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame[counted] = frame[counted].astype("Int64")  # a withheld count stays empty, not NaN
+    return frame
+
+
+def counts_csv(dimensions: Sequence[str], cells: Sequence[dict[str, Any]], counted: str) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*dimensions, counted, "suppressed"])
+    for c in cells:
+        writer.writerow([*c["key"], "" if c["count"] is None else c["count"], str(c["suppressed"]).lower()])
+    return buffer.getvalue()
+
+
+def counts_parquet(dimensions: Sequence[str], cells: Sequence[dict[str, Any]], counted: str) -> bytes:
+    frame = count_rows(dimensions, cells, counted)
+    frame[list(dimensions)] = frame[list(dimensions)].astype(str)  # one type a column, as the CSV reads
+    with tempfile.TemporaryDirectory(prefix="thbdb-answer-") as folder, duckdb.connect() as scratch:
+        path = Path(folder) / "answer.parquet"  # in memory and a scratch file: no warehouse touched
+        scratch.register("answer", frame)
+        scratch.execute(f"COPY answer TO '{path.as_posix()}' (FORMAT parquet)")
+        return path.read_bytes()
