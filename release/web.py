@@ -237,9 +237,9 @@ class TableRequest:
         """The operation's request, as the CLI would send it for the same choices."""
         body: dict[str, Any] = {"by": ",".join(self.dimensions), "country": self.country,
                                 "year_from": self.year_from, "year_to": self.year_to, "min_cell": None}  # fmt: skip
-        if self.exact and who.role in (Role.national, Role.admin):
+        if self.exact:  # the service decides who may have them (403 for the others)
             body["min_cell"] = 1
-            if who.role is Role.national:
+            if who.role is Role.national and body["country"] is None:
                 body["country"] = who.country  # its exact counts are of its own country only
         if self.measure == "victims":
             body["totals"] = False

@@ -13,20 +13,33 @@
       .then(function () { box.setAttribute("data-drawn", "true"); });
   }
 
+  var pending = null;  // the request under way: a newer choice cancels it, so the last one shows
+
   function refresh(form) {
     var url = form.action + "?" + new URLSearchParams(new FormData(form)).toString();
     var results = document.getElementById("results");
+    if (pending) pending.abort();
+    var mine = pending = new AbortController();
     results.setAttribute("aria-busy", "true");
-    fetch(url, { headers: { "X-Thbdb-Partial": "1" }, credentials: "same-origin" })
+    fetch(url, { headers: { "X-Thbdb-Partial": "1" }, credentials: "same-origin", signal: mine.signal })
       .then(function (response) { return response.text(); })
       .then(function (html) {
+        if (mine !== pending) return;
         var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("results");
         if (fresh) results.replaceWith(document.adoptNode(fresh));
         history.replaceState(null, "", url);
         drawChart();
       })
-      .catch(function () { form.submit(); })  // the server renders the page instead
-      .finally(function () { results.removeAttribute("aria-busy"); });
+      .catch(function (error) {
+        if (error.name !== "AbortError") form.submit();  // the server renders the page instead
+      })
+      .finally(function () {
+        if (mine === pending) {
+          pending = null;
+          var shown = document.getElementById("results");
+          if (shown) shown.removeAttribute("aria-busy");
+        }
+      });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
