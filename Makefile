@@ -8,7 +8,7 @@ UV := .cache/uv/bin/uv
 VENV_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v $(PYTHON))
 THBDB := $(VENV)/bin/thbdb
 
-.PHONY: setup demo test test-fast lint typecheck unit kafka chromium schema docs bench bench-quick clean down
+.PHONY: setup demo test test-fast lint typecheck unit kafka chromium schema docs catalogues screenshots bench bench-quick clean down
 
 setup: $(VENV)/.synced kafka chromium ## install Python deps, fetch the Kafka broker, Chromium for the report test
 
@@ -58,6 +58,16 @@ schema: setup ## republish the event JSON Schema from the code
 # A fixed width: the help text must not depend on the terminal (tests/unit/test_cli_docs.py).
 docs: $(VENV)/.synced ## regenerate docs/cli.md, the command reference, from the CLI
 	COLUMNS=100 $(VENV)/bin/typer thbdb.cli utils docs --name thbdb --output docs/cli.md
+
+# The browser's messages: extract them, update each language's catalogue, write Serbian
+# Cyrillic from Serbian Latin (release/catalogues.py). Translators then edit the .po files.
+catalogues: $(VENV)/.synced ## update release/locale/ from the pages' code and templates
+	$(VENV)/bin/python -m release.catalogues
+
+# The README's pictures of the browser's pages, as the last browser test run took them.
+screenshots: $(VENV)/.synced ## run the browser tests and copy their screenshots to docs/screenshots
+	$(VENV)/bin/pytest -q tests/unit/test_table_builder.py
+	mkdir -p docs/screenshots && cp .cache/screenshots/*.png docs/screenshots/
 
 bench: setup ## throughput, latency, queries and memory beside their baselines (<= 30 min); attacks on linkage (35 min); differencing attacks on counts (1 min); a 1 GB export pushed in bounded memory (16 min); the victims estimate on 400 simulated populations per design (4 min)
 	$(VENV)/bin/python -m benchmarks --out bench-results.json

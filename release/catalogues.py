@@ -79,7 +79,7 @@ def derive(language: str, source: str) -> None:
     """``language``'s catalogue as ``source``'s, every translation transliterated."""
     with catalogue_path(source).open("rb") as handle:
         catalogue = read_po(handle, locale=source, domain=DOMAIN)
-    catalogue.locale = language  # type: ignore[assignment]
+    catalogue.locale = language
     for message in catalogue:
         if message.id and isinstance(message.string, str):
             message.string = to_cyrillic(message.string)

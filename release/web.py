@@ -118,7 +118,7 @@ def _environment(language: str) -> Environment:
 
 @dataclass(frozen=True)
 class Page:
-    """What every page knows: who reads it, in which language, where it is."""
+    """What every page knows: who reads it, in which language, where it is (its path)."""
 
     who: Identity | None
     language: str
@@ -166,8 +166,7 @@ class Page:
                       (f"{PREFIX}/audit", self.gettext("Audit log"))]  # fmt: skip
         if self.who.role in (Role.national, Role.dpo, Role.admin):
             items.append((f"{PREFIX}/quarantine", self.gettext("Quarantine")))
-        path = self.here.split("?")[0]
-        return [(href, label, path == href) for href, label in items]
+        return [(href, label, self.here == href) for href, label in items]
 
 
 def render(page: Page, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -336,8 +335,7 @@ def pages(settings: Settings, verify: identities.Verifier, run: Runner, audit_en
 
     def page_of(request: Request, who: Identity | None) -> Page:
         language = i18n.negotiate(request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language"))
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return Page(who, language, here)
+        return Page(who, language, request.url.path)  # never the query: a page echoes no value it was sent
 
     def signed_in(request: Request) -> Identity | None:
         token = sessions.token(request.cookies.get(SESSION_COOKIE))
@@ -358,7 +356,7 @@ def pages(settings: Settings, verify: identities.Verifier, run: Runner, audit_en
                       detail=str(error.detail))  # fmt: skip
 
     def to_sign_in(request: Request) -> RedirectResponse:
-        back = urllib.parse.quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        back = urllib.parse.quote(request.url.path)  # the page, not what was asked of it
         return RedirectResponse(f"{PREFIX}/sign-in?back={back}", status_code=303, headers=SECURITY_HEADERS)
 
     @router.get("/", include_in_schema=False)
@@ -439,7 +437,8 @@ def pages(settings: Settings, verify: identities.Verifier, run: Runner, audit_en
                 context["error"] = str(error.detail)
                 status = error.status_code
         template = "web/results.html.j2" if request.headers.get("x-thbdb-partial") else "web/tables.html.j2"
-        return render(page, template, status=status, **context)
+        back = f"{PREFIX}/tables?{table.query_string()}" if table.asked and not problems else page.here
+        return render(page, template, status=status, back_to=back, **context)
 
     def download(request: Request, suffix: str) -> Response:
         who = signed_in(request)

@@ -110,6 +110,8 @@ def status(settings: Settings) -> dict[str, object]:
         "airflow_running": airflow_stack.is_ready(settings),
         "streaming": _streaming(settings),
         "hub_url": settings.hub_url,
+        # The browser's pages (release/web.py): sign in there with a token of `thbdb users add`.
+        "hub_pages": f"{settings.hub_url}/ui/",
         "hub_running": release_service.is_ready(settings),
         "hub_ca": str(settings.hub_ca_file),
         "warehouse": str(settings.warehouse),

@@ -90,6 +90,7 @@ def _print_status(settings: Settings, format: StatusFormat) -> None:
         "airflow_running",
         "streaming",
         "hub_url",
+        "hub_pages",
         "hub_running",
         "warehouse",
         "accounts",
@@ -192,7 +193,8 @@ def users_add(
     ] = None,
 ) -> None:
     """Make an identity for the release service; its token is printed once, on the last
-    line. Only its hash is kept. It expires after the policy's token_days."""
+    line. Only its hash is kept. It expires after the policy's token_days. The same token
+    signs in to the hub's pages in a browser (/ui/ on the hub's address)."""
     from disclosure.policy import load_policy
     from release import identities
 
@@ -206,6 +208,7 @@ def users_add(
         raise _fail(str(error)) from None
     scope = f" of {country.upper()}" if country else ""
     err.print(f"{name}: {role.value}{scope}, token valid {days} days. It is shown once: hand it over safely.")
+    err.print(f"It signs in to the command line (THBDB_TOKEN) and to the hub's pages, {settings.hub_url}/ui/")
     sys.stdout.write(token + "\n")
 
 
