@@ -227,6 +227,8 @@ def test_serbian_in_cyrillic_script_shows_translated_labels(browser: Browser, hu
     headers = browser.tab.locator("table.counts tbody th").all_inner_texts()
     assert "Сексуална експлоатација" in headers
     assert "Табеле" in browser.tab.locator("header nav").inner_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.tab.screenshot(path=str(SCREENSHOTS / "analyst-tables-sr-Cyrl.png"), full_page=True)
 
 
 def test_the_three_roles_start_pages(browser: Browser, hub: HubHome) -> None:
