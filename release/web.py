@@ -22,6 +22,7 @@ again on every request, so a revoked or expired token ends its sessions.
 
 from __future__ import annotations
 
+import base64
 import functools
 import secrets
 import threading
@@ -480,6 +481,27 @@ def pages(settings: Settings, verify: identities.Verifier, run: Runner, audit_en
 
         report = answer["report"]
         return render(page, "web/data_protection.html.j2", report=report, flags=data_protection_flags(report))
+
+    def report_page(request: Request, operation: str, file: str) -> Response:
+        """A report the CLI writes as a file (reports/), shown as it is: English, counts only."""
+        who = signed_in(request)
+        if who is None:
+            return to_sign_in(request)
+        page = page_of(request, who)
+        try:
+            answer = ask(request, page, operation, {})
+        except HTTPException as error:
+            return refused(page, error)
+        html = base64.b64decode(answer["files"][file]).decode("utf-8")
+        return HTMLResponse(html, headers=SECURITY_HEADERS)
+
+    @router.get(f"{PREFIX}/disclosure-risk")
+    def disclosure_risk(request: Request) -> Response:
+        return report_page(request, "report/privacy", "privacy.html")
+
+    @router.get(f"{PREFIX}/validation")
+    def validation(request: Request) -> Response:
+        return report_page(request, "report/validation", "validation.html")
 
     @router.get(f"{PREFIX}/audit")
     def audit_log(request: Request) -> Response:

@@ -194,6 +194,10 @@ def _after_pushes(settings: Settings, reports: list[PushReport], out: Console, e
     out.print(f"Disclosure-risk report: {settings.reports_dir / 'privacy.html'} (and privacy.json)")
     out.print(f"Release service:        {settings.hub_url}   (query, report, export: `thbdb --help`)")
     out.print(
+        f"In a browser:           {settings.hub_url}/ui/   (sign in with a token: `thbdb users add ana --role"
+        " analyst` prints one; the browser warns once about the hub's own CA, hub-ca.pem)"
+    )
+    out.print(
         f"Airflow UI:             {settings.airflow_url}   (user thbdb, password in"
         f" {settings.airflow_home / 'passwords.json'}; stop everything with `thbdb down`)"
     )

@@ -237,6 +237,10 @@ def test_the_three_roles_start_pages(browser: Browser, hub: HubHome) -> None:
     assert browser.tab.url.endswith("/ui/data-protection")
     assert browser.tab.locator("h2").first.inner_text() == "Validation by country"
     browser.tab.screenshot(path=str(SCREENSHOTS / "dpo-data-protection.png"), full_page=True)
+    browser.tab.emulate_media(media="print")  # filed as PDF: the report without the page's chrome
+    assert not browser.tab.locator("header.top").is_visible() and browser.tab.locator("#risk").is_visible()
+    assert browser.tab.pdf(path=str(SCREENSHOTS / "data-protection.pdf")).startswith(b"%PDF")
+    browser.tab.emulate_media(media="screen")
     browser.tab.get_by_role("button", name="Sign out").click()
     browser.sign_in(hub.tokens["rs-officer"])
     assert browser.tab.url.endswith("/ui/quarantine")

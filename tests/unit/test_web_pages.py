@@ -145,3 +145,13 @@ def test_where_to_go_after_signing_in_stays_on_the_hub() -> None:
     assert _safe_back("/ui/tables?measure=links") == "/ui/tables?measure=links"
     for elsewhere in ("https://evil.example/ui/", "//evil.example/ui/", "/v1/audit", "/ui\\..\\x", ""):
         assert _safe_back(elsewhere) == ""
+
+
+def test_the_full_reports_for_officers_only(client: TestClient, hub: HubHome) -> None:
+    _sign_in(client, hub, "dpo")
+    risk = client.get("/ui/disclosure-risk")
+    assert risk.status_code == 200 and "<h1>Disclosure-risk report</h1>" in risk.text
+    assert client.get("/ui/validation").status_code == 200
+    client.cookies.clear()
+    _sign_in(client, hub, "ana")
+    assert client.get("/ui/disclosure-risk").status_code == 403
