@@ -312,10 +312,11 @@ class Pivot:
             "data": traces,
             "layout": {
                 "barmode": "group",
-                "height": 420,
+                "height": 460,
                 "margin": {"t": 30, "b": 60, "l": 60, "r": 20},
-                "xaxis": {"title": {"text": page.dimension(request.rows)}, "type": "category"},
-                "yaxis": {"title": {"text": page.gettext(labels.MEASURES[request.measure])}},
+                # Long category names (forms of exploitation, routes) get the room they need.
+                "xaxis": {"title": {"text": page.dimension(request.rows)}, "type": "category", "automargin": True},
+                "yaxis": {"title": {"text": page.gettext(labels.MEASURES[request.measure])}, "automargin": True},
                 "legend": {"title": {"text": page.dimension(request.columns) if request.columns else ""}},
             },
         }
@@ -411,7 +412,7 @@ def pages(settings: Settings, verify: identities.Verifier, run: Runner, audit_en
 
     @router.get(f"{PREFIX}/static/{{name}}")
     def static(name: str) -> Response:
-        files = {"plotly.min.js": _plotly_js(), "web.css": STATIC / "web.css", "builder.js": STATIC / "builder.js"}
+        files = {"plotly.min.js": _plotly_js(), **{f.name: f for f in STATIC.iterdir() if f.is_file()}}
         if name not in files:
             raise HTTPException(404, "no such file")
         return FileResponse(files[name], headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"})
