@@ -13,14 +13,16 @@ import io
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-import pandas as pd
+if TYPE_CHECKING:  # imported where a frame is built: `thbdb query` starts without them
+    import pandas as pd
 
 
 def count_rows(dimensions: Sequence[str], cells: Sequence[dict[str, Any]], counted: str) -> pd.DataFrame:
     """The answer's cells (``key``, ``count``, ``suppressed``) as a frame, a column each."""
+    import pandas as pd
+
     columns = [*dimensions, counted, "suppressed"]
     rows = [[*c["key"], c["count"], bool(c["suppressed"])] for c in cells]
     frame = pd.DataFrame(rows, columns=columns)
@@ -38,6 +40,8 @@ def counts_csv(dimensions: Sequence[str], cells: Sequence[dict[str, Any]], count
 
 
 def counts_parquet(dimensions: Sequence[str], cells: Sequence[dict[str, Any]], counted: str) -> bytes:
+    import duckdb
+
     frame = count_rows(dimensions, cells, counted)
     frame[list(dimensions)] = frame[list(dimensions)].astype(str)  # one type a column, as the CSV reads
     with tempfile.TemporaryDirectory(prefix="thbdb-answer-") as folder, duckdb.connect() as scratch:
