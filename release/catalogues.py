@@ -30,9 +30,9 @@ DERIVED = {"sr_Cyrl": "sr_Latn"}
 _LETTERS = dict(zip("abcčćdđefghijklmnoprsštuvzž", "абцчћдђефгхијклмнопрсштувзж", strict=True))
 _LETTERS |= {latin.upper(): cyrillic.upper() for latin, cyrillic in _LETTERS.items()}
 _DIGRAPHS = {"lj": "љ", "nj": "њ", "dž": "џ", "Lj": "Љ", "LJ": "Љ", "Nj": "Њ", "NJ": "Њ", "Dž": "Џ", "DŽ": "Џ"}
-# Kept as written: placeholders, commands in backquotes, acronyms (CSV), names of formats
-# and of the system, the k and l of k-anonymity.
-_KEPT = re.compile(r"%\([a-z_]+\)s|`[^`]*`|\b[A-Z]{2,}\b|\bthbdb\b|\bParquet\b|\b[kl](?=-)")
+# Kept as written: placeholders, commands in backquotes, acronyms (CSV), names of formats,
+# tools and the system, the k and l of k-anonymity.
+_KEPT = re.compile(r"%\([a-z_]+\)s|`[^`]*`|\b[A-Z]{2,}\b|\b(?:thbdb|pycanon|plotly|Parquet)\b|\b[kl](?=-)")
 
 
 def to_cyrillic(text: str) -> str:

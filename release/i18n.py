@@ -81,7 +81,7 @@ def negotiate(chosen: str | None, accept_language: str | None) -> str:
                 quality = float(parameters.strip()[2:])
             except ValueError:
                 quality = 0.0
-        if tag.strip() and tag.strip() != "*":
+        if tag.strip() and tag.strip() != "*" and quality > 0:  # q=0: "not this one"
             ranked.append((-quality, position, tag))
     for _, _, tag in sorted(ranked):
         if (language := _ours(tag)) is not None:

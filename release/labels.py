@@ -43,6 +43,17 @@ DIMENSIONS: dict[str, str] = {
     "relation_to_victim": N_("Relation to the victim"),
     "structure": N_("Structure"),
     "pair": N_("Country pair"),
+    "linked_to_victim": N_("Linked to a victim's case"),
+}
+
+# The builder's fields, as a message naming a field shows them.
+FIELDS: dict[str, str] = {
+    "measure": N_("Measure"),
+    "rows": N_("Rows"),
+    "columns": N_("Columns"),
+    "country": N_("Country"),
+    "year_from": N_("From year"),
+    "year_to": N_("To year"),
 }
 
 # Codes of the regional lists (transforms/codelists/regional-v1.yaml), by code.
@@ -136,4 +147,8 @@ CODES: dict[str, str] = {
     "not_collected": N_("Not collected then"),
     "no_perpetrator_linked": N_("No perpetrator linked"),
     "total": N_("Total"),
+    "unknown": N_("Unknown"),
+    "linked": N_("Linked"),
+    "not_linked": N_("Not linked"),
+    "ALL": N_("The region"),  # trends: every country together
 }

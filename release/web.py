@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import re
 import secrets
 import threading
 import time
@@ -51,13 +52,17 @@ PREFIX = "/ui"
 SESSION_COOKIE = "thbdb_session"
 LANGUAGE_COOKIE = "thbdb_language"
 SESSION_SECONDS = 8 * 3600  # a working day; the token's own expiry ends it sooner
+SIGN_IN_MAX_BYTES = 4096  # a token and where to go next
+# The pages one may be sent back to (after signing in, after switching language).
+PAGES = frozenset(f"{PREFIX}/{name}" for name in ("", "tables", "data-protection", "audit", "quarantine",
+                                                   "disclosure-risk", "validation"))  # fmt: skip
 STATIC = Path(__file__).with_name("static")
 # Only the hub: scripts and styles are its own files (plotly.js sets inline styles).
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';"
     " img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # nothing to other sites; no-referrer would make Origin "null"
     "Cache-Control": "no-store",
 }
 
@@ -113,7 +118,6 @@ class Sessions:
 @functools.cache
 def _environment(language: str) -> Environment:
     environment = make_environment("release", "reports", translations=i18n.translations(language))
-    environment.filters["tojson_safe"] = environment.filters["tojson"]
     return environment
 
 
@@ -137,11 +141,15 @@ class Page:
     def value(self, dimension: str, code: Any) -> str:
         """A code as the page shows it: a country's name, a code's label, or as it is."""
         text = str(code)
-        if dimension in COUNTRY_DIMENSIONS:
-            return i18n.locale_of(self.language).territories.get(text, text)
         if text in labels.CODES:
             return self.gettext(labels.CODES[text])
+        if dimension in COUNTRY_DIMENSIONS:
+            return i18n.locale_of(self.language).territories.get(text, text)
         return text
+
+    def fields(self, names: list[str]) -> str:
+        """Form fields by their labels, for a message naming them."""
+        return ", ".join(self.gettext(labels.FIELDS.get(name, name)) for name in names)
 
     def country(self, code: str) -> str:
         return self.value("country", code)
@@ -211,21 +219,25 @@ class TableRequest:
         dims = MEASURES[measure][1]
         rows = query.get("rows") or "year"
         if rows not in dims:
+            problems.append("rows")
             rows = "year"
         columns = query.get("columns", "country" if measure != "links" else "")
-        if columns not in dims or columns == rows:
+        if columns and (columns not in dims or columns == rows):
+            problems.append("columns")
             columns = ""
         country = query.get("country") or None
         if country is not None and country not in load_codelists().reporting_countries:
             problems.append("country")
             country = None
-        years = []
+        years: list[int | None] = []
         for name in ("year_from", "year_to"):
             text = (query.get(name) or "").strip()
-            if text and not (text.isdigit() and 1900 <= int(text) <= 2200):
+            if text and not (re.fullmatch(r"[0-9]{4}", text) and 1900 <= int(text) <= 2200):
                 problems.append(name)
                 text = ""
             years.append(int(text) if text else None)
+        if years[0] is not None and years[1] is not None and years[0] > years[1]:
+            problems.append("year_to")
         exact = query.get("exact") == "1"
         return cls(measure, rows, columns, country, years[0], years[1], exact, "rows" in query), problems
 
@@ -292,6 +304,9 @@ class Pivot:
             laid[(str(row), str(column))] = cell
         return cls(sorted(row_values, key=_order), sorted(column_values, key=_order), laid, total)
 
+    def withheld(self) -> int:
+        return sum(bool(c["suppressed"]) for c in self.cells.values())
+
     def cell(self, row: Any, column: Any) -> dict[str, Any] | None:
         return self.cells.get((str(row), str(column)))
 
@@ -323,11 +338,15 @@ class Pivot:
 
 
 def _order(value: Any) -> tuple[int, Any]:
-    """Years and months in order, codes alphabetically, 'not recorded' and totals last."""
+    """Years and months in order, age bands by age, other codes alphabetically, 'not
+    recorded' and totals last."""
     if isinstance(value, int):
         return (0, value)
     text = str(value)
-    return (2 if text in ("not_recorded", "not_collected", "total") else 1, text)
+    if text in ("not_recorded", "not_collected", "unknown", "total"):
+        return (3, text)
+    band = re.fullmatch(r"([0-9]+)(?:-[0-9]+|\+)", text)
+    return (1, int(band.group(1))) if band else (2, text)
 
 
 def pages(settings: Settings, verify: identities.Verifier, run: Runner, audit_entry: AuditEntry) -> APIRouter:
@@ -379,10 +398,15 @@ def pages(settings: Settings, verify: identities.Verifier, run: Runner, audit_en
 
     @router.post(f"{PREFIX}/sign-in")
     async def sign_in(request: Request) -> Response:
-        form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"))
+        _same_origin(request)
+        body = await request.body()
+        if len(body) > SIGN_IN_MAX_BYTES:
+            raise HTTPException(413, "the sign-in form is larger than a token")
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
         token = (form.get("token") or [""])[0].strip()
         back = _safe_back((form.get("back") or [""])[0])
         page = page_of(request, None)
+        sessions.close(request.cookies.get(SESSION_COOKIE))  # never two sessions in one browser
         try:
             who = verify(token)
         except identities.IdentityError as error:
@@ -391,12 +415,15 @@ def pages(settings: Settings, verify: identities.Verifier, run: Runner, audit_en
             return render(page, "web/sign_in.html.j2", status=401, back=back, problem=problem)
         audit_entry(request, who, "signed in", operation="sign-in", via="browser")
         response = RedirectResponse(back or f"{PREFIX}/", status_code=303, headers=SECURITY_HEADERS)
-        response.set_cookie(SESSION_COOKIE, sessions.open(token), max_age=SESSION_SECONDS, path=PREFIX,
-                            secure=True, httponly=True, samesite="strict")  # fmt: skip
+        # A session cookie: gone when the browser closes (a shared office computer), and
+        # the hub forgets the session after SESSION_SECONDS in any case.
+        response.set_cookie(SESSION_COOKIE, sessions.open(token), path=PREFIX, secure=True, httponly=True,
+                            samesite="strict")  # fmt: skip
         return response
 
     @router.post(f"{PREFIX}/sign-out")
     def sign_out(request: Request) -> Response:
+        _same_origin(request)
         sessions.close(request.cookies.get(SESSION_COOKIE))
         response = RedirectResponse(f"{PREFIX}/sign-in", status_code=303, headers=SECURITY_HEADERS)
         response.delete_cookie(SESSION_COOKIE, path=PREFIX, secure=True, httponly=True, samesite="strict")
@@ -424,7 +451,9 @@ def pages(settings: Settings, verify: identities.Verifier, run: Runner, audit_en
             return to_sign_in(request)
         page = page_of(request, who)
         table, problems = TableRequest.of(dict(request.query_params))
+        offered = {m: [[d, page.dimension(d)] for d in dims] for m, (_, dims, _) in MEASURES.items()}
         context: dict[str, Any] = {"table": table, "problems": problems, "measures": MEASURES,
+                                   "measure_dimensions": offered,
                                    "countries": load_codelists().reporting_countries, "answer": None,
                                    "pivot": None, "figure": None, "trends": None, "error": None}  # fmt: skip
         status = 200
@@ -445,12 +474,16 @@ def pages(settings: Settings, verify: identities.Verifier, run: Runner, audit_en
     def download(request: Request, suffix: str) -> Response:
         who = signed_in(request)
         if who is None:
-            raise HTTPException(401, "sign in first")
+            return to_sign_in(request)
         page = page_of(request, who)
         table, problems = TableRequest.of(dict(request.query_params))
         if problems:
-            raise HTTPException(400, f"invalid field: {', '.join(problems)}")
-        answer = ask(request, page, MEASURES[table.measure][0], table.body(who))
+            detail = page.gettext("Check these fields: %(fields)s") % {"fields": page.fields(problems)}
+            return refused(page, HTTPException(400, detail))
+        try:
+            answer = ask(request, page, MEASURES[table.measure][0], table.body(who))
+        except HTTPException as error:
+            return refused(page, error)
         cells = answer_cells(table.measure, answer)
         counted = MEASURES[table.measure][2]
         headers = {**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{table.file_name(suffix)}"'}
@@ -525,6 +558,9 @@ def pages(settings: Settings, verify: identities.Verifier, run: Runner, audit_en
             return to_sign_in(request)
         page = page_of(request, who)
         chosen = who.country or country or None
+        if chosen is not None and chosen not in load_codelists().reporting_countries:
+            detail = page.gettext("Check these fields: %(fields)s") % {"fields": page.fields(["country"])}
+            return refused(page, HTTPException(400, detail))
         if chosen is None:
             return render(page, "web/quarantine.html.j2", chosen=None, entries=[], by_reason=[],
                           countries=load_codelists().reporting_countries)  # fmt: skip
@@ -562,11 +598,27 @@ def _flagged_trends(request: Request, page: Page, table: TableRequest, ask: Call
 
 
 def _safe_back(back: str) -> str:
-    """Where to go after signing in or switching language: a page of ours, never elsewhere."""
+    """Where to go after signing in or switching language: one of our pages, and for the
+    builder its choices as checked (never a value sent back as it came), else nowhere."""
     parsed = urllib.parse.urlsplit(back)
-    if parsed.scheme or parsed.netloc or not parsed.path.startswith(f"{PREFIX}/") or "\\" in back:
+    if parsed.scheme or parsed.netloc or parsed.path not in PAGES:
         return ""
-    return back
+    if parsed.path == f"{PREFIX}/tables" and parsed.query:
+        table, problems = TableRequest.of(dict(urllib.parse.parse_qsl(parsed.query, keep_blank_values=True)))
+        return f"{parsed.path}?{table.query_string()}" if table.asked and not problems else parsed.path
+    return parsed.path
+
+
+def _same_origin(request: Request) -> None:
+    """A form that changes the session (sign in, sign out) is taken from the hub's own
+    pages only: another site cannot sign a browser in or out (login CSRF)."""
+    site = request.headers.get("sec-fetch-site")  # set by the browser itself, never by a page
+    if site is not None:
+        same = site in ("same-origin", "none")
+    else:  # an older browser: its Origin header
+        same = request.headers.get("origin") in (None, f"{request.url.scheme}://{request.url.netloc}")
+    if not same:
+        raise HTTPException(403, "a form of another site")
 
 
 @functools.cache

@@ -36,7 +36,7 @@ def test_without_a_session_every_page_asks_to_sign_in(client: TestClient) -> Non
     for path in ("/ui/", "/ui/tables", "/ui/data-protection", "/ui/audit", "/ui/quarantine"):
         response = client.get(path)
         assert response.status_code == 303 and response.headers["location"].startswith("/ui/sign-in?back=")
-    assert client.get("/ui/tables.csv?measure=victims&rows=year").status_code == 401
+    assert client.get("/ui/tables.csv?measure=victims&rows=year").status_code == 303
 
 
 def test_the_session_cookie_holds_no_token_and_cannot_be_read_by_scripts(client: TestClient, hub: HubHome) -> None:
@@ -90,7 +90,8 @@ def test_pages_allow_nothing_from_elsewhere(client: TestClient, hub: HubHome) ->
     assert "default-src 'self'" in policy and "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
     assert "http" not in response.text.replace("https://127.0.0.1", "")
     assert client.get("/ui/static/plotly.min.js").status_code == 200
-    assert client.get("/ui/static/../service.py").status_code == 404
+    for name in ("service.py", "..%2Fservice.py", "%2E%2E%2Fweb.py"):  # only the listed files, by name
+        assert client.get(f"/ui/static/{name}").status_code == 404
 
 
 def test_each_role_reaches_its_pages_only(client: TestClient, hub: HubHome) -> None:
@@ -108,7 +109,7 @@ def test_each_role_reaches_its_pages_only(client: TestClient, hub: HubHome) -> N
     assert "<h1>Quarantine: Serbia</h1>" in asked_other and "North Macedonia" not in asked_other
     assert client.get("/ui/audit").status_code == 403
     exact = client.get("/ui/tables?measure=victims&rows=year&columns=sex&exact=1")
-    assert exact.status_code == 200 and "Exact counts" in exact.text
+    assert exact.status_code == 200 and 'class="note exact"' in exact.text
     other = client.get("/ui/tables?measure=victims&rows=year&columns=sex&country=MK&exact=1")
     assert other.status_code == 403 and "own country only" in other.text
 
@@ -116,8 +117,39 @@ def test_each_role_reaches_its_pages_only(client: TestClient, hub: HubHome) -> N
 def test_bad_fields_are_named_and_never_echoed(client: TestClient, hub: HubHome) -> None:
     _sign_in(client, hub, "ana")
     response = client.get("/ui/tables?measure=victims&rows=year&year_from=<script>&country=ZZ")
-    assert "Check these fields: country, year_from" in response.text
-    assert "<script>&" not in response.text and "ZZ" not in response.text
+    assert "Check these fields: Country, From year" in response.text
+    assert "script&gt;" not in response.text and "ZZ" not in response.text
+    for query in ("year_from=%C2%B2", "year_from=" + "9" * 5000, "year_from=2024&year_to=2020", "columns=year",
+                  "rows=nonsense", "columns=pair"):  # fmt: skip
+        page = client.get(f"/ui/tables?measure=victims&rows=year&{query}")
+        assert page.status_code == 200 and "Check these fields" in page.text, query
+    download = client.get("/ui/tables.csv?measure=victims&rows=year&year_from=%C2%B2")
+    assert download.status_code == 400 and "<h1>" in download.text
+    client.cookies.clear()
+    _sign_in(client, hub, "dpo")
+    assert client.get("/ui/quarantine?country=ZZ").status_code == 400
+
+
+def test_forms_of_another_site_cannot_sign_in_or_out(client: TestClient, hub: HubHome) -> None:
+    elsewhere = {"Origin": "https://elsewhere.example"}
+    assert client.post("/ui/sign-in", data={"token": hub.tokens["ana"]}, headers=elsewhere).status_code == 403
+    assert client.post("/ui/sign-in", data={"token": hub.tokens["ana"]},
+                       headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403  # fmt: skip
+    _sign_in(client, hub, "ana")
+    assert client.post("/ui/sign-out", headers=elsewhere).status_code == 403
+    assert client.get("/ui/tables").status_code == 200
+    assert client.post("/ui/sign-in", content=b"token=" + b"x" * 10_000).status_code == 413
+
+
+def test_codes_in_their_order_and_labels_before_country_names() -> None:
+    from release.web import Page, _order
+
+    assert sorted(["48+", "9-17", "0-8", "18-20", "not_recorded"], key=_order) == [
+        "0-8", "9-17", "18-20", "48+", "not_recorded"]  # fmt: skip
+    page = Page(None, "en", "/ui/tables")
+    assert page.value("citizenship", "not_recorded") == "Not recorded"
+    assert page.value("citizenship", "MK") == "North Macedonia"
+    assert page.value("country", "ALL") == "The region"
 
 
 def test_the_language_comes_from_the_browser_or_the_switch(client: TestClient, hub: HubHome) -> None:
@@ -129,6 +161,8 @@ def test_the_language_comes_from_the_browser_or_the_switch(client: TestClient, h
         switched.headers["location"] == "/ui/tables" and f"{LANGUAGE_COOKIE}=sr_Cyrl" in switched.headers["set-cookie"]
     )
     assert client.get("/ui/language?to=sq&back=https://elsewhere.example/").headers["location"] == "/ui/"
+    kept = client.get("/ui/language?to=sq&back=/ui/tables%3Fmeasure%3Dvictims%26rows%3Dsex%26columns%3D%26x%3D1")
+    assert kept.headers["location"] == "/ui/tables?measure=victims&rows=sex&columns=&country=&year_from=&year_to="
 
 
 def test_negotiation() -> None:
@@ -137,13 +171,17 @@ def test_negotiation() -> None:
     assert i18n.negotiate(None, "de-DE,sq;q=0.7,mk;q=0.9") == "mk"
     assert i18n.negotiate(None, "bs-BA") == "sr_Latn"
     assert i18n.negotiate(None, "fr, *;q=0.1") == "en"
+    assert i18n.negotiate(None, "sq;q=0, mk;q=0.5") == "mk"
     assert i18n.negotiate("sq", "sr-RS") == "sq"
     assert i18n.negotiate("xx", None) == "en"
 
 
 def test_where_to_go_after_signing_in_stays_on_the_hub() -> None:
-    assert _safe_back("/ui/tables?measure=links") == "/ui/tables?measure=links"
-    for elsewhere in ("https://evil.example/ui/", "//evil.example/ui/", "/v1/audit", "/ui\\..\\x", ""):
+    assert _safe_back("/ui/audit?last=5") == "/ui/audit"
+    assert _safe_back("/ui/tables?measure=links&rows=pair") == (
+        "/ui/tables?measure=links&rows=pair&columns=&country=&year_from=&year_to="
+    )
+    for elsewhere in ("https://evil.example/ui/", "//evil.example/ui/", "/v1/audit", "/ui/x", "/ui\\..\\x", ""):
         assert _safe_back(elsewhere) == ""
 
 
