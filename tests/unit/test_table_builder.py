@@ -291,3 +291,27 @@ def test_another_measure_offers_its_dimensions_and_a_language_switch_keeps_the_t
     browser.tab.check("input[name=measure][value=perpetrators]")  # no request: the page offers them itself
     offered = browser.tab.locator("#rows option").evaluate_all("options => options.map(o => o.value)")
     assert "role" in offered and "exploitation" not in offered
+
+
+def test_keyboard_alone_signs_in_and_builds_a_table(browser: Browser, hub: HubHome) -> None:
+    tab = browser.tab
+    tab.goto(f"{browser.origin}/ui/")
+
+    def tab_to(selector: str) -> None:
+        for _ in range(30):
+            tab.keyboard.press("Tab")
+            if tab.evaluate(f"() => document.activeElement === document.querySelector('{selector}')"):
+                return
+        raise AssertionError(f"{selector} cannot be reached with the Tab key")
+
+    tab_to("#token")
+    tab.keyboard.type(hub.tokens["ana"])
+    tab.keyboard.press("Enter")
+    tab.wait_for_url("**/ui/tables")
+    tab.wait_for_load_state("load")
+    tab_to("#columns")
+    tab.keyboard.press("ArrowDown")  # another dimension in the columns
+    tab_to("#builder button[type=submit]")
+    tab.keyboard.press("Enter")
+    tab.wait_for_selector("#results:not([aria-busy]) table.counts")
+    assert tab.locator("#status").text_content().startswith("Table shown")  # read out by screen readers
