@@ -501,32 +501,34 @@ def pages(settings: Settings, verify: identities.Verifier, run: Runner, audit_en
     def tables_parquet(request: Request) -> Response:
         return download(request, ".parquet")
 
-    @router.get(f"{PREFIX}/data-protection")
-    def data_protection(request: Request) -> Response:
+    def answered(request: Request, operation: str, body: dict[str, Any]) -> tuple[Page, dict[str, Any]] | Response:
+        """The signed-in reader's page and the operation's answer, or the page that says why not."""
         who = signed_in(request)
         if who is None:
             return to_sign_in(request)
         page = page_of(request, who)
         try:
-            answer = ask(request, page, "report/data-protection", {})
+            return page, ask(request, page, operation, body)
         except HTTPException as error:
             return refused(page, error)
+
+    @router.get(f"{PREFIX}/data-protection")
+    def data_protection(request: Request) -> Response:
         from reports.data_protection import data_protection_flags
 
+        found = answered(request, "report/data-protection", {})
+        if isinstance(found, Response):
+            return found
+        page, answer = found
         report = answer["report"]
         return render(page, "web/data_protection.html.j2", report=report, flags=data_protection_flags(report))
 
     def report_page(request: Request, operation: str, file: str) -> Response:
         """A report the CLI writes as a file (reports/), shown as it is: English, counts only."""
-        who = signed_in(request)
-        if who is None:
-            return to_sign_in(request)
-        page = page_of(request, who)
-        try:
-            answer = ask(request, page, operation, {})
-        except HTTPException as error:
-            return refused(page, error)
-        html = base64.b64decode(answer["files"][file]).decode("utf-8")
+        found = answered(request, operation, {})
+        if isinstance(found, Response):
+            return found
+        html = base64.b64decode(found[1]["files"][file]).decode("utf-8")
         return HTMLResponse(html, headers=SECURITY_HEADERS)
 
     @router.get(f"{PREFIX}/disclosure-risk")
@@ -539,14 +541,10 @@ def pages(settings: Settings, verify: identities.Verifier, run: Runner, audit_en
 
     @router.get(f"{PREFIX}/audit")
     def audit_log(request: Request) -> Response:
-        who = signed_in(request)
-        if who is None:
-            return to_sign_in(request)
-        page = page_of(request, who)
-        try:
-            answer = ask(request, page, "audit", {"last": 500})
-        except HTTPException as error:
-            return refused(page, error)
+        found = answered(request, "audit", {"last": 500})
+        if isinstance(found, Response):
+            return found
+        page, answer = found
         shown = ("at", "who", "role", "country", "operation", "via", "outcome", "cells", "withheld", "exact")
         entries = [{key: entry.get(key) for key in shown} for entry in reversed(answer["entries"])]
         return render(page, "web/audit.html.j2", entries=entries)
