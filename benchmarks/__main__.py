@@ -37,6 +37,10 @@ def _sizes(text: str) -> list[int]:
     return [int(float(s)) for s in text.split(",") if s.strip()]
 
 
+STREAMING_NOTE = "produce + the service asked until counted, no thbdb run; baseline: produce + floor + its count"
+SHOWN_BY_THE_CLI_NOTE = "the same until `thbdb query counts` shows it (a command's start more); baseline: the same"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="N = 50,000 only; 3 pushes; 1 million victims.")
@@ -162,7 +166,8 @@ def main() -> None:
                 )
             )
         latencies = [
-            (", streaming on", lat.stream_s, "produce + query until counted, no thbdb run; baseline: produce + floor"),
+            (", streaming on", lat.stream_s, STREAMING_NOTE),
+            (", streaming on, shown by thbdb query", lat.stream_cli_s, SHOWN_BY_THE_CLI_NOTE),
             (" with thbdb run", lat.run_s, "streaming off: produce + thbdb run + query; baseline: produce + floor"),
         ]
         for way, seconds, note in latencies:
