@@ -32,7 +32,7 @@ from anyascii import anyascii
 from faker import Faker
 
 from producers.linkage import LinkageEncoder, to_gaj_latin
-from producers.synthetic import to_serbian_cyrillic
+from transforms.serbian_script import to_serbian_cyrillic
 from warehouse.person_linkage import DEFAULT_THRESHOLD, LinkRecord, PersonIndex, clk_words, link_persons
 
 RESULT_PATH = Path(__file__).with_name("linkage-quality.json")

@@ -20,6 +20,7 @@ from typing import Protocol
 from faker import Faker
 
 from producers.national_export import VICTIM_COLUMNS
+from transforms.serbian_script import to_serbian_cyrillic
 
 _ALBANIAN_FEMALE = [
     "Arta",
@@ -37,29 +38,6 @@ _ALBANIAN_FEMALE = [
 ]
 _ALBANIAN_MALE = ["Arben", "Besnik", "Dritan", "Ermal", "Fatos", "Gezim", "Ilir", "Kujtim", "Luan", "Petrit"]
 _ALBANIAN_FAMILY = ["Hoxha", "Krasniqi", "Gashi", "Berisha", "Shala", "Morina", "Leka", "Dervishi", "Kola", "Basha"]
-
-# Serbian Latin -> Cyrillic (Vuk's alphabet is one letter per sound, so this is exact).
-_SERBIAN_DIGRAPHS = {"lj": "љ", "nj": "њ", "dž": "џ", "Lj": "Љ", "Nj": "Њ", "Dž": "Џ"}
-_SERBIAN_LETTERS = dict(
-    zip(
-        "abvgdđežzijklmnoprstćufhcčšABVGDĐEŽZIJKLMNOPRSTĆUFHCČŠ",
-        "абвгдђежзијклмнопрстћуфхцчшАБВГДЂЕЖЗИЈКЛМНОПРСТЋУФХЦЧШ",
-        strict=True,
-    )
-)
-
-
-def to_serbian_cyrillic(text: str) -> str:
-    out, i = [], 0
-    while i < len(text):
-        pair = text[i : i + 2]
-        if pair in _SERBIAN_DIGRAPHS:
-            out.append(_SERBIAN_DIGRAPHS[pair])
-            i += 2
-        else:
-            out.append(_SERBIAN_LETTERS.get(text[i], text[i]))
-            i += 1
-    return "".join(out)
 
 
 class _Person(Protocol):

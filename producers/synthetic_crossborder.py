@@ -15,7 +15,8 @@ from datetime import date, timedelta
 from anyascii import anyascii
 
 from producers.linkage import to_gaj_latin
-from producers.synthetic import DEMO_YEARS, VictimProfile, demo_profiles, hash_seed, to_serbian_cyrillic, victim_rows
+from producers.synthetic import DEMO_YEARS, VictimProfile, demo_profiles, hash_seed, victim_rows
+from transforms.serbian_script import to_serbian_cyrillic
 
 # Where a person identified in the first country is often identified again.
 DEMO_ROUTES = {"RS": ("MK", "BA", "ME"), "MK": ("RS", "AL", "XK"), "XK": ("AL", "MK"), "AL": ("XK", "MK")}

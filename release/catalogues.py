@@ -20,6 +20,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po, write_po
 
 from release.i18n import DEFAULT, DOMAIN, LANGUAGES, LOCALE_DIR, catalogue_path
+from transforms.serbian_script import to_serbian_cyrillic
 
 ROOT = LOCALE_DIR.parents[1]
 PYBABEL = str(Path(sys.executable).with_name("pybabel"))
@@ -27,9 +28,6 @@ TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 # Written from sr_Latn, never by hand.
 DERIVED = {"sr_Cyrl": "sr_Latn"}
 
-_LETTERS = dict(zip("abcčćdđefghijklmnoprsštuvzž", "абцчћдђефгхијклмнопрсштувзж", strict=True))
-_LETTERS |= {latin.upper(): cyrillic.upper() for latin, cyrillic in _LETTERS.items()}
-_DIGRAPHS = {"lj": "љ", "nj": "њ", "dž": "џ", "Lj": "Љ", "LJ": "Љ", "Nj": "Њ", "NJ": "Њ", "Dž": "Џ", "DŽ": "Џ"}
 # Kept as written: placeholders, commands in backquotes, acronyms (CSV), names of formats,
 # tools and the system, the k and l of k-anonymity.
 _KEPT = re.compile(r"%\([a-z_]+\)s|`[^`]*`|\b[A-Z]{2,}\b|\b(?:thbdb|pycanon|plotly|Parquet)\b|\b[kl](?=-)")
@@ -39,30 +37,18 @@ def to_cyrillic(text: str) -> str:
     """Serbian Latin script to Cyrillic, what ``_KEPT`` matches left as it is."""
     out, start = [], 0
     for kept in _KEPT.finditer(text):
-        out.append(_letters(text[start : kept.start()]))
+        out.append(to_serbian_cyrillic(text[start : kept.start()]))
         out.append(kept.group())
         start = kept.end()
-    out.append(_letters(text[start:]))
+    out.append(to_serbian_cyrillic(text[start:]))
     return "".join(out)
 
 
-def _letters(text: str) -> str:
-    result, i = [], 0
-    while i < len(text):
-        pair = text[i : i + 2]
-        if pair in _DIGRAPHS:
-            result.append(_DIGRAPHS[pair])
-            i += 2
-        else:
-            result.append(_LETTERS.get(text[i], text[i]))
-            i += 1
-    return "".join(result)
-
-
-def extract() -> None:
+def extract(target: Path = TEMPLATE) -> None:
+    """Every message of the pages into ``target`` (the test extracts into a scratch file)."""
     subprocess.run(
         [PYBABEL, "extract", "-F", str(LOCALE_DIR / "babel.cfg"),
-         "-c", "REVIEW:", "--no-location", "--sort-output", "--omit-header", "-k", "N_", "-o", str(TEMPLATE), "."],
+         "-c", "REVIEW:", "--no-location", "--sort-output", "--omit-header", "-k", "N_", "-o", str(target), "."],
         cwd=ROOT, check=True, capture_output=True,
     )  # fmt: skip
 
