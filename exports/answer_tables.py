@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,11 +31,16 @@ def count_rows(dimensions: Sequence[str], cells: Sequence[dict[str, Any]], count
 
 
 def counts_csv(dimensions: Sequence[str], cells: Sequence[dict[str, Any]], counted: str) -> str:
+    return rows_csv(dimensions, ((c["key"], c["count"], c["suppressed"]) for c in cells), counted)
+
+
+def rows_csv(dimensions: Sequence[str], rows: Iterable[tuple[Sequence[Any], int | None, bool]], counted: str) -> str:
+    """(key, count, suppressed) rows as CSV: also the counts export's files (exports/counts.py)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*dimensions, counted, "suppressed"])
-    for c in cells:
-        writer.writerow([*c["key"], "" if c["count"] is None else c["count"], str(c["suppressed"]).lower()])
+    for key, count, suppressed in rows:
+        writer.writerow([*key, "" if count is None else count, str(suppressed).lower()])
     return buffer.getvalue()
 
 

@@ -9,7 +9,6 @@ records, is listed in exports/registry.py.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ import duckdb
 import pandas as pd
 
 from disclosure.perturbation import Perturbation
+from exports.answer_tables import rows_csv
 from warehouse.protected_counts import perpetrator_cells, victim_cells
 from warehouse.queries import CountCell
 
@@ -97,11 +97,9 @@ def count_tables(con: duckdb.DuckDBPyConnection, min_cell: int, protection: Pert
 
 def _write_csv(table: Table, directory: Path) -> Path:
     path = directory / f"{table.name}.csv"
+    rows = ((c.key, c.victims, c.suppressed) for c in table.cells)
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow([*table.dims, table.counted, "suppressed"])
-        for c in table.cells:
-            writer.writerow([*c.key, "" if c.victims is None else c.victims, str(c.suppressed).lower()])
+        handle.write(rows_csv(table.dims, rows, table.counted))
     return path
 
 
