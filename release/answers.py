@@ -237,11 +237,11 @@ def privacy(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any
 def data_protection(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
     """The data-protection report (validation, quarantine by reason, loads, disclosure
     risk, what perturbation costs): counts only, for data-protection officers."""
-    from reports.data_protection import data_protection_html, data_protection_report
+    from reports.data_protection import data_protection_report
 
     access.may_read_privacy_report(ctx.who)
-    report = data_protection_report(con, ctx.min_cell)
-    return Answer({"report": report}, files={"data-protection.html": data_protection_html(report).encode()})
+    # The browser renders the page itself, in its reader's language (release/web.py).
+    return Answer({"report": data_protection_report(con, ctx.min_cell)})
 
 
 def analysis(con: duckdb.DuckDBPyConnection, ctx: Context, request: dict[str, Any]) -> Answer:
