@@ -17,6 +17,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from config.cluster_layout import LAYOUT_FILE, BrokerNode, ClusterLayout
 from transforms.codelists import load_codelists
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -100,6 +101,9 @@ class Settings(BaseSettings):
     # (THBDB_ACCOUNTS=on|off, on by default; it takes effect only for root, who alone can
     # change account; see thbdb/accounts.py).
     accounts: bool = True
+    # The cluster profile (`thbdb up --cluster`): three brokers, Airflow on PostgreSQL with
+    # Celery workers. On for good once the home has its layout file (config/cluster_layout.py).
+    cluster: bool = False
 
     @classmethod
     def settings_customise_sources(
@@ -159,6 +163,8 @@ class Settings(BaseSettings):
             home = Path(data.get("home") or ".thbdb").expanduser()
             if data.get("kafka_sasl_username") or _exists(home.resolve() / "kafka" / SECURE_MARKER):
                 data = {**data, "kafka_secure": True}
+            if _exists(home.resolve() / LAYOUT_FILE):
+                data = {**data, "cluster": True}
         return data
 
     @classmethod
@@ -186,7 +192,7 @@ class Settings(BaseSettings):
         env = {}
         for name, variable in _VARIABLES.items():
             value = getattr(self, name)
-            if value is None or value == () or (name == "kafka_secure" and not value):
+            if value is None or value == () or (name in ("kafka_secure", "cluster") and not value):
                 continue
             if name == "accounts":
                 env[variable] = "on" if value else "off"
@@ -218,8 +224,21 @@ class Settings(BaseSettings):
     logs_dir: ClassVar[HomeFolder] = HomeFolder("logs")
 
     @property
+    def cluster_layout(self) -> ClusterLayout | None:
+        """The cluster profile's ports, or None for the embedded stack."""
+        return ClusterLayout.read(self.home) if self.cluster else None
+
+    @property
+    def kafka_nodes(self) -> list[BrokerNode]:
+        """The brokers this home runs: three in the cluster profile, else one."""
+        layout = self.cluster_layout
+        if layout is not None:
+            return layout.brokers
+        return [BrokerNode(id=1, port=self.kafka_port, controller_port=self.kafka_controller_port)]
+
+    @property
     def kafka_bootstrap(self) -> str:
-        return self.external_kafka or f"{self.kafka_host}:{self.kafka_port}"
+        return self.external_kafka or ",".join(f"{self.kafka_host}:{n.port}" for n in self.kafka_nodes)
 
     @property
     def airflow_url(self) -> str:

@@ -39,6 +39,7 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
+from config.cluster_layout import BrokerNode
 from config.settings import COUNTRIES, Settings, country_topic
 
 MECHANISM = "SCRAM-SHA-512"
@@ -151,7 +152,7 @@ def ensure_scram(settings: Settings, client: AdminClient, timeout: float = 60.0)
             raise RuntimeError(f"could not write the SCRAM credential of {user}: {error}") from error
 
 
-def broker_properties(settings: Settings) -> list[str]:
+def broker_properties(settings: Settings, node: BrokerNode) -> list[str]:
     """server.properties lines of a broker that authenticates and authorises everyone.
 
     Clients use SCRAM on the broker listener. The controller listener (the broker talking
@@ -166,8 +167,8 @@ def broker_properties(settings: Settings) -> list[str]:
     )
     keystore, truststore = broker_tls(settings)
     return [
-        f"listeners=SASL_SSL://{host}:{settings.kafka_port},CONTROLLER://{host}:{settings.kafka_controller_port}",
-        f"advertised.listeners=SASL_SSL://{host}:{settings.kafka_port}",
+        f"listeners=SASL_SSL://{host}:{node.port},CONTROLLER://{host}:{node.controller_port}",
+        f"advertised.listeners=SASL_SSL://{host}:{node.port}",
         # Every connection is TLS, the broker's own to its controller included.
         "listener.security.protocol.map=CONTROLLER:SASL_SSL,SASL_SSL:SASL_SSL",
         "inter.broker.listener.name=SASL_SSL",

@@ -1,5 +1,7 @@
 """The embedded Airflow 3: SQLite metadata database under $THBDB_HOME, LocalExecutor,
 and the three processes a triggered run needs (API server, scheduler, DAG processor).
+In the cluster profile (`thbdb up --cluster`, thbdb/cluster.py) the same three run on
+PostgreSQL with the Celery executor, and tasks run in Celery workers fed through Redis.
 
 `thbdb run` triggers the pipeline DAG through Airflow's REST API and polls it.
 The API listens on loopback only and every caller is an admin there (Airflow's simple
@@ -21,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from config import deployed
 from config.settings import Settings
 from thbdb import accounts
 from thbdb.processes import running_pid, start_process, stop_process
@@ -28,6 +31,14 @@ from thbdb.processes import running_pid, start_process, stop_process
 DAG_ID = "thbdb_pipeline"
 STREAM_DAG_ID = "thbdb_stream"  # the streaming consumer, paused until `thbdb stream on`
 PROCESSES = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor")
+# Task slots per Celery worker: the drain runs two countries at a time (dags/thbdb_pipeline.py).
+WORKER_CONCURRENCY = 2
+
+
+def processes(settings: Settings) -> list[str]:
+    """Airflow's processes of this home: the three, and the Celery workers of a cluster."""
+    layout = settings.cluster_layout
+    return [*PROCESSES, *(layout.worker_names if layout else ())]
 
 
 class AirflowError(RuntimeError):
@@ -97,7 +108,39 @@ def airflow_env(settings: Settings) -> dict[str, str]:
             "NO_PROXY": "*",
         }
     )
+    if settings.cluster:
+        # The deployed form's executor and database; secrets read from the hub's files.
+        del env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        secrets_dir = str(settings.hub_secrets_dir)
+        env.update({k: v.format(secrets=secrets_dir) for k, v in deployed.CLUSTER_AIRFLOW_CONFIG.items()})
+        env.update({k: v for k, v in deployed.shortened_in_tests().items() if k.startswith("AIRFLOW__")})
+        env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(WORKER_CONCURRENCY)
     return env
+
+
+def _commands(settings: Settings) -> dict[str, list[str]]:
+    commands = {
+        "airflow-api-server": [
+            _airflow_bin(),
+            "api-server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(settings.airflow_port),
+        ],
+        "airflow-scheduler": [_airflow_bin(), "scheduler"],
+        "airflow-dag-processor": [_airflow_bin(), "dag-processor"],
+    }
+    layout = settings.cluster_layout
+    for number, name in enumerate(layout.worker_names if layout else (), start=1):
+        # Logs stay in the shared log folder, read from there by the API server: the
+        # workers of one machine need no log server (and would share its port).
+        commands[name] = [
+            _airflow_bin(), "celery", "worker", "--celery-hostname", f"worker{number}@%h",
+            "--concurrency", str(WORKER_CONCURRENCY), "--pid", str(settings.run_dir / f"{name}.celery.pid"),
+            "--skip-serve-logs",
+        ]  # fmt: skip
+    return commands
 
 
 def is_ready(settings: Settings) -> bool:
@@ -111,39 +154,35 @@ def is_ready(settings: Settings) -> bool:
 
 def start_airflow(settings: Settings, timeout: float = 240.0) -> list[str]:
     """Initialise the metadata database once and start what is not running."""
+    started = start_missing(settings)
+    _wait_until_ready(settings, timeout)
+    return [n.replace("airflow-", "airflow ") for n in started]
+
+
+def start_missing(settings: Settings) -> list[str]:
+    """Start Airflow's processes that are not running, without waiting for them."""
     env = airflow_env(settings)
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
     hub = accounts.hub_for(settings)  # None unless accounts are on: then Airflow runs as the hub
     if hub:
         env["HOME"] = str(settings.airflow_home)
-    missing = [name for name in PROCESSES if running_pid(settings.run_dir, name) is None]
+    missing = [name for name in processes(settings) if running_pid(settings.run_dir, name) is None]
     if not missing:
-        _wait_until_ready(settings, timeout)
         return []
-    if not (settings.airflow_home / "airflow.db").exists() or "airflow-api-server" in missing:
+    if "airflow-api-server" in missing or (
+        not settings.cluster and not (settings.airflow_home / "airflow.db").exists()
+    ):
         result = subprocess.run(
             [_airflow_bin(), "db", "migrate"], env=env, capture_output=True, text=True, **(hub.popen() if hub else {})
         )
         if result.returncode != 0:
             raise AirflowError(f"`airflow db migrate` failed:\n{result.stderr[-2000:]}")
-    commands = {
-        "airflow-api-server": [
-            _airflow_bin(),
-            "api-server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(settings.airflow_port),
-        ],
-        "airflow-scheduler": [_airflow_bin(), "scheduler"],
-        "airflow-dag-processor": [_airflow_bin(), "dag-processor"],
-    }
+    commands = _commands(settings)
     for name in missing:
         start_process(
             settings.run_dir, settings.logs_dir, name, commands[name], env, cwd=settings.airflow_home, account=hub
         )
-    _wait_until_ready(settings, timeout)
-    return [n.replace("airflow-", "airflow ") for n in missing]
+    return missing
 
 
 def _wait_until_ready(settings: Settings, timeout: float) -> None:
@@ -151,7 +190,7 @@ def _wait_until_ready(settings: Settings, timeout: float) -> None:
     while time.monotonic() < deadline:
         if is_ready(settings) and all(_dag_registered(settings, d) for d in (DAG_ID, STREAM_DAG_ID)):
             return
-        for name in PROCESSES:
+        for name in processes(settings):
             if running_pid(settings.run_dir, name) is None:
                 raise AirflowError(f"{name} exited; see {settings.logs_dir / (name + '.log')}")
         time.sleep(1)
@@ -159,7 +198,7 @@ def _wait_until_ready(settings: Settings, timeout: float) -> None:
 
 
 def stop_airflow(settings: Settings) -> list[str]:
-    return [name for name in reversed(PROCESSES) if stop_process(settings.run_dir, name)]
+    return [name for name in reversed(processes(settings)) if stop_process(settings.run_dir, name)]
 
 
 class _Api:

@@ -1,4 +1,5 @@
-"""The local Apache Kafka broker: KRaft mode, one node, loopback only.
+"""The local Apache Kafka brokers: KRaft mode on loopback, one node (the embedded stack)
+or three (the cluster profile, `thbdb up --cluster`).
 
 The broker's jars come from Maven Central through infra/kafka/pom.xml (``make kafka``);
 storage is formatted once, then the broker is started as a plain Java process.
@@ -15,6 +16,8 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic, ResourceType
 
+from config import deployed
+from config.cluster_layout import BrokerNode
 from config.settings import COUNTRIES, REPO_ROOT, SECURE_MARKER, Settings, country_topic
 from pipeline import kafka_retention, kafka_security
 from thbdb import accounts
@@ -43,20 +46,53 @@ def ensure_jars(settings: Settings) -> None:
         raise BrokerError(f"fetching the Kafka broker with Maven failed:\n{result.stdout[-2000:]}")
 
 
-def _write_config(settings: Settings) -> Path:
-    data = settings.kafka_dir / "data"
-    config = settings.kafka_dir / "server.properties"
-    settings.kafka_dir.mkdir(parents=True, exist_ok=True)
+def node_dir(settings: Settings, node: BrokerNode) -> Path:
+    """A broker's folder: the home's kafka/ for the embedded broker, kafka/node-N in a cluster."""
+    return settings.kafka_dir / f"node-{node.id}" if settings.cluster else settings.kafka_dir
+
+
+def process_name(settings: Settings, node: BrokerNode) -> str:
+    return node.process if settings.cluster else PROCESS
+
+
+def processes(settings: Settings) -> list[str]:
+    return [process_name(settings, node) for node in settings.kafka_nodes]
+
+
+def _replication(settings: Settings) -> list[str]:
+    if settings.cluster:
+        return [f"{name}={value}" for name, value in deployed.CLUSTER_BROKER_PROPERTIES.items()] + [
+            "share.coordinator.state.topic.replication.factor=3",
+            "share.coordinator.state.topic.min.isr=2",
+        ]
+    # One broker: internal topics cannot be replicated here (see README, scaling).
+    return [
+        "offsets.topic.replication.factor=1",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "share.coordinator.state.topic.replication.factor=1",
+        "share.coordinator.state.topic.min.isr=1",
+        # Topics are created by `thbdb up`, never by a typo in a client.
+        "auto.create.topics.enable=false",
+    ]
+
+
+def _write_config(settings: Settings, node: BrokerNode) -> Path:
+    folder = node_dir(settings, node)
+    data = folder / "data"
+    config = folder / "server.properties"
+    folder.mkdir(parents=True, exist_ok=True)
     host = settings.kafka_host
     if settings.kafka_secure:
-        listeners = kafka_security.broker_properties(settings)
+        listeners = kafka_security.broker_properties(settings, node)
     else:
         listeners = [
-            f"listeners=PLAINTEXT://{host}:{settings.kafka_port},CONTROLLER://{host}:{settings.kafka_controller_port}",
-            f"advertised.listeners=PLAINTEXT://{host}:{settings.kafka_port}",
+            f"listeners=PLAINTEXT://{host}:{node.port},CONTROLLER://{host}:{node.controller_port}",
+            f"advertised.listeners=PLAINTEXT://{host}:{node.port}",
             "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "inter.broker.listener.name=PLAINTEXT",
         ]
+    voters = ",".join(f"{n.id}@{host}:{n.controller_port}" for n in settings.kafka_nodes)
     # Owner-only: in secure mode the file holds the broker's own password.
     descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.close(descriptor)
@@ -64,22 +100,15 @@ def _write_config(settings: Settings) -> Path:
     config.write_text(
         "\n".join(
             [
-                "# Written by `thbdb up`: a one-node KRaft broker on loopback.",
+                f"# Written by `thbdb up`: KRaft node {node.id} of {len(settings.kafka_nodes)} on loopback.",
                 "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@{host}:{settings.kafka_controller_port}",
+                f"node.id={node.id}",
+                f"controller.quorum.voters={voters}",
                 *listeners,
                 "controller.listener.names=CONTROLLER",
                 f"log.dirs={data}",
                 "num.partitions=3",
-                # One broker: internal topics cannot be replicated here (see README, scaling).
-                "offsets.topic.replication.factor=1",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
-                # Topics are created by `thbdb up`, never by a typo in a client.
-                "auto.create.topics.enable=false",
+                *_replication(settings),
                 # The country topics state their own retention (pipeline/kafka_retention.py).
                 *kafka_retention.broker_properties(settings),
                 "group.initial.rebalance.delay.ms=0",
@@ -87,7 +116,7 @@ def _write_config(settings: Settings) -> Path:
             ]
         )
     )
-    (settings.kafka_dir / "log4j2.properties").write_text(
+    (folder / "log4j2.properties").write_text(
         "status = warn\n"
         "appender.console.type = Console\n"
         "appender.console.name = STDOUT\n"
@@ -103,12 +132,16 @@ def _write_config(settings: Settings) -> Path:
     return config
 
 
-def _java(settings: Settings, main: str, *args: str) -> list[str]:
+def _heap(settings: Settings) -> str:
+    return deployed.shortened_in_tests()["KAFKA_HEAP_OPTS"] if settings.cluster else "-Xmx1g"
+
+
+def _java(settings: Settings, node: BrokerNode, main: str, *args: str) -> list[str]:
     return [
         "java",
         "-Xms256m",
-        "-Xmx1g",
-        f"-Dlog4j2.configurationFile={settings.kafka_dir / 'log4j2.properties'}",
+        _heap(settings),
+        f"-Dlog4j2.configurationFile={node_dir(settings, node) / 'log4j2.properties'}",
         "-cp",
         f"{settings.kafka_lib}/*",
         main,
@@ -116,16 +149,33 @@ def _java(settings: Settings, main: str, *args: str) -> list[str]:
     ]
 
 
+def _cluster_id(settings: Settings) -> str:
+    """The id every node's storage is formatted with: made once, kept beside the nodes."""
+    path = settings.kafka_dir / "cluster-id"
+    if not path.exists():
+        settings.kafka_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(uuid.uuid4().hex[:22] + "\n")
+    return path.read_text().strip()
+
+
 def start_broker(settings: Settings, timeout: float = 90.0) -> bool:
-    """Start the broker if it is not running; wait until it answers. True if started."""
+    """Start the brokers that are not running; wait until they answer. True if any started."""
     if settings.external_kafka:
         wait_until_ready(settings, timeout)
         return False
-    if running_pid(settings.run_dir, PROCESS):
-        wait_until_ready(settings, timeout)
+    started = [start_node(settings, node) for node in settings.kafka_nodes]
+    wait_until_ready(settings, timeout)
+    return any(started)
+
+
+def start_node(settings: Settings, node: BrokerNode) -> bool:
+    """Start one broker if it is not running, without waiting for it. True if started."""
+    name = process_name(settings, node)
+    if running_pid(settings.run_dir, name):
         return False
     ensure_jars(settings)
-    formatted = (settings.kafka_dir / "data" / "meta.properties").exists()
+    folder = node_dir(settings, node)
+    formatted = (folder / "data" / "meta.properties").exists()
     marker = settings.kafka_dir / SECURE_MARKER
     if settings.kafka_secure and formatted and not marker.exists():
         raise BrokerError(
@@ -134,12 +184,11 @@ def start_broker(settings: Settings, timeout: float = 90.0) -> bool:
         )
     if settings.kafka_secure:
         kafka_security.ensure_credentials(settings)
-    config = _write_config(settings)
+    config = _write_config(settings, node)
     hub = accounts.hub_for(settings)  # None unless accounts are on: then the broker runs as the hub
     if not formatted:
-        cluster_id = uuid.uuid4().hex[:22]
         result = subprocess.run(
-            _java(settings, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+            _java(settings, node, "kafka.tools.StorageTool", "format", "-t", _cluster_id(settings), "-c", str(config)),
             capture_output=True,
             text=True,
             **(hub.popen() if hub else {}),
@@ -153,12 +202,11 @@ def start_broker(settings: Settings, timeout: float = 90.0) -> bool:
     start_process(
         settings.run_dir,
         settings.logs_dir,
-        PROCESS,
-        _java(settings, "kafka.Kafka", str(config)),
-        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "KAFKA_HEAP_OPTS": "-Xmx1g"},
+        name,
+        _java(settings, node, "kafka.Kafka", str(config)),
+        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "KAFKA_HEAP_OPTS": _heap(settings)},
         account=hub,
     )
-    wait_until_ready(settings, timeout)
     return True
 
 
@@ -174,12 +222,19 @@ def admin(settings: Settings) -> AdminClient:
     )
 
 
-def is_ready(settings: Settings) -> bool:
+def brokers_answering(settings: Settings) -> int:
+    """How many brokers the cluster's metadata lists as alive (0: none answers)."""
     try:
         metadata = admin(settings).list_topics(timeout=3)
     except Exception:  # noqa: BLE001 - any failure means "not answering yet"
-        return False
-    return bool(metadata.brokers)
+        return 0
+    return len(metadata.brokers)
+
+
+def is_ready(settings: Settings) -> bool:
+    """Every broker of this home answers (any, for a broker elsewhere)."""
+    answering = brokers_answering(settings)
+    return answering >= (1 if settings.external_kafka else len(settings.kafka_nodes))
 
 
 def wait_until_ready(settings: Settings, timeout: float) -> None:
@@ -187,8 +242,10 @@ def wait_until_ready(settings: Settings, timeout: float) -> None:
     while time.monotonic() < deadline:
         if is_ready(settings):
             return
-        if not settings.external_kafka and running_pid(settings.run_dir, PROCESS) is None:
-            raise BrokerError(f"the Kafka broker exited; see {settings.logs_dir / 'kafka.log'}")
+        if not settings.external_kafka:
+            for name in processes(settings):
+                if running_pid(settings.run_dir, name) is None:
+                    raise BrokerError(f"the Kafka broker {name} exited; see {settings.logs_dir / (name + '.log')}")
         time.sleep(1)
     raise BrokerError(f"the Kafka broker at {settings.kafka_bootstrap} did not answer in {timeout:.0f} s")
 
@@ -199,7 +256,12 @@ def ensure_topics(settings: Settings) -> None:
     existing = set(client.list_topics(timeout=10).topics)
     retention = kafka_retention.topic_config(settings)
     wanted = [
-        NewTopic(country_topic(c), num_partitions=settings.topic_partitions, replication_factor=1, config=retention)
+        NewTopic(
+            country_topic(c),
+            num_partitions=settings.topic_partitions,
+            replication_factor=deployed.TOPIC_REPLICATION if settings.cluster else 1,
+            config={**retention, **(deployed.CLUSTER_TOPIC_CONFIG if settings.cluster else {})},
+        )
         for c in COUNTRIES
         if country_topic(c) not in existing
     ]
@@ -237,4 +299,5 @@ def _state_retention(client: AdminClient, topics: list[str], retention: dict[str
 
 
 def stop_broker(settings: Settings) -> bool:
-    return stop_process(settings.run_dir, PROCESS, timeout=60)
+    stopped = [stop_process(settings.run_dir, name, timeout=60) for name in reversed(processes(settings))]
+    return any(stopped)

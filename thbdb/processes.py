@@ -74,12 +74,15 @@ def start_process(
     return process.pid
 
 
-def stop_process(run_dir: Path, name: str, timeout: float = 30.0) -> bool:
-    """Stop the process group started under ``name``: TERM, then KILL. True if one ran."""
+def stop_process(
+    run_dir: Path, name: str, timeout: float = 30.0, first_signal: signal.Signals = signal.SIGTERM
+) -> bool:
+    """Stop the process group started under ``name``: TERM (or ``first_signal``), then
+    KILL. True if one ran."""
     pid = running_pid(run_dir, name)
     if pid is None:
         return False
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+    for sig, wait in ((first_signal, timeout), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pid, sig)
         except ProcessLookupError:

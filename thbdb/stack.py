@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import tempfile
 from pathlib import Path
 
 from config.settings import Settings
-from thbdb import accounts, airflow_stack, kafka_broker
+from thbdb import accounts, airflow_stack, cluster, kafka_broker
 from thbdb import release_process as release_service
+from thbdb.ports import free_port
 from thbdb.processes import running_pid
 
 LOCK = Path(tempfile.gettempdir()) / f"thbdb-stack-{os.getuid()}.json"
@@ -27,11 +27,11 @@ class StackError(RuntimeError):
 PROCESSES = (kafka_broker.PROCESS, *airflow_stack.PROCESSES, release_service.PROCESS)
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def processes(settings: Settings) -> list[str]:
+    """Every process this home runs: the embedded stack's, or the cluster profile's."""
+    if settings.cluster:
+        return [*cluster.processes(settings), release_service.PROCESS]
+    return list(PROCESSES)
 
 
 def isolated_env(home: Path, **settings: str) -> dict[str, str]:
@@ -60,12 +60,14 @@ def _other_running_home(settings: Settings) -> Path | None:
     if home == settings.home:
         return None
     run_dir = home / "run"
-    alive = any(running_pid(run_dir, name) for name in PROCESSES)
+    alive = any(running_pid(run_dir, name) for name in processes(Settings(home=home)))
     return home if alive else None
 
 
-def up(settings: Settings, airflow: bool = True) -> list[str]:
-    """Start what is not running and wait until everything answers. Idempotent."""
+def up(settings: Settings, airflow: bool = True, cluster_profile: bool = False) -> list[str]:
+    """Start what is not running and wait until everything answers. Idempotent.
+
+    ``cluster_profile`` (or a home that has one) runs the deployed form (thbdb/cluster.py)."""
     other = _other_running_home(settings)
     if other is not None:
         raise StackError(
@@ -73,12 +75,18 @@ def up(settings: Settings, airflow: bool = True) -> list[str]:
         )
     settings.home.mkdir(parents=True, exist_ok=True)
     LOCK.write_text(json.dumps({"home": str(settings.home)}))
+    if cluster_profile or settings.cluster:
+        settings = cluster.ensure_layout(settings)
     started = []
-    if kafka_broker.start_broker(settings):
-        started.append("kafka")
+    if kafka_broker.start_broker(settings, timeout=180 if settings.cluster else 90):
+        started.append("kafka" if not settings.cluster else f"kafka ({len(settings.kafka_nodes)} brokers)")
     kafka_broker.ensure_topics(settings)
+    if airflow and settings.cluster:
+        started.extend(cluster.start_services(settings))
     if airflow:
-        started.extend(airflow_stack.start_airflow(settings))
+        started.extend(airflow_stack.start_airflow(settings, timeout=360 if settings.cluster else 240))
+    if airflow and settings.cluster and cluster.start_supervisor(settings):
+        started.append("supervisor")
     if release_service.start_service(settings):
         started.append("release service")
     return started
@@ -88,6 +96,8 @@ def down(settings: Settings) -> list[str]:
     stopped = []
     if release_service.stop_service(settings):
         stopped.append("release service")
+    if settings.cluster:
+        stopped.extend(cluster.stop(settings))
     for name in airflow_stack.stop_airflow(settings):
         stopped.append(name)
     if kafka_broker.stop_broker(settings):
@@ -101,11 +111,13 @@ def down(settings: Settings) -> list[str]:
 
 
 def status(settings: Settings) -> dict[str, object]:
-    processes = {name: running_pid(settings.run_dir, name) for name in PROCESSES}
+    running = {name: running_pid(settings.run_dir, name) for name in processes(settings)}
     return {
         "home": str(settings.home),
+        "profile": "cluster" if settings.cluster else "embedded",
         "kafka_bootstrap": settings.kafka_bootstrap,
         "kafka_running": kafka_broker.is_ready(settings),
+        "kafka_brokers_answering": kafka_broker.brokers_answering(settings),
         "airflow_url": settings.airflow_url,
         "airflow_running": airflow_stack.is_ready(settings),
         "streaming": _streaming(settings),
@@ -116,13 +128,29 @@ def status(settings: Settings) -> dict[str, object]:
         "hub_ca": str(settings.hub_ca_file),
         "warehouse": str(settings.warehouse),
         "warehouse_exists": settings.warehouse.exists(),
-        "processes": {name: pid for name, pid in processes.items()},
+        "processes": running,
+        **({"cluster": _cluster_status(settings)} if settings.cluster else {}),
         # Which account each role runs as (thbdb/accounts.py); "off": the caller's own.
         "accounts": (
             {"hub": accounts.HUB, "countries": accounts.country_account("CC")}
             if accounts.enforced(settings.accounts)
             else "off"
         ),
+    }
+
+
+def _cluster_status(settings: Settings) -> dict[str, object]:
+    from thbdb import postgres, redis_server
+
+    layout = settings.cluster_layout
+    assert layout is not None
+    return {
+        "brokers": {node.process: f"{settings.kafka_host}:{node.port}" for node in layout.brokers},
+        "postgres": f"127.0.0.1:{layout.postgres_port}",
+        "postgres_running": postgres.is_ready(settings),
+        "redis": f"127.0.0.1:{layout.redis_port}",
+        "redis_running": redis_server.is_ready(settings),
+        "celery_workers": layout.worker_names,
     }
 
 

@@ -35,7 +35,7 @@ def test_each_country_may_write_only_its_topic_and_the_hub_only_read_and_trim() 
 def test_the_secure_broker_has_no_open_listener_and_refuses_what_is_not_granted(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, kafka_secure=True)
     kafka_security.ensure_credentials(settings)
-    lines = kafka_security.broker_properties(settings)
+    lines = kafka_security.broker_properties(settings, settings.kafka_nodes[0])
     text = "\n".join(lines)
     assert "PLAINTEXT" not in text  # every listener TLS, none SASL_PLAINTEXT
     assert "listener.security.protocol.map=CONTROLLER:SASL_SSL,SASL_SSL:SASL_SSL" in lines

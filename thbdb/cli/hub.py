@@ -40,6 +40,15 @@ def up(
             " (needs a fresh THBDB_HOME; the home stays secure afterwards).",
         ),
     ] = False,
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            "--cluster",
+            help="The deployed form on this machine: three Kafka brokers (replication 3), Airflow on PostgreSQL"
+            " with the Celery executor, Redis and two workers, and a supervisor that restarts what exits"
+            " (needs a fresh THBDB_HOME; the home stays a cluster afterwards).",
+        ),
+    ] = False,
 ) -> None:
     """Start the local stack (Kafka broker, Airflow) and wait until it answers. Idempotent."""
 
@@ -49,8 +58,14 @@ def up(
     if secure:
         settings = settings.model_copy(update={"kafka_secure": True})
     try:
-        with err.status("starting the stack (Kafka, Airflow)…"):
-            started = stack.up(settings, airflow=not no_airflow)
+        what = (
+            "the cluster (3 Kafka brokers, PostgreSQL, Redis, Airflow with Celery)"
+            if cluster
+            else "the stack (Kafka, Airflow)"
+        )
+        with err.status(f"starting {what}…"):
+            started = stack.up(settings, airflow=not no_airflow, cluster_profile=cluster)
+        settings = _settings()
     except (stack.StackError, RuntimeError) as error:
         raise _fail(str(error)) from None
     err.print(f"stack up ({'started ' + ', '.join(started) if started else 'already running'})")
@@ -84,6 +99,7 @@ def _print_status(settings: Settings, format: StatusFormat) -> None:
     table = Table(show_header=False, box=None)
     keys = (
         "home",
+        "profile",
         "kafka_bootstrap",
         "kafka_running",
         "airflow_url",
