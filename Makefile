@@ -8,9 +8,9 @@ UV := .cache/uv/bin/uv
 VENV_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v $(PYTHON))
 THBDB := $(VENV)/bin/thbdb
 
-.PHONY: setup demo test test-fast lint typecheck unit kafka chromium schema docs catalogues screenshots bench bench-quick clean down
+.PHONY: setup cluster-packages demo test test-fast lint typecheck unit kafka chromium schema docs catalogues screenshots bench bench-quick clean down
 
-setup: $(VENV)/.synced kafka chromium ## install Python deps, fetch the Kafka broker, Chromium for the report test
+setup: $(VENV)/.synced kafka chromium cluster-packages ## install Python deps, fetch the Kafka broker, Chromium for the report test, PostgreSQL and Redis for the cluster profile
 
 $(UV):
 	$(PYTHON) -m venv .cache/uv
@@ -31,6 +31,18 @@ chromium:
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium; \
 	else echo "warning: no apt-get: install Chromium by hand for tests/unit/test_analysis_report.py" >&2; fi
+
+# The cluster profile (`thbdb up --cluster`) runs Debian's PostgreSQL and Redis servers:
+# installed only if absent (as root, or with sudo), as Chromium is.
+cluster-packages:
+	@missing=""; ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="postgresql"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	    $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	  else echo "warning: no apt-get: install$$missing by hand for the cluster profile (tests/cluster)" >&2; fi; \
+	fi
 
 demo: setup ## start the stack, push six countries' synthetic exports, run, report
 	$(THBDB) demo

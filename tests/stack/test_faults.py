@@ -21,7 +21,6 @@ import subprocess
 import sys
 import threading
 import urllib.parse
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -31,32 +30,13 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from config.settings import COUNTRIES, Settings, country_topic
 from pipeline.drain import drain_country
 from producers.push import push_export
-from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.conftest import Stack
+from tests.fault_checks import contents, offsets, task_process, victims_export
 from thbdb import airflow_stack, kafka_broker
 from thbdb.processes import running_pid
-from warehouse.loader import connect, refresh_marts, stored_offsets
+from warehouse.loader import connect, refresh_marts
 
 pytestmark = pytest.mark.stack
-
-# Event columns that say what was loaded, without when or by which load.
-CONTENT = (
-    "event_id, country, record_ref, case_ref, updated_at, status, case_category, sex, citizenship, age_band,"
-    " age_group, identified_year, identified_month, identified_by, exploitation_types, country_of_exploitation,"
-    " recruited_in, transit_countries, recruitment_method, means_of_control, means_of_travel,"
-    " means_of_communication, codelist_version, producer_batch_id, topic, kafka_partition, kafka_offset"
-)
-# record_key, not person_key: linkage may join these records to other tests' persons.
-MART = "record_key, country, record_ref, status, case_category, sex, citizenship, age_band, age_group, year, month"
-
-
-def _export(tmp_path: Path, country: str, prefix: str, n: int, year: int) -> Path:
-    profiles = [
-        VictimProfile(f"{prefix}-{i:05d}", date(year, 1 + i % 12, 1 + i % 28), "MF"[i % 2], 14 + i % 40, country,
-                      [("labour", "sexual", "begging")[i % 3]])
-        for i in range(n)
-    ]  # fmt: skip
-    return write_victims_csv(tmp_path / f"{prefix}.csv", victim_rows(country, profiles, seed=n))
 
 
 def _topic_copies(settings: Settings, country: str, batch_id: str) -> int:
@@ -88,7 +68,7 @@ def _kill_broker(settings: Settings) -> None:
 
 def test_broker_stopped_and_killed_during_a_push_loses_and_doubles_nothing(stack: Stack, tmp_path: Path) -> None:
     settings, n = stack.settings, 5000
-    export = _export(tmp_path, "AL", "AL-BRK", n, 2016)
+    export = victims_export(tmp_path, "AL", "AL-BRK", n, 2016)
     # The push pauses at chosen rows until the fault is in place, so the faults land
     # while events are in flight and queued, not before or after the push.
     stopped, restarted, killed = threading.Event(), threading.Event(), threading.Event()
@@ -224,43 +204,12 @@ def _offsets_agree_with_rows(
     return int((held or (0,))[0]), int((expected or (0,))[0])
 
 
-def _contents(
-    path: Path, country: str, batch: str, since: dict[int, int]
-) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[object]]:
-    """What the push ``batch`` left in a warehouse: its rows, their marts, and what was
-    quarantined from the offsets ``since`` on (where the push began)."""
-    with connect(path, read_only=True) as con:
-        raw = con.execute(
-            f"SELECT {CONTENT} FROM raw_victim_events WHERE country = ? AND producer_batch_id = ? ORDER BY event_id",
-            [country, batch],
-        ).fetchall()
-        mart = con.execute(
-            f"SELECT {MART} FROM mart_victims WHERE country = ? AND event_id IN"
-            " (SELECT event_id FROM raw_victim_events WHERE producer_batch_id = ?) ORDER BY record_key",
-            [country, batch],
-        ).fetchall()
-        quarantine = [
-            q
-            for q in con.execute(
-                "SELECT kafka_partition, kafka_offset, event_id, reasons FROM quarantine WHERE country = ?"
-                " ORDER BY kafka_partition, kafka_offset",
-                [country],
-            ).fetchall()
-            if q[1] >= since.get(q[0], 0)
-        ]
-    return raw, mart, quarantine
-
-
-def _offsets(settings: Settings, country: str) -> dict[int, int]:
-    with connect(settings.warehouse, read_only=True) as con:
-        return stored_offsets(con, country_topic(country))
-
-
 def test_a_load_killed_mid_batch_reruns_to_the_uninterrupted_result(stack: Stack, tmp_path: Path) -> None:
     settings, country, n, batch_size = stack.settings, "XK", 400, 40
     stack.thbdb("run")  # start from a drained topic, so only this test's events are pending
-    since = _offsets(settings, country)
-    batch = push_export(settings, country, _export(tmp_path, country, "XK-KILL", n, 2016), create_key=True).batch_id
+    since = offsets(settings, country)
+    export = victims_export(tmp_path, country, "XK-KILL", n, 2016)
+    batch = push_export(settings, country, export, create_key=True).batch_id
 
     # The uninterrupted load: the same topic, drained in one go into a warehouse of its own.
     reference = settings.model_copy(update={"home": tmp_path / "reference", "batch_size": batch_size})
@@ -287,8 +236,8 @@ def test_a_load_killed_mid_batch_reruns_to_the_uninterrupted_result(stack: Stack
 
     ran = stack.thbdb("run")  # the re-run, through Airflow
     assert "succeeded" in ran.stdout
-    raw, mart, quarantine = _contents(settings.warehouse, country, batch, since)
-    ref_raw, ref_mart, ref_quarantine = _contents(reference.warehouse, country, batch, since)
+    raw, mart, quarantine = contents(settings.warehouse, country, batch, since)
+    ref_raw, ref_mart, ref_quarantine = contents(reference.warehouse, country, batch, since)
     with connect(settings.warehouse, read_only=True) as con:
         rows = con.execute(
             "SELECT count(*), count(DISTINCT event_id) FROM raw_victim_events WHERE country = ?"
@@ -307,24 +256,12 @@ def test_a_load_killed_mid_batch_reruns_to_the_uninterrupted_result(stack: Stack
     assert rows[0] == rows[1]
 
 
-def _task_process(ti_id: str) -> int | None:
-    """The pid of the Airflow task runner of a task instance (it titles itself so)."""
-    title = f"airflow worker -- {ti_id}".encode()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "cmdline").read_bytes().replace(b"\0", b" ").strip() == title:
-                    return int(entry.name)
-            except OSError:
-                continue
-    return None
-
-
 def test_the_airflow_task_killed_mid_drain_is_retried_to_the_uninterrupted_result(stack: Stack, tmp_path: Path) -> None:
     settings, country, n = stack.settings, "BA", 16_000
     stack.thbdb("run")
-    since = _offsets(settings, country)
-    batch = push_export(settings, country, _export(tmp_path, country, "BA-AFK", n, 2018), create_key=True).batch_id
+    since = offsets(settings, country)
+    export = victims_export(tmp_path, country, "BA-AFK", n, 2018)
+    batch = push_export(settings, country, export, create_key=True).batch_id
     reference = settings.model_copy(
         update={"home": tmp_path / "reference"}
     )  # the same batch size as the Airflow task's
@@ -356,7 +293,7 @@ def test_the_airflow_task_killed_mid_drain_is_retried_to_the_uninterrupted_resul
         ti = drain_instance()
         assert ti["state"] not in ("success", "failed"), "the drain ended before the fault could be injected"
         if ti["state"] == "running" and batches_loaded() >= 1:
-            pid = _task_process(str(ti["id"]))
+            pid = task_process(str(ti["id"]))
             if pid is not None:
                 killed_after = batches_loaded()
                 os.kill(pid, signal.SIGKILL)
@@ -371,8 +308,8 @@ def test_the_airflow_task_killed_mid_drain_is_retried_to_the_uninterrupted_resul
             break
         threading.Event().wait(1)
     tries = drain_instance()["try_number"]
-    raw, mart, quarantine = _contents(settings.warehouse, country, batch, since)
-    ref_raw, ref_mart, ref_quarantine = _contents(reference.warehouse, country, batch, since)
+    raw, mart, quarantine = contents(settings.warehouse, country, batch, since)
+    ref_raw, ref_mart, ref_quarantine = contents(reference.warehouse, country, batch, since)
     doubled = len(raw) - len({r[0] for r in raw})
     print(
         f"\nFAULT airflow task killed: 1 SIGKILL of the drain_country[{country}] task process after"
