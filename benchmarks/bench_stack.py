@@ -37,9 +37,10 @@ class BenchStack:
         return Settings.from_env(self.env)
 
     @classmethod
-    def create(cls, batch_size: int | None = None) -> BenchStack:
+    def create(cls, batch_size: int | None = None, **settings: str) -> BenchStack:
         home = Path(tempfile.mkdtemp(prefix="thbdb-bench-home-"))
-        env = isolated_env(home)
+        home.chmod(0o711)  # passable: the cluster's PostgreSQL runs under its own account
+        env = isolated_env(home, **settings)
         if batch_size:
             env["THBDB_BATCH_SIZE"] = str(batch_size)
         return cls(home, env)
@@ -54,8 +55,8 @@ class BenchStack:
             raise BenchStackError(f"thbdb {' '.join(args)} exited {result.returncode}:\n{said}")
         return result
 
-    def up(self, airflow: bool = True) -> None:
-        self.thbdb("up", *(() if airflow else ("--no-airflow",)), timeout=900)
+    def up(self, airflow: bool = True, cluster: bool = False) -> None:
+        self.thbdb("up", *(() if airflow else ("--no-airflow",)), *(("--cluster",) if cluster else ()), timeout=900)
 
     def down(self, remove: bool = True) -> None:
         self.thbdb("down", check=False, timeout=300)

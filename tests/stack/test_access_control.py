@@ -28,18 +28,22 @@ from producers.publisher import EventPublisher, PublishFailed
 from producers.synthetic import VictimProfile, victim_rows, write_victims_csv
 from tests.conftest import THBDB, Stack
 from tests.stack.test_quarantine import _events
-from thbdb import kafka_broker
+from thbdb import cluster, kafka_broker
 from thbdb.stack import free_port as _free_port
 from transforms.events import VictimEvent
 
 pytestmark = pytest.mark.stack
 
 
-@pytest.fixture(scope="module")
-def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+# One broker as `thbdb up --secure` runs it, and the three of `thbdb up --cluster --secure`
+# (every node's listeners SASL_SSL, the nodes signing in to each other as admin).
+@pytest.fixture(scope="module", params=["one broker", "cluster"])
+def secure(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Settings]:
     home = tmp_path_factory.mktemp("thbdb-secure-home")
     settings = Settings(home=home, kafka_port=_free_port(), kafka_controller_port=_free_port(), kafka_secure=True)
-    kafka_broker.start_broker(settings, timeout=180)
+    if request.param == "cluster":
+        settings = cluster.ensure_layout(settings)
+    kafka_broker.start_broker(settings, timeout=240)
     try:
         kafka_broker.ensure_topics(settings)
         yield settings
@@ -102,9 +106,10 @@ def test_credentials_are_owner_only_files(secure: Settings) -> None:
     files = [kafka_security.password_file(secure, p) for p in kafka_security.principals()]
     assert files[0].parent == kafka_security.credentials_dir(secure)
     assert kafka_security.password_file(secure, "rs").parent == secure.country_keys_dir("RS")
-    for path in [*files, secure.kafka_dir / "server.properties"]:
+    node_dirs = [kafka_broker.node_dir(secure, node) for node in secure.kafka_nodes]
+    for path in [*files, *(folder / "server.properties" for folder in node_dirs)]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-        assert path.parent == secure.kafka_dir or stat.S_IMODE(path.parent.stat().st_mode) == 0o700, path
+        assert path.parent in node_dirs or stat.S_IMODE(path.parent.stat().st_mode) == 0o700, path
 
 
 def test_serbia_writes_its_own_topic_only_and_reads_none(secure: Settings) -> None:
@@ -189,7 +194,7 @@ def test_the_secure_broker_speaks_tls_only(secure: Settings) -> None:
     from confluent_kafka import Producer
 
     context = ssl.create_default_context(cafile=str(secure.home / "hub-ca.pem"))
-    with socket.create_connection((secure.kafka_host, secure.kafka_port), timeout=10) as raw:
+    with socket.create_connection((secure.kafka_host, secure.kafka_nodes[-1].port), timeout=10) as raw:
         with context.wrap_socket(raw, server_hostname=secure.kafka_host) as tls:
             assert tls.version() in ("TLSv1.2", "TLSv1.3")
             issuer = dict(pair[0] for pair in tls.getpeercert()["issuer"])  # type: ignore[index, misc]
