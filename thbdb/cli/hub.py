@@ -113,6 +113,12 @@ def _print_status(settings: Settings, format: StatusFormat) -> None:
     )
     for key in keys:
         table.add_row(key, str(info[key]))
+    if "cluster" in info:  # the cluster profile: every process and whether it runs
+        table.add_row("kafka_brokers", f"{info['kafka_brokers_answering']} of 3 answering")
+        running = info["processes"]
+        assert isinstance(running, dict)
+        for name, pid in running.items():
+            table.add_row(f"  {name}", f"pid {pid}" if pid else "not running")
     out.print(table)
 
 
