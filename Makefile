@@ -81,12 +81,13 @@ screenshots: $(VENV)/.synced ## run the browser tests and copy their screenshots
 	$(VENV)/bin/pytest -q tests/unit/test_table_builder.py
 	mkdir -p docs/screenshots && cp .cache/screenshots/*.png docs/screenshots/
 
-bench: setup ## throughput, latency, queries and memory beside their baselines (<= 30 min); attacks on linkage (35 min); differencing attacks on counts (1 min); a 1 GB export pushed in bounded memory (16 min); the victims estimate on 400 simulated populations per design (4 min)
+bench: setup ## throughput, latency, queries and memory beside their baselines (<= 30 min); attacks on linkage (35 min); differencing attacks on counts (1 min); a 1 GB export pushed in bounded memory (16 min); the victims estimate on 400 simulated populations per design (4 min); the cluster profile beside the embedded stack (8 min)
 	$(VENV)/bin/python -m benchmarks --out bench-results.json
 	$(VENV)/bin/python -m benchmarks.linkage_attacks
 	$(VENV)/bin/python -m benchmarks.differencing
 	$(VENV)/bin/python -m benchmarks.large_export --mb 1024
 	$(VENV)/bin/python -m benchmarks.estimate_coverage --sims 400 --sensitivity --out benchmarks/estimate-coverage.json
+	$(VENV)/bin/python -m benchmarks.cluster_profile --out benchmarks/cluster-profile.json
 
 bench-quick: setup ## the same at N = 50,000 and 1 million victims (<= 5 min); attacks, quick form (4 min)
 	$(VENV)/bin/python -m benchmarks --quick --out bench-results.json
