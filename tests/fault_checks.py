@@ -58,6 +58,9 @@ def contents(
 
 
 def offsets(settings: Settings, country: str) -> dict[int, int]:
+    """The offsets the warehouse has loaded a country's topic to; none before its first load."""
+    if not settings.warehouse.exists():
+        return {}
     with connect(settings.warehouse, read_only=True) as con:
         return stored_offsets(con, country_topic(country))
 

@@ -11,18 +11,22 @@ from __future__ import annotations
 import subprocess
 
 from config.settings import Settings
-from thbdb.kafka_broker import _java
+from thbdb.kafka_broker import _java, node_dir
 
 
 def broker_text(settings: Settings, topic_prefix: str = "thbdb.events.") -> bytes:
     """Every key and value in the segment files of the topics named ``topic_prefix``…"""
     for _attempt in range(5):  # a segment deleted between listing and reading: list again
-        files = sorted(str(p) for p in (settings.kafka_dir / "data").glob(f"{topic_prefix}*/*.log"))
+        files = sorted(
+            str(p)
+            for node in settings.kafka_nodes  # one node, or the cluster's three
+            for p in (node_dir(settings, node) / "data").glob(f"{topic_prefix}*/*.log")
+        )
         if not files:
             return b""
         dumped = subprocess.run(
-            _java(settings, "kafka.tools.DumpLogSegments", "--deep-iteration", "--print-data-log",
-                  "--files", ",".join(files)),
+            _java(settings, settings.kafka_nodes[0], "kafka.tools.DumpLogSegments", "--deep-iteration",
+                  "--print-data-log", "--files", ",".join(files)),
             capture_output=True, timeout=300,
         )  # fmt: skip
         if dumped.returncode == 0 and b"NoSuchFileException" not in dumped.stderr:

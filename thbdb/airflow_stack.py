@@ -27,6 +27,7 @@ from config import deployed
 from config.settings import Settings
 from thbdb import accounts
 from thbdb.processes import running_pid, start_process, stop_process
+from thbdb.secret_files import made_once
 
 DAG_ID = "thbdb_pipeline"
 STREAM_DAG_ID = "thbdb_stream"  # the streaming consumer, paused until `thbdb stream on`
@@ -49,19 +50,9 @@ def _airflow_bin() -> str:
     return str(Path(sys.executable).with_name("airflow"))
 
 
-def _made_once(path: Path, text: str) -> Path:
-    """``path`` holding ``text`` (0600) if it did not exist; never replaced afterwards."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-    return path
-
-
 def _secret(path: Path) -> str:
     """A secret shared by the Airflow processes of this home (JWT signing, sessions)."""
-    return _made_once(path, secrets.token_hex(32)).read_text().strip()
+    return made_once(path, secrets.token_hex(32)).read_text().strip()
 
 
 AIRFLOW_USER = "thbdb"
@@ -71,7 +62,7 @@ PASSWORDS = "passwords.json"
 def _passwords(home: Path) -> Path:
     """The Airflow user's password (random, 0600), in the form Airflow's simple auth
     manager reads: {"user": "password"}."""
-    return _made_once(home / PASSWORDS, json.dumps({AIRFLOW_USER: secrets.token_urlsafe(24)}))
+    return made_once(home / PASSWORDS, json.dumps({AIRFLOW_USER: secrets.token_urlsafe(24)}))
 
 
 def login(settings: Settings) -> tuple[str, str]:

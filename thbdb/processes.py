@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from thbdb.accounts import Account
@@ -72,6 +72,20 @@ def start_process(
         if account:
             os.chown(path, account.uid, account.gid)
     return process.pid
+
+
+def wait_until_answering(
+    answers: Callable[[], bool], run_dir: Path, log_dir: Path, name: str, what: str, timeout: float
+) -> None:
+    """Wait until ``answers()``; raise naming the log if the process ``name`` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if answers():
+            return
+        if running_pid(run_dir, name) is None:
+            raise RuntimeError(f"{what} exited; see {log_dir / (name + '.log')}")
+        time.sleep(0.3)
+    raise RuntimeError(f"{what} did not answer in {timeout:.0f} s")
 
 
 def stop_process(

@@ -10,14 +10,13 @@ queued when Redis restarts is found by the scheduler and queued again.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
-import time
+from functools import partial
 from pathlib import Path
 
 from config.settings import Settings
-from thbdb import accounts
-from thbdb.processes import running_pid, start_process, stop_process
+from thbdb import accounts, secret_files
+from thbdb.processes import running_pid, start_process, stop_process, wait_until_answering
 
 PROCESS = "redis"
 
@@ -31,13 +30,7 @@ def folder(settings: Settings) -> Path:
 
 
 def password(settings: Settings) -> str:
-    path = settings.hub_secrets_dir / "redis.password"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_urlsafe(24) + "\n")
-    return path.read_text().strip()
+    return secret_files.password(settings.hub_secrets_dir / "redis.password")
 
 
 def url(settings: Settings) -> str:
@@ -102,14 +95,7 @@ def is_ready(settings: Settings) -> bool:
 
 
 def wait_until_ready(settings: Settings, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if is_ready(settings):
-            return
-        if running_pid(settings.run_dir, PROCESS) is None:
-            raise RedisError(f"Redis exited; see {settings.logs_dir / 'redis.log'}")
-        time.sleep(0.3)
-    raise RedisError(f"Redis did not answer in {timeout:.0f} s")
+    wait_until_answering(partial(is_ready, settings), settings.run_dir, settings.logs_dir, PROCESS, "Redis", timeout)
 
 
 def stop(settings: Settings) -> bool:
