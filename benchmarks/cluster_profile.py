@@ -5,7 +5,7 @@ one run, on the same events: `python -m benchmarks.cluster_profile`.
 For each profile, a stack of its own is started, then:
 - throughput: N events of one country pushed (`thbdb produce`), read by the floor
   (Kafka to DuckDB, no validation), then `thbdb run`; events per second of each;
-- latency: small pushes with streaming on, from `thbdb produce` until the release
+- latency: ten small pushes with streaming on, from `thbdb produce` until the release
   service counts them (benchmarks/latency.py), beside the floor on the same pushes.
 
 The two profiles run one after the other (one stack at a time on a machine); accounts
@@ -75,7 +75,7 @@ def measure(cluster: bool, n: int, pushes: int, events: int, workdir: Path) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000, help="Events of the throughput push (20,000).")
-    parser.add_argument("--pushes", type=int, default=5, help="Small pushes for the latency figure (5).")
+    parser.add_argument("--pushes", type=int, default=10, help="Small pushes for the latency figure (10).")
     parser.add_argument("--push-events", type=int, default=20, help="Events per small push (20).")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/cluster-profile.json"))
     args = parser.parse_args()
