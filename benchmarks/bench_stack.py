@@ -64,7 +64,8 @@ class BenchStack:
             shutil.rmtree(self.home, ignore_errors=True)
 
     def reset_data(self) -> None:
-        """Empty the topics and remove the warehouse, so the next run starts from nothing.
+        """Empty the topics and remove the warehouse and its release snapshots, so the next
+        run starts from nothing.
 
         The topics are truncated (records deleted up to their end) rather than deleted:
         offsets keep growing, and the pipeline starts at each partition's low watermark.
@@ -89,6 +90,14 @@ class BenchStack:
                 future.result(timeout=60)
         for path in (settings.warehouse, settings.warehouse.with_suffix(".duckdb.wal")):
             path.unlink(missing_ok=True)
+        # And the release snapshots published from it: the service would go on counting
+        # the last run's victims, and a latency run after a throughput run would take a
+        # push for counted before it was.
+        for entry in settings.releases_dir.glob("*"):
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
         # Its contents only: the folder is the hub account's, made so by `thbdb up`
         # (thbdb/accounts.py), and the pipeline may not create it again in the home.
         for entry in settings.gx_dir.glob("*"):
