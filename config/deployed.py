@@ -73,7 +73,3 @@ SHORTER_IN_TESTS = (
 
 def shortened_in_tests() -> dict[str, str]:
     return {s.variable: s.test for s in SHORTER_IN_TESTS}
-
-
-def production_values() -> dict[str, str]:
-    return {s.variable: s.production for s in SHORTER_IN_TESTS}

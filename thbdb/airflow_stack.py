@@ -150,17 +150,24 @@ def start_airflow(settings: Settings, timeout: float = 240.0) -> list[str]:
     return [n.replace("airflow-", "airflow ") for n in started]
 
 
+def missing(settings: Settings) -> list[str]:
+    """Airflow's processes of this home that are not running."""
+    return [name for name in processes(settings) if running_pid(settings.run_dir, name) is None]
+
+
 def start_missing(settings: Settings) -> list[str]:
     """Start Airflow's processes that are not running, without waiting for them."""
+    # Looked at first: the cluster's supervisor asks every two seconds, and preparing the
+    # environment and the hub's folders is work only a start needs.
+    missing_now = missing(settings)
+    if not missing_now:
+        return []
     env = airflow_env(settings)
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
     hub = accounts.hub_for(settings)  # None unless accounts are on: then Airflow runs as the hub
     if hub:
         env["HOME"] = str(settings.airflow_home)
-    missing = [name for name in processes(settings) if running_pid(settings.run_dir, name) is None]
-    if not missing:
-        return []
-    if "airflow-api-server" in missing or (
+    if "airflow-api-server" in missing_now or (
         not settings.cluster and not (settings.airflow_home / "airflow.db").exists()
     ):
         result = subprocess.run(
@@ -169,11 +176,11 @@ def start_missing(settings: Settings) -> list[str]:
         if result.returncode != 0:
             raise AirflowError(f"`airflow db migrate` failed:\n{result.stderr[-2000:]}")
     commands = _commands(settings)
-    for name in missing:
+    for name in missing_now:
         start_process(
             settings.run_dir, settings.logs_dir, name, commands[name], env, cwd=settings.airflow_home, account=hub
         )
-    return missing
+    return missing_now
 
 
 def _wait_until_ready(settings: Settings, timeout: float) -> None:

@@ -16,13 +16,12 @@ The ports are chosen on the first start and kept (config/cluster_layout.py).
 
 from __future__ import annotations
 
-import socket
 import sys
 
 from config.cluster_layout import BROKERS, BrokerNode, ClusterLayout
 from config.settings import Settings
 from thbdb import accounts, airflow_stack, kafka_broker, postgres, redis_server
-from thbdb.ports import free_port
+from thbdb.ports import free_port, is_free
 from thbdb.processes import running_pid, start_process, stop_process
 
 SUPERVISOR = "supervisor"
@@ -32,19 +31,10 @@ class ClusterError(RuntimeError):
     pass
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def _port(preferred: int, taken: set[int]) -> int:
     """``preferred`` if nothing listens there, else any free port outside the ephemeral range."""
     port = preferred
-    while port in taken or not _free(port):
+    while port in taken or not is_free(port):
         port = free_port()
     taken.add(port)
     return port
@@ -132,7 +122,8 @@ def restart_exited(settings: Settings) -> list[str]:
         restarted.append(postgres.PROCESS)
     if redis_server.start(settings, wait=0):
         restarted.append(redis_server.PROCESS)
-    if postgres.is_ready(settings):  # Airflow cannot start without its database
+    # Airflow cannot start without its database; asked only when something is to start.
+    if airflow_stack.missing(settings) and postgres.is_ready(settings):
         restarted.extend(airflow_stack.start_missing(settings))
     return restarted
 

@@ -231,10 +231,13 @@ def brokers_answering(settings: Settings) -> int:
     return len(metadata.brokers)
 
 
+def brokers_wanted(settings: Settings) -> int:
+    """How many brokers must answer: every one of this home's (any, for brokers elsewhere)."""
+    return 1 if settings.external_kafka else len(settings.kafka_nodes)
+
+
 def is_ready(settings: Settings) -> bool:
-    """Every broker of this home answers (any, for a broker elsewhere)."""
-    answering = brokers_answering(settings)
-    return answering >= (1 if settings.external_kafka else len(settings.kafka_nodes))
+    return brokers_answering(settings) >= brokers_wanted(settings)
 
 
 def wait_until_ready(settings: Settings, timeout: float) -> None:

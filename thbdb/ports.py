@@ -18,16 +18,20 @@ def _ephemeral_ports() -> range:
     return range(low, high + 1)
 
 
+def is_free(port: int) -> bool:
+    """Whether nothing listens on ``port`` of loopback now."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
     """A loopback port nothing listens on now, outside the kernel's ephemeral range."""
     ephemeral = _ephemeral_ports()
     while True:
         port = secrets.choice(range(20_000, ephemeral.start if ephemeral.start > 21_000 else 60_000))
-        if port in ephemeral:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
+        if port not in ephemeral and is_free(port):
+            return port

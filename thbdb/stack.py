@@ -112,12 +112,13 @@ def down(settings: Settings) -> list[str]:
 
 def status(settings: Settings) -> dict[str, object]:
     running = {name: running_pid(settings.run_dir, name) for name in processes(settings)}
+    answering = kafka_broker.brokers_answering(settings)  # one metadata request for both figures
     return {
         "home": str(settings.home),
         "profile": "cluster" if settings.cluster else "embedded",
         "kafka_bootstrap": settings.kafka_bootstrap,
-        "kafka_running": kafka_broker.is_ready(settings),
-        "kafka_brokers_answering": kafka_broker.brokers_answering(settings),
+        "kafka_running": answering >= kafka_broker.brokers_wanted(settings),
+        "kafka_brokers_answering": answering,
         "airflow_url": settings.airflow_url,
         "airflow_running": airflow_stack.is_ready(settings),
         "streaming": _streaming(settings),

@@ -114,7 +114,10 @@ def _print_status(settings: Settings, format: StatusFormat) -> None:
     for key in keys:
         table.add_row(key, str(info[key]))
     if "cluster" in info:  # the cluster profile: every process and whether it runs
-        table.add_row("kafka_brokers", f"{info['kafka_brokers_answering']} of 3 answering")
+        cluster = info["cluster"]
+        assert isinstance(cluster, dict)
+        brokers = cluster["brokers"]
+        table.add_row("kafka_brokers", f"{info['kafka_brokers_answering']} of {len(brokers)} answering")
         running = info["processes"]
         assert isinstance(running, dict)
         for name, pid in running.items():
