@@ -99,10 +99,19 @@ def pipeline_consumer(settings: Settings, principal: str = kafka_security.PIPELI
 class KafkaSource:
     """A country's topic on the broker, read as the pipeline's principal (or another)."""
 
-    def __init__(self, settings: Settings, country: str, principal: str = kafka_security.PIPELINE):
+    def __init__(
+        self,
+        settings: Settings,
+        country: str,
+        principal: str = kafka_security.PIPELINE,
+        consumer: Consumer | None = None,
+    ):
+        """``consumer``: one the caller keeps open across drains (the stream's), closed
+        by the caller; by default the source opens its own and closes it."""
         self.settings = settings
         self.topic = country_topic(country)
-        self.consumer = pipeline_consumer(settings, principal)
+        self.owned = consumer is None
+        self.consumer = pipeline_consumer(settings, principal) if consumer is None else consumer
 
     def batches(self, start: dict[int, int], batch_size: int) -> Iterator[list[Message]]:
         consumer, topic = self.consumer, self.topic
@@ -143,4 +152,7 @@ class KafkaSource:
             yield messages
 
     def close(self) -> None:
-        self.consumer.close()
+        if self.owned:
+            self.consumer.close()
+        else:
+            self.consumer.unassign()

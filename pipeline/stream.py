@@ -28,7 +28,7 @@ from pipeline.drain import (
     refresh_queryable,
     write_reports,
 )
-from pipeline.sources import pipeline_consumer
+from pipeline.sources import KafkaSource, pipeline_consumer
 
 log = logging.getLogger(__name__)
 # How often the consumer asks whether it was turned off (one call to Airflow each time).
@@ -120,8 +120,15 @@ def stream(
             ends = high_watermarks(consumer)
             grown = [country for country, end in ends.items() if drained_to.get(country) != end]
             loaded = 0
+            draining = clock()
             for country in grown:
-                drained = drain_country(settings, country, airflow_run_id=airflow_run_id, should_stop=stop_requested)
+                drained = drain_country(
+                    settings,
+                    country,
+                    airflow_run_id=airflow_run_id,
+                    should_stop=stop_requested,
+                    source=KafkaSource(settings, country, consumer=consumer),  # no new connection per push
+                )
                 if drained.read:
                     report.add(drained)
                     loaded += drained.loaded
@@ -132,7 +139,12 @@ def stream(
                 refreshing = clock()
                 refresh_queryable(settings)
                 report.mart_refreshes += 1
-                log.info("stream: %d events loaded; marts rebuilt in %.1f s", loaded, clock() - refreshing)
+                log.info(
+                    "stream: %d events loaded in %.2f s; refreshed, released and trimmed in %.2f s",
+                    loaded,
+                    refreshing - draining,
+                    clock() - refreshing,
+                )
             if clock() >= deadline:
                 break
             if stop_requested():

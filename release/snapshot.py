@@ -14,19 +14,23 @@ The release service opens the current snapshot read-only. A new one is written u
 new name and then named current by an atomic rename of the pointer file, so a request
 sees one whole snapshot: the previous one while a load runs, never a half-loaded state.
 
-A snapshot is written whole under a new salt, or, when the current one holds the marts
-as they were before the last refresh, copied from it with that refresh's changes
-applied (warehouse/marts.py keeps them): the rows of the records derived again are
-replaced and the grid takes their change. The copies of one whole snapshot (its
-lineage) share its salt, so their keys match each other's; a lineage lasts at most
-``WHOLE_EVERY``, and an erasure starts a new one, so that rows deleted from a copy do
-not stay in the bytes of the files that follow.
+A snapshot is written whole under a new salt, or follows the current one: an older
+snapshot of the same lineage, no longer current, is renamed and brought up to date with
+the refreshes' changes since its marts (warehouse/marts.py keeps the last few): the rows
+of the records derived again are replaced and the grid takes their change. Only when no
+such file is at hand (the first ones after a whole snapshot) is the current one copied
+first; on ten million victims the copy alone took seconds. The snapshots of one whole
+snapshot (its lineage) share its salt, so their keys match each other's; a lineage
+lasts at most ``WHOLE_EVERY``, and an erasure starts a new one and deletes the others,
+so that rows deleted from a followed file do not stay in the bytes of the files that
+follow.
 """
 
 from __future__ import annotations
 
 import secrets
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,7 +48,12 @@ from warehouse import marts
 from warehouse.protected_counts import GRID_CELLS
 
 POINTER = "CURRENT"
-KEPT = 3  # snapshots kept: the current one and two before it (a request may still read one)
+# Snapshots kept: the current one and those before it (a request may still read one).
+# The oldest is the next one followed, so the marts keep as many refreshes' changes.
+KEPT = marts.CHANGES_KEPT
+# How long publishing waits for a request still reading the snapshot it would follow
+# (requests take milliseconds) before it copies the current one instead.
+REUSE_WAIT_SECONDS = 2.0
 
 # The tables copied, in order. The marts are what every count is computed from.
 RELEASED_TABLES = (
@@ -116,27 +125,29 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str, database: str | None = 
 def publish(con: duckdb.DuckDBPyConnection, settings: Settings, whole: bool = False) -> Path:
     """Write a new snapshot from the warehouse ``con`` and make it current.
 
-    When the current snapshot holds the marts as they were before the last refresh, the
-    new one is a copy of it with that refresh's changes applied (warehouse/marts.py):
-    seconds instead of minutes on ten million victims. Otherwise, and when ``whole``,
-    once a day, and after an erasure, it is written whole under a new salt."""
+    When the kept changes of the marts (warehouse/marts.py) reach back to the current
+    snapshot's marts, the new one follows: an older snapshot of the lineage brought up
+    to date by those changes (or a copy of the current one), seconds instead of minutes
+    on ten million victims. Otherwise, and when ``whole``, once a day, and after an
+    erasure, it is written whole under a new salt."""
     folder = settings.releases_dir
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = f"release-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.duckdb"
     path = folder / name
     cell_secret = cell_key_secret(settings)
-    state = con.execute("SELECT generation, rebuilt FROM marts_state").fetchone()
+    state = con.execute("SELECT generation FROM marts_state").fetchone()
     generation = int(state[0]) if state else 0
-    lineage = None if whole or state is None else _followed(settings, generation, bool(state[1]))
-    if lineage is None:
+    since = marts.followable_since(con)
+    # Versions are not released; the signs of probing read from them are (counts only).
+    signs = probing_signs(con)
+    lineage = None if whole or since is None else _followed(settings, since)
+    if lineage is None or since is None:
         salt = secrets.token_hex(16)  # kept while snapshots follow this one, and only in the hub's secrets
         lineage = Lineage(name, salt, datetime.now(UTC), generation, 0)
         replace_file(settings.hub_secrets_dir / SALT_FILE, f"{name} {salt}\n".encode("ascii"))
+        _attach(con, path)
     else:
-        shutil.copyfile(current(settings), path)
-    # Versions are not released; the signs of probing read from them are (counts only).
-    signs = probing_signs(con)
-    con.execute(f"ATTACH '{path}' AS release_snapshot")
+        lineage = _attach_followed(con, settings, lineage, since, path)
     try:
         if lineage.follows == 0:
             for table in RELEASED_TABLES:
@@ -165,25 +176,72 @@ class Lineage:
     follows: int
 
 
-def _followed(settings: Settings, generation: int, rebuilt: bool) -> Lineage | None:
-    """The current snapshot's lineage, when the next snapshot can follow it by the last
-    refresh's changes: it holds the marts of this generation or of the one before (and
-    that refresh did not rebuild them whole), its salt is at hand, and its whole
-    ancestor is less than ``WHOLE_EVERY`` old. None: write the next one whole."""
+def _followed(settings: Settings, since: int) -> Lineage | None:
+    """The current snapshot's lineage, when the next snapshot can follow it: it holds
+    marts of generation ``since`` or later (the kept changes bring those up to date),
+    its salt is at hand, and its whole ancestor is less than ``WHOLE_EVERY`` old.
+    None: write the next one whole."""
     try:
-        with open_current(settings) as released:
-            info = released.execute(
-                "SELECT lineage, whole_published_at, marts_generation, follows FROM release_info"
-            ).fetchone()
+        info = _info(current(settings))
         kept = (settings.hub_secrets_dir / SALT_FILE).read_text("ascii").split()
     except (NoRelease, FileNotFoundError, duckdb.Error):
         return None  # nothing released yet, or by a version before lineages
     if info is None or len(kept) != 2 or kept[0] != info[0]:
         return None
     lineage = Lineage(str(info[0]), kept[1], info[1], int(info[2]), int(info[3]) + 1)
-    current_marts = lineage.generation == generation or (lineage.generation == generation - 1 and not rebuilt)
-    if not current_marts or datetime.now(UTC) - lineage.whole_at > WHOLE_EVERY:
+    if lineage.generation < since or datetime.now(UTC) - lineage.whole_at > WHOLE_EVERY:
         return None
+    return lineage
+
+
+def _info(path: Path) -> tuple[Any, ...] | None:
+    """A snapshot's lineage, when its lineage was written, its marts' generation and how
+    many snapshots it follows."""
+    with duckdb.connect(str(path), read_only=True) as released:
+        return released.execute(
+            "SELECT lineage, whole_published_at, marts_generation, follows FROM release_info"
+        ).fetchone()
+
+
+def _attach(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    con.execute(f"ATTACH '{path}' AS release_snapshot")
+
+
+def _attach_followed(
+    con: duckdb.DuckDBPyConnection, settings: Settings, lineage: Lineage, since: int, path: Path
+) -> Lineage:
+    """Attach, as ``path``, the file the new snapshot is written into: the oldest kept
+    snapshot of the lineage that the kept changes can bring up to date, renamed; or a
+    copy of the current one. The lineage returned holds that file's generation."""
+    folder = settings.releases_dir
+    now_current = current(settings)
+    kept = sorted(folder.glob("release-*.duckdb"), key=lambda p: p.stat().st_mtime)
+    # Only a file that would be pruned now is taken: the ones just before the current one
+    # stay for the requests that may still read them.
+    for older in kept[: max(0, len(kept) - KEPT + 1)]:
+        if older == now_current:
+            continue
+        try:
+            info = _info(older)
+        except duckdb.Error:
+            continue  # being written, or not a snapshot this code can follow
+        if info is None or info[0] != lineage.whole or int(info[2]) < since:
+            continue
+        older.rename(path)  # a request that opened it keeps its open file; no new one opens it
+        Path(f"{older}.wal").unlink(missing_ok=True)
+        waited_until = time.monotonic() + REUSE_WAIT_SECONDS
+        while True:
+            try:
+                _attach(con, path)
+                return Lineage(lineage.whole, lineage.salt, lineage.whole_at, int(info[2]), lineage.follows)
+            except duckdb.IOException:
+                if time.monotonic() > waited_until:
+                    path.unlink()  # still read: leave it to its reader, copy the current one
+                    break
+                time.sleep(0.05)
+        break
+    shutil.copyfile(now_current, path)
+    _attach(con, path)
     return lineage
 
 
@@ -209,9 +267,10 @@ def _copy_table(con: duckdb.DuckDBPyConnection, table: str, salt: str, cell_secr
 
 
 def _apply_changes(con: duckdb.DuckDBPyConnection, lineage: Lineage, generation: int, cell_secret: str) -> None:
-    """Bring the copied snapshot from the marts it holds to the current ones: the rows of
-    the records the last refresh derived again are replaced, the grid takes their
-    categories' change, and the small tables are copied whole."""
+    """Bring the followed snapshot from the marts it holds (``lineage.generation``) to the
+    current ones: the rows of the records the refreshes since derived again are
+    replaced, the grid takes their categories' change, and the small tables are copied
+    whole."""
     changed = lineage.generation != generation
     for table in RELEASED_TABLES:
         kind = KEYED_BY.get(table)
@@ -221,7 +280,9 @@ def _apply_changes(con: duckdb.DuckDBPyConnection, lineage: Lineage, generation:
         if not changed:
             continue
         key = marts.KEY_OF[kind]
-        changed_keys = f"SELECT key FROM mart_changed_keys WHERE kind = '{kind}'"
+        changed_keys = (
+            f"SELECT DISTINCT key FROM mart_changed_keys WHERE kind = '{kind}' AND generation > {lineage.generation}"
+        )
         con.execute(
             f"DELETE FROM release_snapshot.{table} WHERE {key} IN (SELECT md5(? || key) FROM ({changed_keys}))",
             [lineage.salt],
@@ -231,7 +292,7 @@ def _apply_changes(con: duckdb.DuckDBPyConnection, lineage: Lineage, generation:
             f"INSERT INTO release_snapshot.{table} SELECT {select} FROM {table} WHERE {key} IN ({changed_keys})", params
         )
     if changed:
-        _change_grid_cells(con, cell_secret)
+        _change_grid_cells(con, cell_secret, lineage.generation)
 
 
 def _publish_grid_cells(con: duckdb.DuckDBPyConnection, cell_secret: str) -> None:
@@ -259,8 +320,9 @@ def _publish_grid_cells(con: duckdb.DuckDBPyConnection, cell_secret: str) -> Non
     )
 
 
-def _change_grid_cells(con: duckdb.DuckDBPyConnection, cell_secret: str) -> None:
-    """The grid plus the last refresh's categories after, minus those before."""
+def _change_grid_cells(con: duckdb.DuckDBPyConnection, cell_secret: str, since: int) -> None:
+    """The grid plus the categories after each refresh since generation ``since``,
+    minus those before it."""
     grid = f"release_snapshot.{GRID_CELLS}"
     if not _columns(con, GRID_CELLS, "release_snapshot"):
         return
@@ -271,9 +333,9 @@ def _change_grid_cells(con: duckdb.DuckDBPyConnection, cell_secret: str) -> None
                 SELECT {keys}, persons::HUGEINT AS persons, cell_keys::HUGEINT AS cell_keys FROM {grid}
                 UNION ALL
                 SELECT {keys}, sign, sign * md5_number_lower(? || person_key)::HUGEINT
-                FROM mart_changed_codes WHERE year IS NOT NULL
+                FROM mart_changed_codes WHERE year IS NOT NULL AND generation > ?
             ) GROUP BY ALL HAVING sum(persons) <> 0""",
-        [cell_secret],
+        [cell_secret, since],
     )
     con.execute(f"DELETE FROM {grid}")
     con.execute(f"INSERT INTO {grid} ({keys}, persons, cell_keys) SELECT {keys}, persons, cell_keys FROM grid_summed")
@@ -340,7 +402,16 @@ def current(settings: Settings) -> Path:
 @contextmanager
 def open_current(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """The current snapshot, read-only, for as long as the caller needs it."""
-    con = duckdb.connect(str(current(settings)), read_only=True)
+    for attempt in range(3):
+        path = current(settings)
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+            break
+        except duckdb.IOException:
+            # Named current a moment ago and since taken to be followed by the next one
+            # (``_attach_followed``): the pointer names the newer one now.
+            if path.exists() or attempt == 2:
+                raise
     try:
         yield con
     finally:

@@ -13,8 +13,9 @@ SQL changed since they were (``marts_version``). Both paths give the same marts:
 compares them after random sequences of loads, corrections, withdrawals and erasures
 (tests/unit/test_incremental_marts.py).
 
-The last refresh's changes stay in ``mart_changed_keys`` and ``mart_changed_codes`` so
-that the release snapshot can follow them instead of being copied whole
+The last ``CHANGES_KEPT`` refreshes' changes stay in ``mart_changed_keys`` and
+``mart_changed_codes``, each under its generation, so that a release snapshot a few
+refreshes old can be brought up to date instead of being written whole
 (release/snapshot.py).
 """
 
@@ -84,6 +85,9 @@ MARTS = (
 # The pre-aggregated cells, summed from rows of the victims they are asked for.
 CELLS = ("mart_victim_cells", "mart_victim_dimension_cells")
 CELL_COUNT = "victims"
+# Refreshes whose changes are kept: as many as the release keeps snapshots, so that the
+# oldest one can be brought up to date and published again (release/snapshot.py).
+CHANGES_KEPT = 3
 
 
 @dataclass(frozen=True)
@@ -108,19 +112,33 @@ def refresh(con: duckdb.DuckDBPyConnection, links_before: str, full: bool = Fals
     """Bring the marts up to date, inside the caller's transaction, after the staging
     views and person linkage (``links_before``: a copy of person_links taken before
     linkage ran); ``full`` builds them all from every record."""
-    state = con.execute("SELECT marts_version, generation FROM marts_state").fetchone()
+    state = con.execute("SELECT marts_version, generation, changes_since FROM marts_state").fetchone()
     generation = (int(state[1]) if state else 0) + 1
     if full or state is None or state[0] != MARTS_VERSION:
         _build_all(con)
         result = Refreshed(rebuilt=True, generation=generation)
+        changes_since = generation  # no change is known up to here
     else:
         result = _refresh_touched(con, links_before, generation)
+        changes_since = generation - 1 if state[2] is None else int(state[2])
     con.execute("DELETE FROM marts_pending")
     con.execute("DELETE FROM marts_state")
     con.execute(
-        "INSERT INTO marts_state VALUES (?, ?, ?, ?)", [MARTS_VERSION, generation, result.rebuilt, datetime.now(UTC)]
+        "INSERT INTO marts_state (marts_version, generation, rebuilt, refreshed_at, changes_since)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [MARTS_VERSION, generation, result.rebuilt, datetime.now(UTC), changes_since],
     )
     return result
+
+
+def followable_since(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The oldest generation of marts that the kept changes bring up to the current one
+    (None: no marts yet). A snapshot of an older generation must be written whole."""
+    state = con.execute("SELECT generation, changes_since FROM marts_state").fetchone()
+    if state is None:
+        return None
+    generation, since = int(state[0]), state[1]
+    return max(generation if since is None else int(since), generation - CHANGES_KEPT)
 
 
 def drop_touched(con: duckdb.DuckDBPyConnection) -> None:
@@ -137,7 +155,7 @@ def forget_changes(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the last refresh's changes (after an erasure: they name the erased records);
     the next release snapshot is then written whole."""
     _clear_changes(con)
-    con.execute("UPDATE marts_state SET rebuilt = true")
+    con.execute("UPDATE marts_state SET rebuilt = true, changes_since = generation")
 
 
 def _run_files(con: duckdb.DuckDBPyConnection) -> None:
@@ -192,7 +210,7 @@ def _refresh_touched(con: duckdb.DuckDBPyConnection, links_before: str, generati
         "(FROM mart_victim_dimension_cells_of('codes_after'))",
         "(FROM mart_victim_dimension_cells_of('codes_before'))",
     )
-    _keep_changes(con)
+    _keep_changes(con, generation)
     counts = con.execute(
         "SELECT (SELECT count(*) FROM touched_victims), (SELECT count(*) FROM touched_perpetrators)"
     ).fetchone()
@@ -274,17 +292,21 @@ def _add_to_cells(con: duckdb.DuckDBPyConnection, cells: str, after: str, before
     con.execute(f"INSERT INTO {cells} ({keys}, {CELL_COUNT}) SELECT {keys}, {CELL_COUNT} FROM cells_summed")
 
 
-def _keep_changes(con: duckdb.DuckDBPyConnection) -> None:
-    """This refresh's changes, for the release snapshot to follow (the last refresh's only)."""
-    _clear_changes(con)
+def _keep_changes(con: duckdb.DuckDBPyConnection, generation: int) -> None:
+    """This refresh's changes beside those of the refreshes before it (the last
+    ``CHANGES_KEPT``), for a release snapshot to follow."""
+    for table in ("mart_changed_keys", "mart_changed_codes"):
+        con.execute(f"DELETE FROM {table} WHERE generation IS NULL OR generation <= ?", [generation - CHANGES_KEPT])
     con.execute(
-        "INSERT INTO mart_changed_keys SELECT 'victims', key FROM touched_victims"
-        " UNION ALL SELECT 'perpetrators', key FROM touched_perpetrators"
+        "INSERT INTO mart_changed_keys (kind, key, generation) SELECT 'victims', key, ? FROM touched_victims"
+        " UNION ALL SELECT 'perpetrators', key, ? FROM touched_perpetrators",
+        [generation, generation],
     )
     con.execute(
-        """INSERT INTO mart_changed_codes
-           SELECT -1, dimension, person_key, year, country, category, first FROM codes_before
-           UNION ALL SELECT 1, dimension, person_key, year, country, category, first FROM codes_after"""
+        """INSERT INTO mart_changed_codes (sign, dimension, person_key, year, country, category, first, generation)
+           SELECT -1, dimension, person_key, year, country, category, first, ? FROM codes_before
+           UNION ALL SELECT 1, dimension, person_key, year, country, category, first, ? FROM codes_after""",
+        [generation, generation],
     )
 
 

@@ -28,11 +28,21 @@ def _move_linkage(con: duckdb.DuckDBPyConnection) -> None:
     linkage_store.move_from_raw_layer(con)
 
 
+def _changes_by_generation(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("ALTER TABLE marts_state ADD COLUMN IF NOT EXISTS changes_since BIGINT")
+    for table in ("mart_changed_keys", "mart_changed_codes"):
+        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS generation BIGINT")
+        # What the tables held was the last refresh's changes.
+        con.execute(f"UPDATE {table} SET generation = (SELECT max(generation) FROM marts_state)")
+    con.execute("UPDATE marts_state SET changes_since = CASE WHEN rebuilt THEN generation ELSE generation - 1 END")
+
+
 # (version, what it does, how). Append only: a released version never changes.
 MIGRATIONS: tuple[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]], ...] = (
     (1, "linkage encodings out of the raw layer, into the linkage store", _move_linkage),
     (2, "superseded versions stripped: content hash column, content columns nullable", superseded.migrate),
     (3, "recorded_by (national export v1.1)", _add_recorded_by),
+    (4, "the marts' changes kept for a few refreshes, by generation", _changes_by_generation),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -163,3 +163,64 @@ def test_thbdb_rebuild_builds_every_mart_again_and_writes_a_whole_snapshot(hub: 
         assert released.execute("SELECT follows FROM release_info").fetchone() == (0,)
     missing = CliRunner().invoke(app, ["rebuild"], env={"THBDB_HOME": str(hub.home / "none"), "THBDB_ACCOUNTS": "off"})
     assert missing.exit_code == 2 and "no warehouse" in missing.output
+
+
+def _change_some_victims(con: duckdb.DuckDBPyConnection, seed: int) -> None:
+    """New versions of a few victims, noted for the marts, as a load would."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE changed AS SELECT * REPLACE (md5(event_id || '{seed}') AS event_id,
+               CASE WHEN sex = 'female' THEN 'male' ELSE 'female' END AS sex,
+               updated_at + INTERVAL 1 DAY AS updated_at)
+           FROM stg_victim_current WHERE status <> 'withdrawn' USING SAMPLE 15 ROWS (reservoir, {seed})"""
+    )
+    con.execute("INSERT INTO raw_victim_events FROM changed")
+    con.execute("INSERT INTO marts_pending SELECT 'victims', country, record_ref FROM changed")
+
+
+def test_snapshots_follow_by_reusing_the_oldest_file_and_equal_one_written_whole(hub: Settings) -> None:
+    with connect(hub.warehouse) as con:
+        refresh_marts(con)
+        first_keys = _person_keys(snapshot.publish(con, hub))
+        for seed in range(snapshot.KEPT + 3):
+            _change_some_victims(con, seed)
+            refresh_marts(con)
+            oldest = min(hub.releases_dir.glob("release-*.duckdb"), key=lambda p: p.stat().st_mtime)
+            inode = oldest.stat().st_ino
+            followed = snapshot.publish(con, hub)
+            if seed >= snapshot.KEPT - 1:  # enough files kept: the oldest is renamed, not a copy made
+                assert followed.stat().st_ino == inode and not oldest.exists()
+        whole = snapshot.publish(con, hub, whole=True)
+    assert _released(followed) == _released(whole)
+    assert first_keys & _person_keys(followed)  # one lineage: the same salt
+    with duckdb.connect(str(followed), read_only=True) as released:
+        assert released.execute("SELECT follows FROM release_info").fetchone() == (snapshot.KEPT + 3,)
+
+
+def test_a_snapshot_still_read_is_not_reused_and_a_copy_is_made(hub: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(snapshot, "REUSE_WAIT_SECONDS", 0.3)
+    with connect(hub.warehouse) as con:
+        refresh_marts(con)
+        for seed in range(snapshot.KEPT):
+            snapshot.publish(con, hub)
+            _change_some_victims(con, seed)
+            refresh_marts(con)
+        oldest = min(hub.releases_dir.glob("release-*.duckdb"), key=lambda p: p.stat().st_mtime)
+        # Another process (the release service) reading the oldest file: it holds a lock.
+        reader = subprocess.Popen(
+            [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True);"
+             " print('open', flush=True); time.sleep(30)", str(oldest)],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert reader.stdout is not None and reader.stdout.readline().strip() == "open"
+            inode = oldest.stat().st_ino
+            followed = snapshot.publish(con, hub)
+            whole = snapshot.publish(con, hub, whole=True)
+        finally:
+            reader.kill()
+            reader.wait()
+    assert followed.stat().st_ino != inode  # a copy of the current one, not the file being read
+    assert _released(followed) == _released(whole)
