@@ -15,6 +15,8 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from config.settings import Settings, country_topic
 from pipeline import kafka_security
 
+POLL_SECONDS = 0.1
+
 
 class PipelineError(RuntimeError):
     """The pipeline cannot go on (a missing topic, a broker error)."""
@@ -134,7 +136,9 @@ class KafkaSource:
             messages: list[Message] = []
             events = 0  # the clock's empty ticks ride along without counting (pipeline/kafka_retention.py)
             while pending and events < batch_size:
-                polled = consumer.consume(num_messages=batch_size - events, timeout=2.0)
+                # Short waits: consume() may wait its whole timeout for a full batch when a
+                # small push has fewer events; each partition's end is known and waited for.
+                polled = consumer.consume(num_messages=batch_size - events, timeout=POLL_SECONDS)
                 for message in polled or []:
                     error = message.error()
                     if error is not None:

@@ -114,10 +114,12 @@ def store_encodings(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> int:
 
 # The encoding each current, counted record is linked by: the one loaded last for its
 # current version (after a key rotation, the re-pushed version's). Used by linkage and
-# by the purge, so the store keeps exactly what linkage reads.
-CURRENT_ENCODINGS = f"""
+# by the purge, so the store keeps exactly what linkage reads. ``current`` is the
+# relation of the records' current versions.
+def _current_encodings_of(current: str) -> str:
+    return f"""
     SELECT e.event_id, c.country, c.record_ref, e.key_id, e.clk, e.birth_year, e.birth_month, e.birth_day, c.sex
-    FROM stg_victim_current c
+    FROM {current} c
     JOIN {ALIAS}.encodings e
       ON e.country = c.country AND e.record_ref = c.record_ref AND e.updated_at = c.updated_at
     WHERE c.status <> 'withdrawn' AND e.birth_year IS NOT NULL
@@ -125,20 +127,33 @@ CURRENT_ENCODINGS = f"""
 """
 
 
+CURRENT_ENCODINGS = _current_encodings_of("stg_victim_current")
+
+
 # A refresh reads the current encodings three times (block fingerprints, the records of
 # the changed blocks, the purge); it computes them once into this temporary table.
 HELD = "held_current_encodings"
+# The raw versions of the records that have an encoding: staging's rule runs over these
+# only, not over every record (records without one are never linked).
+_ENCODED_VERSIONS = "raw_victim_encoded"
 
 
 def hold_current(con: duckdb.DuckDBPyConnection) -> None:
     """Find the current encodings once, for the rest of this refresh (until ``release``);
     held without their filters, which stay in the store and are joined back by event."""
     if attach(con):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {HELD} AS SELECT * EXCLUDE (clk) FROM ({CURRENT_ENCODINGS})")
+        con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {_ENCODED_VERSIONS} AS
+                SELECT r.* FROM raw_victim_events r
+                SEMI JOIN (SELECT DISTINCT country, record_ref FROM {ALIAS}.encodings) USING (country, record_ref)"""
+        )
+        current = _current_encodings_of(f"current_versions('{_ENCODED_VERSIONS}')")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {HELD} AS SELECT * EXCLUDE (clk) FROM ({current})")
 
 
 def release(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"DROP TABLE IF EXISTS temp.{HELD}")
+    con.execute(f"DROP VIEW IF EXISTS temp.{_ENCODED_VERSIONS}")
 
 
 def current_encodings(con: duckdb.DuckDBPyConnection) -> str:
