@@ -37,6 +37,9 @@ def _sizes(text: str) -> list[int]:
     return [int(float(s)) for s in text.split(",") if s.strip()]
 
 
+# One-event batches in a row on the query-speed warehouse: the first ones copy the whole
+# snapshot just published, the later ones bring an older kept snapshot up to date.
+ONE_EVENT_BATCHES = 5
 STREAMING_NOTE = "produce + the service asked until counted, no thbdb run; baseline: produce + floor + its count"
 SHOWN_BY_THE_CLI_NOTE = "the same until `thbdb query counts` shows it (a command's start more); baseline: the same"
 
@@ -215,15 +218,18 @@ def main() -> None:
                 )
             )
     log("one event loaded into that warehouse, then counted (marts refreshed, snapshot published)")
-    figures.append(
-        Figure(
-            f"one-event batch counted (refresh + publish), {label}",
-            query_speed.one_event_counted(warehouse, release_home),
-            "s",
-            higher_is_better=False,
-            note="aim: within 5 s on 10M victims",
+    one_event = query_speed.one_event_counted(warehouse, release_home, batches=ONE_EVENT_BATCHES)
+    for q in (50, 100):
+        figures.append(
+            Figure(
+                f"one-event batch counted (refresh + publish), {'max' if q == 100 else 'p50'}"
+                f" of {len(one_event)} in a row, {label}",
+                percentile(one_event, q),
+                "s",
+                higher_is_better=False,
+                note="aim: within 5 s on 10M victims; the first after a whole snapshot copies it",
+            )
         )
-    )
     known = 50_000 if args.quick else 200_000
     log(f"linkage: new records against {known:,} known persons")
     linking = linkage_speed(known, min(5000, known), 4, LinkageEncoder(b"benchmark linkage key".ljust(32)), 0.8)

@@ -208,37 +208,40 @@ def measure_released(path: Path, repeats: int, home: Path) -> dict[str, dict[str
     }
 
 
-def one_event_counted(path: Path, home: Path) -> float:
+def one_event_counted(path: Path, home: Path, batches: int = 1) -> list[float]:
     """Seconds from a one-event batch loaded into the warehouse until a release snapshot
-    that counts it is published: what streaming waits for after each small push. ``home``
-    holds the release snapshot published before (``measure_released``'s), as the
-    pipeline's would.
+    that counts it is published, for ``batches`` batches one after another: what
+    streaming waits for after each small push. ``home`` holds the release snapshot
+    published before (``measure_released``'s), as the pipeline's would. The first
+    batches after a whole snapshot copy it; later ones bring an older kept snapshot up
+    to date instead (release/snapshot.py).
     """
     from config.settings import Settings
     from release import snapshot
 
     settings = Settings(home=home)
-    with connect(path) as con:
-        con.execute("SET enable_progress_bar = false")
-        started = time.perf_counter()
-        # The loader's transaction: the event, and its record noted for the marts.
-        con.execute(
-            "INSERT INTO raw_victim_events SELECT * REPLACE (md5('one event') AS event_id,"
-            " md5('one record') || md5('one record') AS record_ref, now() AS loaded_at)"
-            " FROM raw_victim_events WHERE status = 'identified' LIMIT 1"
-        )
-        con.execute(
-            "INSERT INTO marts_pending SELECT 'victims', country, record_ref FROM raw_victim_events"
-            " WHERE event_id = md5('one event')"
-        )
-        refresh_marts(con)
-        refreshed = time.perf_counter()
-        snapshot.publish(con, settings)
-        seconds = time.perf_counter() - started
-        print(f"  (marts refreshed in {refreshed - started:.2f} s, published in {seconds - refreshed + started:.2f} s)",
-              file=sys.stderr)  # fmt: skip
-        held = con.execute("SELECT count(*) FROM mart_victims").fetchone()
-    with duckdb.connect(str(snapshot.current(settings)), read_only=True) as release:
-        released = release.execute("SELECT count(*) FROM mart_victims").fetchone()
-    assert released == held, "the snapshot does not hold what the warehouse counts"
+    seconds = []
+    for batch in range(batches):
+        with connect(path) as con:
+            con.execute("SET enable_progress_bar = false")
+            started = time.perf_counter()
+            # The loader's transaction: the event, and its record noted for the marts.
+            event, record = f"one event {batch}", f"one record {batch}"
+            con.execute(
+                "INSERT INTO raw_victim_events SELECT * REPLACE (md5(?) AS event_id, 'AL' AS country,"
+                " md5(?) || md5(?) AS record_ref, now() AS loaded_at)"
+                " FROM raw_victim_events WHERE status = 'identified' LIMIT 1",
+                [event, record, record],
+            )
+            con.execute("INSERT INTO marts_pending VALUES ('victims', 'AL', md5(?) || md5(?))", [record, record])
+            refresh_marts(con)
+            refreshed = time.perf_counter()
+            snapshot.publish(con, settings)
+            seconds.append(time.perf_counter() - started)
+            published = seconds[-1] - (refreshed - started)
+            print(f"  (refreshed in {refreshed - started:.2f} s, published in {published:.2f} s)", file=sys.stderr)
+            held = con.execute("SELECT count(*) FROM mart_victims").fetchone()
+        with duckdb.connect(str(snapshot.current(settings)), read_only=True) as release:
+            released = release.execute("SELECT count(*) FROM mart_victims").fetchone()
+        assert released == held, "the snapshot does not hold what the warehouse counts"
     return seconds
