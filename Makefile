@@ -8,7 +8,7 @@ UV := .cache/uv/bin/uv
 VENV_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v $(PYTHON))
 THBDB := $(VENV)/bin/thbdb
 
-.PHONY: setup cluster-packages demo test test-fast lint typecheck unit kafka chromium schema docs catalogues screenshots bench bench-quick clean down
+.PHONY: setup cluster-packages demo test test-fast lint typecheck unit kafka chromium schema docs catalogues screenshots bench bench-quick attacks-quick clean down
 
 setup: $(VENV)/.synced kafka chromium cluster-packages ## install Python deps, fetch the Kafka broker, Chromium for the report test, PostgreSQL and Redis for the cluster profile
 
@@ -89,12 +89,15 @@ bench: setup ## throughput, latency, queries and memory beside their baselines (
 	$(VENV)/bin/python -m benchmarks.estimate_coverage --sims 400 --sensitivity --out benchmarks/estimate-coverage.json
 	$(VENV)/bin/python -m benchmarks.cluster_profile --out benchmarks/cluster-profile.json
 
-bench-quick: setup ## the same at N = 50,000 and 1 million victims (<= 5 min); attacks, quick form (4 min)
+bench-quick: setup ## the same figures at N = 20,000 and 500,000 victims, the differencing attacks, a 16 MB export and 100 simulated populations (about 4 min); make attacks-quick for the linkage attacks
 	$(VENV)/bin/python -m benchmarks --quick --out bench-results.json
+	$(VENV)/bin/python -m benchmarks.differencing --quick --out bench-differencing.json
+	$(VENV)/bin/python -m benchmarks.large_export --mb 16
+	$(VENV)/bin/python -m benchmarks.estimate_coverage --sims 100
+
+attacks-quick: setup ## the attacks on linkage and on counts, quick form (3 min)
 	$(VENV)/bin/python -m benchmarks.linkage_attacks --quick --output bench-linkage-attacks.json
 	$(VENV)/bin/python -m benchmarks.differencing --quick --out bench-differencing.json
-	$(VENV)/bin/python -m benchmarks.large_export --mb 64
-	$(VENV)/bin/python -m benchmarks.estimate_coverage --sims 100
 
 down:
 	$(THBDB) down
