@@ -74,3 +74,12 @@ def test_drain_stages_load_every_event_and_time_every_stage(tmp_path: Path) -> N
     with connect(tmp_path / "drain.duckdb", read_only=True) as con, connect(tmp_path / "stages.duckdb") as other:
         assert con.execute("SELECT count(*) FROM raw_victim_events").fetchone() == (300,)
         assert other.execute("SELECT count(*) FROM raw_victim_events").fetchone() == (300,)
+
+
+def test_drain_memory_names_the_peak_of_each_step_of_each_batch(tmp_path: Path) -> None:
+    from benchmarks import drain_memory
+
+    rows = drain_memory.measure(2, tmp_path, events_per_batch=100)
+    assert [r["loaded"] for r in rows] == [100, 200]  # every batch under new ids: nothing is a duplicate
+    assert all({"resident", "peak", "load", "store_encodings", "close"} <= r.keys() for r in rows)
+    assert all(r["peak"] >= r["load"] > 0 for r in rows)
