@@ -42,13 +42,18 @@ CREATE TABLE IF NOT EXISTS {ALIAS}.encodings (
     loaded_at     TIMESTAMPTZ NOT NULL,
     kafka_offset  BIGINT NOT NULL
 );
--- What the last linkage saw, block by block (warehouse/link_blocks.py).
-CREATE TABLE IF NOT EXISTS {ALIAS}.link_blocks (
+-- What the last linkage read of each current encoded record: its block and a signature
+-- (warehouse/link_blocks.py). Replaced the blocks' fingerprints (dropped below).
+CREATE TABLE IF NOT EXISTS {ALIAS}.record_blocks (
+    country       VARCHAR NOT NULL,
+    record_ref    VARCHAR NOT NULL,
+    event_id      VARCHAR NOT NULL,     -- the encoding's event
     key_id        VARCHAR NOT NULL,
     birth_year    VARCHAR NOT NULL,
-    fingerprint   UBIGINT NOT NULL,     -- XOR of its current records' hashes
-    PRIMARY KEY (key_id, birth_year)
+    sex           VARCHAR,
+    signature     UBIGINT NOT NULL      -- hash of the filter, birth tokens and sex
 );
+DROP TABLE IF EXISTS {ALIAS}.link_blocks;
 CREATE TABLE IF NOT EXISTS {ALIAS}.link_generation (
     generation    BIGINT NOT NULL,
     rules         VARCHAR NOT NULL
@@ -130,51 +135,25 @@ def _current_encodings_of(current: str) -> str:
 CURRENT_ENCODINGS = _current_encodings_of("stg_victim_current")
 
 
-# A refresh reads the current encodings three times (block fingerprints, the records of
-# the changed blocks, the purge); it computes them once into this temporary table.
-HELD = "held_current_encodings"
-# The raw versions of the records that have an encoding: staging's rule runs over these
-# only, not over every record (records without one are never linked).
+# The raw versions of the records that have an encoding (of some records only, when a
+# refresh reads those it touched): staging's rule runs over these, not over every record.
 _ENCODED_VERSIONS = "raw_victim_encoded"
 
 
-def hold_current(con: duckdb.DuckDBPyConnection) -> None:
-    """Find the current encodings once, for the rest of this refresh (until ``release``);
-    held without their filters, which stay in the store and are joined back by event."""
-    if attach(con):
-        con.execute(
-            f"""CREATE OR REPLACE TEMP VIEW {_ENCODED_VERSIONS} AS
-                SELECT r.* FROM raw_victim_events r
-                SEMI JOIN (SELECT DISTINCT country, record_ref FROM {ALIAS}.encodings) USING (country, record_ref)"""
-        )
-        current = _current_encodings_of(f"current_versions('{_ENCODED_VERSIONS}')")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {HELD} AS SELECT * EXCLUDE (clk) FROM ({current})")
+def current_encodings_of(con: duckdb.DuckDBPyConnection, records: str | None = None) -> str:
+    """The current encodings of ``records`` (a relation with country and record_ref;
+    None: of every record), as a query, for the rest of this connection's transaction."""
+    only = f"SEMI JOIN {records} USING (country, record_ref)" if records else ""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP VIEW {_ENCODED_VERSIONS} AS
+            SELECT r.* FROM raw_victim_events r {only}
+            SEMI JOIN (SELECT DISTINCT country, record_ref FROM {ALIAS}.encodings {only}) USING (country, record_ref)"""
+    )
+    return _current_encodings_of(f"current_versions('{_ENCODED_VERSIONS}')")
 
 
 def release(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"DROP TABLE IF EXISTS temp.{HELD}")
     con.execute(f"DROP VIEW IF EXISTS temp.{_ENCODED_VERSIONS}")
-
-
-def current_encodings(con: duckdb.DuckDBPyConnection) -> str:
-    """The current encodings as a relation: the refresh's held ones, or computed."""
-    held = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [HELD]).fetchone()
-    if held and held[0]:
-        return f"(SELECT h.*, e.clk FROM {HELD} h JOIN {ALIAS}.encodings e USING (event_id))"
-    return f"({CURRENT_ENCODINGS})"
-
-
-def purge(con: duckdb.DuckDBPyConnection) -> int:
-    """Delete every encoding linkage no longer reads: withdrawn records, superseded
-    versions, encodings replaced by a re-push (a rotated key, scheme v1 re-pushed as v2)
-    and encodings of events that never reached the warehouse. Returns how many went."""
-    if not attach(con):
-        return 0
-    deleted = con.execute(
-        f"DELETE FROM {ALIAS}.encodings WHERE event_id NOT IN (SELECT event_id FROM {current_encodings(con)})"
-    ).fetchone()
-    _owner_only(store_path(con))
-    return int(deleted[0]) if deleted else 0
 
 
 def move_from_raw_layer(con: duckdb.DuckDBPyConnection) -> int:

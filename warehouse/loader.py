@@ -103,7 +103,6 @@ def refresh_marts(
         try:
             for path in layer_files("staging"):
                 run_sql_file(con, path)
-            linkage_store.hold_current(con)
             con.execute("CREATE OR REPLACE TEMP TABLE links_before AS FROM person_links")
             linked = refresh_person_links(con, link_threshold, full or full_linkage)  # the marts count persons
             refreshed = marts.refresh(con, "links_before", full)
@@ -117,10 +116,11 @@ def refresh_marts(
             con.execute("DROP TABLE IF EXISTS links_before")
             marts.drop_touched(con)
         if linked is not None:
-            link_blocks.record(con, linked)  # the store's own transaction, after the warehouse's
-        # Encodings linkage no longer reads go now (withdrawn, superseded, replaced).
-        linkage_store.purge(con)
+            # The store's own transaction, after the warehouse's; the encodings linkage no
+            # longer reads go with it (withdrawn, superseded, replaced).
+            link_blocks.record(con, linked)
     finally:
+        link_blocks.forget(con)
         linkage_store.release(con)
     return replace(refreshed, linked=linked)
 

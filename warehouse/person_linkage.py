@@ -257,7 +257,7 @@ def current_link_records(con: duckdb.DuckDBPyConnection, blocks: list[Block] | N
         f"""
         WITH encoded AS (
             SELECT country || ':' || record_ref AS key, country, key_id, clk, birth_year, birth_month, birth_day, sex
-            FROM {linkage_store.current_encodings(con)}
+            FROM ({linkage_store.CURRENT_ENCODINGS})
         ),
         shared_blocks AS (
             SELECT key_id, birth_year FROM encoded GROUP BY ALL HAVING count(DISTINCT country) > 1
@@ -270,7 +270,9 @@ def current_link_records(con: duckdb.DuckDBPyConnection, blocks: list[Block] | N
 
 
 # What the links depend on besides the records: a change re-links every block.
-RULES_VERSION = 2  # 2: blocks re-linked only when they changed (warehouse/link_blocks.py)
+# 2: blocks re-linked only when they changed; 3: the blocks found from the touched
+# records alone (warehouse/link_blocks.py's record_blocks, filled by a full linkage)
+RULES_VERSION = 3
 
 
 def refresh_person_links(
@@ -287,7 +289,8 @@ def refresh_person_links(
         return None
     rules = f"v{RULES_VERSION} threshold={threshold} margin={AMBIGUITY_MARGIN} bonus={FULL_DATE_BONUS}/{MONTH_BONUS}"
     changes = link_blocks.changed_blocks(con, rules, full)
-    linked = link_persons(current_link_records(con, changes.dirty), threshold) if changes.dirty else {}
+    records = [LinkRecord(*row) for row in link_blocks.members(con, changes.dirty)]  # type: ignore[arg-type]
+    linked = link_persons(records, threshold) if records else {}
     if linked:
         rows = [(*key.split(":", 1), person, score) for key, (person, score) in sorted(linked.items())]
         links = pd.DataFrame(rows, columns=["country", "record_ref", "person_key", "score"])  # noqa: F841

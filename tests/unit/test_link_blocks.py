@@ -16,7 +16,7 @@ from producers.row_checker import VictimRowChecker
 from producers.synthetic import VictimProfile, victim_rows
 from tests.unit.test_linkage import ENCODER
 from transforms.rows import victim_frame
-from warehouse import erasure, linkage_store
+from warehouse import erasure, link_blocks, linkage_store
 from warehouse.loader import LoadBatch, connect, ensure_schema, load_batch, refresh_marts
 from warehouse.person_linkage import current_link_records, link_persons
 
@@ -49,13 +49,33 @@ def _as_if_linked_again(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, 
     return link_persons(current_link_records(con))
 
 
+def _kept_blocks(con: duckdb.DuckDBPyConnection) -> set[tuple[object, ...]]:
+    return set(con.execute(f"SELECT * EXCLUDE (event_id) FROM {link_blocks.RECORD_BLOCKS}").fetchall())
+
+
+def _blocks_read_again(con: duckdb.DuckDBPyConnection) -> set[tuple[object, ...]]:
+    """Every current encoded record's block and signature, read from every record."""
+    return set(
+        con.execute(
+            "SELECT country, record_ref, key_id, birth_year, sex,"
+            " hash(country, record_ref, clk, birth_month, birth_day, sex)"
+            f" FROM ({linkage_store.CURRENT_ENCODINGS})"
+        ).fetchall()
+    )
+
+
 def _step(con: duckdb.DuckDBPyConnection, *batches: LoadBatch) -> int:
-    """Load, refresh; the links equal linking everything again. Returns blocks re-linked."""
+    """Load, refresh; the links equal linking everything again, the blocks kept equal
+    those read from every record, and the store holds the current encodings only.
+    Returns blocks re-linked."""
     for batch in batches:
         load_batch(con, batch, SECRET)
     changes = refresh_marts(con).linked
     assert changes is not None
     assert _links(con) == _as_if_linked_again(con)
+    assert _kept_blocks(con) == _blocks_read_again(con)
+    stored = con.execute(f"SELECT count(*) FROM {linkage_store.ALIAS}.encodings").fetchone()
+    assert stored == (len(_blocks_read_again(con)),)  # superseded and withdrawn ones purged
     return len(changes.dirty)
 
 
