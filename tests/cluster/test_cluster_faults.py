@@ -243,6 +243,7 @@ class _Run:
         self.dag = airflow_stack.DAG_ID
         self.run_id = self.api.post(f"/api/v2/dags/{self.dag}/dagRuns", {"logical_date": None})["dag_run_id"]
         self.quoted = urllib.parse.quote(self.run_id, safe="")
+        self.task_pid: int | None = None  # the watched drain task's process, once seen running
 
     def drain(self, country: str) -> dict[str, object]:
         # A new API client each time: the API server may itself have been restarted.
@@ -269,8 +270,12 @@ class _Run:
                 time.sleep(0.5)
                 continue
             assert ti["state"] not in ("success", "failed"), "the drain ended before the fault could be injected"
-            if ti["state"] == "running" and self.batches_loaded(country) >= 1:
-                return ti
+            if ti["state"] == "running":
+                # Looked for while it runs: a drain of a few batches may end soon after its
+                # first commit, before a search begun then finds its process.
+                self.task_pid = task_process(str(ti["id"])) or self.task_pid
+                if self.batches_loaded(country) >= 1:
+                    return ti
             time.sleep(0.3)
         raise AssertionError(f"the drain of {country} never committed a batch")
 
@@ -318,11 +323,18 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _faulted_runs(
-    cluster: Stack, tmp_path: Path, name: str, country: str, fault: Callable[[_Run, dict[str, object]], str]
+    cluster: Stack,
+    tmp_path: Path,
+    name: str,
+    country: str,
+    fault: Callable[[_Run, dict[str, object]], str],
+    n: int = 2400,
 ) -> None:
-    """Three times: push, take the reference, run, inject ``fault`` once the drain of
-    ``country`` committed a batch, and hold the result to the reference."""
-    settings, n = cluster.settings, 2400
+    # The faults of a drain push 6,000 events (15 batches): since 1 Dec a drain of 2,400
+    # could end before a fault injected after its first commit reached it.
+    """Three times: push ``n`` events, take the reference, run, inject ``fault`` once the
+    drain of ``country`` committed a batch, and hold the result to the reference."""
+    settings = cluster.settings
     lines = []
     for r in range(ROUNDS):
         since = {country: offsets(settings, country)}
@@ -353,7 +365,7 @@ def test_a_broker_killed_during_a_drain_loses_and_doubles_nothing(cluster: Stack
         took = _restarted(settings, f"kafka-{node}", pid)
         return f"SIGKILL kafka-{node} after {run.batches_loaded('BA')} batches (restarted in {took:.1f} s)"
 
-    _faulted_runs(cluster, tmp_path, "broker-killed-in-drain", "BA", kill_a_broker)
+    _faulted_runs(cluster, tmp_path, "broker-killed-in-drain", "BA", kill_a_broker, n=6000)
 
 
 def test_a_celery_worker_killed_during_a_drain_task_is_retried_to_the_same_result(
@@ -362,11 +374,11 @@ def test_a_celery_worker_killed_during_a_drain_task_is_retried_to_the_same_resul
     settings = cluster.settings
 
     def kill_its_worker(run: _Run, ti: dict[str, object]) -> str:
-        pid = None
+        pid = run.task_pid
         for _ in range(100):
-            pid = task_process(str(ti["id"]))
             if pid is not None:
                 break
+            pid = task_process(str(ti["id"]))
             time.sleep(0.1)
         assert pid is not None, "the drain task's process was not found"
         workers = {running_pid(settings.run_dir, w): w for w in airflow_stack.processes(settings) if "worker" in w}
@@ -385,7 +397,7 @@ def test_a_celery_worker_killed_during_a_drain_task_is_retried_to_the_same_resul
         took = _restarted(settings, worker, worker_pid)
         return f"SIGKILL {worker} after {loaded} batches (restarted in {took:.1f} s)"
 
-    _faulted_runs(cluster, tmp_path, "worker-killed", "MK", kill_its_worker)
+    _faulted_runs(cluster, tmp_path, "worker-killed", "MK", kill_its_worker, n=6000)
     assert _until(lambda: airflow_stack.is_ready(settings), 120, "Airflow healthy") >= 0
 
 
