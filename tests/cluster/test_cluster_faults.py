@@ -330,10 +330,10 @@ def _faulted_runs(
     fault: Callable[[_Run, dict[str, object]], str],
     n: int = 2400,
 ) -> None:
-    # The faults of a drain push 6,000 events (15 batches): since 1 Dec a drain of 2,400
-    # could end before a fault injected after its first commit reached it.
     """Three times: push ``n`` events, take the reference, run, inject ``fault`` once the
-    drain of ``country`` committed a batch, and hold the result to the reference."""
+    drain of ``country`` committed a batch, and hold the result to the reference. The
+    broker and worker faults push 6,000 (15 batches): since 1 Dec a drain of 2,400 could
+    end before a fault injected after its first commit reached it."""
     settings = cluster.settings
     lines = []
     for r in range(ROUNDS):
