@@ -83,3 +83,16 @@ def test_drain_memory_names_the_peak_of_each_step_of_each_batch(tmp_path: Path) 
     assert [r["loaded"] for r in rows] == [100, 200]  # every batch under new ids: nothing is a duplicate
     assert all({"resident", "peak", "load", "store_encodings", "close"} <= r.keys() for r in rows)
     assert all(r["peak"] >= r["load"] > 0 for r in rows)
+
+
+def test_a_one_event_batch_with_an_encoding_relinks_its_block(tmp_path: Path) -> None:
+    from benchmarks import linked_one_event
+
+    _, batches = linked_one_event.measure(600, 5, 2, tmp_path)
+    assert len(batches) == 2 and all(b["counted_s"] > 0 for b in batches)
+    with connect(tmp_path / "warehouse.duckdb", read_only=True) as con:
+        con.execute(f"ATTACH '{tmp_path / 'warehouse.linkage.duckdb'}' AS store (READ_ONLY)")
+        # Every current encoded record is kept with its block: the two new ones too.
+        kept = con.execute("SELECT count(*) FROM store.record_blocks").fetchone()
+        current = con.execute("SELECT count(*) FROM stg_victim_current WHERE status <> 'withdrawn'").fetchone()
+    assert kept == current
