@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from warehouse import linkage_store
 from warehouse.linkage_store import ALIAS, current_encodings_of
 
 Block = tuple[str, str]  # (key_id, keyed birth year)
@@ -201,6 +202,7 @@ def record(con: duckdb.DuckDBPyConnection, changes: BlockChanges) -> int:
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    linkage_store.keep_to_owner(con)
     return int(purged[0]) if purged else 0
 
 

@@ -101,6 +101,11 @@ def _owner_only(path: Path | None) -> None:
             file.chmod(0o600)
 
 
+def keep_to_owner(con: duckdb.DuckDBPyConnection) -> None:
+    """0600 again on the store and its write-ahead log, after a write."""
+    _owner_only(store_path(con))
+
+
 def store_encodings(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> int:
     """Write the encodings that a batch's victim rows carry (its own transaction)."""
     if not len(rows):
