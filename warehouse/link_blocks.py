@@ -100,7 +100,8 @@ def _sign(con: duckdb.DuckDBPyConnection, records: str | None) -> None:
 def _members_of_changed_blocks(con: duckdb.DuckDBPyConnection) -> None:
     """_MEMBERS: the records, as they are now, of every block that a touched record
     left, entered or changed in, with whether the block held more than one country
-    before; and the links of every record of those blocks, before or now, dropped."""
+    before; and the links of every record of those blocks, before or now, dropped (a
+    record that left its block is among those before)."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _link_changed_blocks AS
             WITH kept AS (SELECT * FROM {RECORD_BLOCKS} SEMI JOIN {_TOUCHED} USING (country, record_ref)),
@@ -136,11 +137,12 @@ def _members_of_changed_blocks(con: duckdb.DuckDBPyConnection) -> None:
             SELECT NULL, NULL, NULL, key_id, birth_year, NULL, NULL, true FROM shared_before
             ANTI JOIN now USING (key_id, birth_year)"""
     )
+    # A touched record whose block and signature are as they were keeps its links: its
+    # block may be untouched (a new version that changes nothing linkage reads).
     con.execute(
         f"""DELETE FROM person_links WHERE country || ':' || record_ref IN (
                 SELECT country || ':' || record_ref FROM _link_members_before
                 UNION SELECT country || ':' || record_ref FROM {_MEMBERS} WHERE country IS NOT NULL
-                UNION SELECT country || ':' || record_ref FROM {_TOUCHED}
             )"""
     )
     con.execute("DROP TABLE _link_changed_blocks")

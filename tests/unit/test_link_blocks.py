@@ -152,3 +152,14 @@ def test_any_sequence_of_versions_gives_the_links_of_a_full_relink(tmp_path: Pat
             _step(con, *batches)
             linked_at_some_step.add(len(_links(con)))
         assert max(linked_at_some_step) >= 2  # the sequence did link persons, not only keep them apart
+
+
+def test_a_new_version_that_changes_nothing_linkage_reads_keeps_its_links(tmp_path: Path) -> None:
+    with connect(tmp_path / "w.duckdb") as con:
+        ensure_schema(con)
+        _step(con, _version("RS", "RS-1", JOVANA, "1994-03-02", 1), _version("MK", "MK-1", JOVANA, "1994", 1))
+        before = _links(con)
+        assert len(before) == 2
+        # The same name, birth date and sex, a later version (another status): the block is as it was.
+        assert _step(con, _version("RS", "RS-1", JOVANA, "1994-03-02", 2, status="presumed")) == 0
+        assert _links(con) == before
