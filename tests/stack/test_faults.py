@@ -257,7 +257,9 @@ def test_a_load_killed_mid_batch_reruns_to_the_uninterrupted_result(stack: Stack
 
 
 def test_the_airflow_task_killed_mid_drain_is_retried_to_the_uninterrupted_result(stack: Stack, tmp_path: Path) -> None:
-    settings, country, n = stack.settings, "BA", 16_000
+    # 40,000 events: since 1 Dec a drain of 16,000 could end before the test, which reads
+    # the warehouse between the drain's batches, saw its first commit.
+    settings, country, n = stack.settings, "BA", 40_000
     stack.thbdb("run")
     since = offsets(settings, country)
     export = victims_export(tmp_path, country, "BA-AFK", n, 2018)
@@ -292,11 +294,11 @@ def test_the_airflow_task_killed_mid_drain_is_retried_to_the_uninterrupted_resul
     for _ in range(1200):
         ti = drain_instance()
         assert ti["state"] not in ("success", "failed"), "the drain ended before the fault could be injected"
-        if ti["state"] == "running" and batches_loaded() >= 1:
-            pid = task_process(str(ti["id"]))
-            if pid is not None:
-                killed_after = batches_loaded()
+        if ti["state"] == "running":
+            pid = pid or task_process(str(ti["id"]))  # found while it runs, before the commit is seen
+            if pid is not None and batches_loaded() >= 1:
                 os.kill(pid, signal.SIGKILL)
+                killed_after = batches_loaded()
                 break
         threading.Event().wait(0.5)
     assert pid is not None and 1 <= killed_after < -(-n // settings.batch_size)
