@@ -61,7 +61,7 @@ def changed_blocks(con: duckdb.DuckDBPyConnection, rules: str, full: bool = Fals
     if full:
         _sign(con, None)
         # Every block, and every link dropped: blocks of one country keep none.
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {_MEMBERS} AS FROM {_SIGNED}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_MEMBERS} AS SELECT *, false AS was_shared FROM {_SIGNED}")
         con.execute("DELETE FROM person_links")
     else:
         con.execute(
@@ -75,9 +75,6 @@ def changed_blocks(con: duckdb.DuckDBPyConnection, rules: str, full: bool = Fals
         for k, y in con.execute(
             f"""SELECT key_id, birth_year FROM {_MEMBERS} GROUP BY ALL
                 HAVING count(DISTINCT country) > 1 OR bool_or(was_shared) ORDER BY ALL"""
-            if not full
-            else f"SELECT key_id, birth_year FROM {_MEMBERS} GROUP BY ALL HAVING count(DISTINCT country) > 1"
-            " ORDER BY ALL"
         ).fetchall()
     ]
     generation = (warehouse_state[0][0] if warehouse_state else 0) + 1
