@@ -13,10 +13,12 @@ import time
 import uuid
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TypeVar
+
+import duckdb
 
 from config.settings import COUNTRIES, Settings, country_topic
 from expectations.data_docs import build_data_docs, store_redacted_result
@@ -29,7 +31,7 @@ from reports.privacy import write_privacy_report
 from reports.validation import write_validation_report
 from transforms.events import EventRejected, PerpetratorEvent, VictimEvent, parse_event
 from transforms.rows import perpetrator_frame, victim_frame
-from warehouse import erasure
+from warehouse import erasure, waiters
 from warehouse.loader import (
     LoadBatch,
     QuarantinedEvent,
@@ -212,6 +214,38 @@ def _checked(
     return built
 
 
+# DuckDB's own memory while a drain holds the warehouse: held open, its cache of the
+# tables would otherwise grow with them (a batch's load needs far less).
+DRAIN_MEMORY = "128MB"
+
+
+class HeldWarehouse:
+    """The warehouse kept open across a drain's batches. Closing it after every batch
+    checkpointed it every time, which cost as much as the load; held, DuckDB checkpoints
+    when its write-ahead log is full. Another process that finds the file locked says
+    it waits (warehouse/waiters.py), and the drain lets go after the batch it is on."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._open = ExitStack()
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            self._con = self._open.enter_context(connect(self.path))
+            self._con.execute(f"SET memory_limit = '{DRAIN_MEMORY}'")
+        return self._con
+
+    def let_go_if_waited_for(self) -> None:
+        if self._con is not None and waiters.others_waiting(self.path):
+            self.close()
+            waiters.let_them_in(self.path)
+
+    def close(self) -> None:
+        self._con = None
+        self._open.close()
+
+
 _END = object()
 
 
@@ -257,10 +291,11 @@ def drain_country(
         for messages in source.batches(start, settings.batch_size)
     )
     ready = _read_ahead(built)
+    held = HeldWarehouse(warehouse or settings.warehouse)
     try:
         for batch, outcomes in ready:
-            with connect(warehouse or settings.warehouse) as con:
-                result = load_batch(con, batch, secret)
+            result = load_batch(held.connection(), batch, secret)
+            held.let_go_if_waited_for()
             for suite_name, outcome in outcomes:
                 if outcome.result is not None:
                     store_redacted_result(
@@ -298,6 +333,7 @@ def drain_country(
                 log.info("%s: drain stopped after batch %d, as asked", country, report.batches)
                 break
     finally:
+        held.close()  # before waiting for the batch prepared ahead: others may be waiting
         ready.close()  # waits for the batch being prepared ahead, then drops it
         source.close()
     return report

@@ -30,7 +30,8 @@ ROW_FIELDS = ("linkage_key_id", "linkage_clk", "linkage_birth_year", "linkage_bi
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {ALIAS}.encodings (
-    event_id      VARCHAR PRIMARY KEY,  -- the victim event that carried the encoding
+    event_id      VARCHAR NOT NULL,     -- the victim event that carried the encoding (one row each; no
+                                        -- key index, as in the raw layer)
     country       VARCHAR NOT NULL,
     record_ref    VARCHAR NOT NULL,
     updated_at    TIMESTAMPTZ NOT NULL, -- the record version it belongs to
@@ -113,11 +114,20 @@ def store_encodings(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> int:
     encoded = rows.loc[rows["linkage_clk"].notna()]  # read by DuckDB by name below
     if not len(encoded) or not attach(con):
         return 0
-    con.execute(
-        f"INSERT OR REPLACE INTO {ALIAS}.encodings SELECT event_id, country, record_ref, updated_at,"
-        " linkage_key_id, linkage_clk, linkage_birth_year, linkage_birth_month, linkage_birth_day,"
-        " loaded_at, kafka_offset FROM encoded"
-    )
+    # A re-pushed event replaces its encoding (after a key rotation the same event id
+    # carries a new one): delete, then insert, in one transaction.
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DELETE FROM {ALIAS}.encodings WHERE event_id IN (SELECT event_id FROM encoded)")
+        con.execute(
+            f"INSERT INTO {ALIAS}.encodings SELECT event_id, country, record_ref, updated_at,"
+            " linkage_key_id, linkage_clk, linkage_birth_year, linkage_birth_month, linkage_birth_day,"
+            " loaded_at, kafka_offset FROM encoded"
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     _owner_only(store_path(con))
     return len(encoded)
 
@@ -181,7 +191,7 @@ def move_from_raw_layer(con: duckdb.DuckDBPyConnection) -> int:
             " linkage_birth_year AS birth_year, linkage_birth_month AS birth_month, linkage_birth_day AS birth_day,"
             " loaded_at, kafka_offset FROM raw_victim_events WHERE linkage_clk IS NOT NULL"
         ).df()
-        con.execute(f"INSERT OR IGNORE INTO {ALIAS}.encodings SELECT * FROM old")
+        con.execute(f"INSERT INTO {ALIAS}.encodings SELECT * FROM old ANTI JOIN {ALIAS}.encodings USING (event_id)")
         moved = len(old)
     for column in sorted(set(ROW_FIELDS) & columns):
         con.execute(f"ALTER TABLE raw_victim_events DROP COLUMN {column}")

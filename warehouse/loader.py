@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from transforms.rows import EVENT_COLUMNS, PERPETRATOR_EVENT_COLUMNS, POSITION_COLUMNS, no_rows
-from warehouse import erasure, link_blocks, linkage_store, marts, migrations, superseded
+from warehouse import erasure, link_blocks, linkage_store, marts, migrations, superseded, waiters
 from warehouse.person_linkage import DEFAULT_THRESHOLD as DEFAULT_LINK_THRESHOLD
 from warehouse.person_linkage import refresh_person_links
 
@@ -53,19 +53,28 @@ def connect(path: Path, read_only: bool = False, wait_seconds: float = 60.0) -> 
     if read_only and not path.exists():
         raise FileNotFoundError(f"no warehouse at {path}: run `thbdb run` (or `thbdb demo`) first")
     path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            con = duckdb.connect(str(path), read_only=read_only)
-            break
-        except duckdb.IOException as error:
-            if "lock" not in str(error).lower() or time.monotonic() > deadline:
-                raise WarehouseBusy(f"the warehouse {path} is busy: {error}") from error
-            time.sleep(0.5)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as error:
+        if "lock" not in str(error).lower():
+            raise WarehouseBusy(f"the warehouse {path} is busy: {error}") from error
+        with waiters.waiting(path):  # a drain holding the file lets go when it sees this
+            con = _wait_for(path, read_only, wait_seconds)
     try:
         yield con
     finally:
         con.close()
+
+
+def _wait_for(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        time.sleep(0.1)
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                raise WarehouseBusy(f"the warehouse {path} is busy: {error}") from error
 
 
 def run_sql_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -194,9 +203,13 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, erasure_secret:
         if len(rows):
             columns = ", ".join((*RAW_VICTIM_COLUMNS, *_LOAD_COLUMNS))
             before = _count(con, "raw_victim_events")
-            # The primary key's index finds events already held (a re-push): each batch
-            # costs the same however large the table, where an anti-join scanned it all.
-            con.execute(f"INSERT OR IGNORE INTO raw_victim_events ({columns}) SELECT {columns} FROM rows")
+            # Events already held (a re-push) are found by an anti-join on the event id: a
+            # scan of one column, where a key index on random ids made every load and
+            # every checkpoint slower, and the drain's memory larger, as the table grew.
+            con.execute(
+                f"INSERT INTO raw_victim_events ({columns}) SELECT {columns} FROM rows"
+                " ANTI JOIN raw_victim_events USING (event_id)"
+            )
             loaded = _count(con, "raw_victim_events") - before
             marts.mark_touched(con, "victims", rows)  # the next refresh derives them again
         loaded += _insert_perpetrators(con, batch, now)

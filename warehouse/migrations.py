@@ -37,12 +37,51 @@ def _changes_by_generation(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("UPDATE marts_state SET changes_since = CASE WHEN rebuilt THEN generation ELSE generation - 1 END")
 
 
+def _without_event_key(con: duckdb.DuckDBPyConnection, database: str, table: str) -> None:
+    """Copy a table without its primary key on event_id (DuckDB cannot drop a key), its
+    columns, their order and NOT NULL kept. Nothing to do where the key is gone."""
+    keyed = con.execute(
+        "SELECT count(*) FROM duckdb_constraints() WHERE database_name = ? AND table_name = ?"
+        " AND constraint_type = 'PRIMARY KEY'",
+        [database, table],
+    ).fetchone()
+    if not keyed or not keyed[0]:
+        return
+    required = [
+        str(row[0])
+        for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND table_name = ? AND NOT is_nullable",
+            [database, table],
+        ).fetchall()
+    ]
+    name = f"{database}.main.{table}"
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE TABLE {database}.main.{table}_unkeyed AS FROM {name}")
+        con.execute(f"DROP TABLE {name}")
+        con.execute(f"ALTER TABLE {database}.main.{table}_unkeyed RENAME TO {table}")
+        for column in required:
+            con.execute(f"ALTER TABLE {name} ALTER COLUMN {column} SET NOT NULL")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _event_ids_unkeyed(con: duckdb.DuckDBPyConnection) -> None:
+    row = con.execute("SELECT current_database()").fetchone()
+    _without_event_key(con, str(row[0]) if row else "main", "raw_victim_events")
+    if linkage_store.attach(con):
+        _without_event_key(con, linkage_store.ALIAS, "encodings")
+
+
 # (version, what it does, how). Append only: a released version never changes.
 MIGRATIONS: tuple[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]], ...] = (
     (1, "linkage encodings out of the raw layer, into the linkage store", _move_linkage),
     (2, "superseded versions stripped: content hash column, content columns nullable", superseded.migrate),
     (3, "recorded_by (national export v1.1)", _add_recorded_by),
     (4, "the marts' changes kept for a few refreshes, by generation", _changes_by_generation),
+    (5, "no key index on event ids (raw victim events, linkage encodings): the load anti-joins", _event_ids_unkeyed),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -6,7 +6,10 @@
 -- One row per accepted event (one version of one national record), generalised:
 -- age band and minor/adult instead of age; year and month instead of a date.
 CREATE TABLE IF NOT EXISTS raw_victim_events (
-    event_id                VARCHAR PRIMARY KEY,   -- deterministic: a re-push is ignored
+    -- Deterministic: a re-push is ignored. No key index: the load finds events already
+    -- held with an anti-join (warehouse/loader.py); an index on random ids cost time
+    -- and memory that grew with the table at every load and checkpoint.
+    event_id                VARCHAR NOT NULL,
     country                 VARCHAR NOT NULL,      -- reporting country, equals the topic's
     record_ref              VARCHAR NOT NULL,      -- keyed pseudonym of the national record
     case_ref                VARCHAR,
