@@ -34,7 +34,7 @@ from benchmarks.volume import write_volume_export
 from config.settings import Settings
 from expectations.runner import validate_frame
 from expectations.suites import CASE_EVENTS
-from pipeline.drain import drain_country
+from pipeline.drain import HeldWarehouse, drain_country
 from pipeline.sources import MemorySource
 from producers.linkage import LinkageEncoder
 from producers.national_export import open_export
@@ -42,8 +42,8 @@ from producers.pseudonymise import Pseudonymiser
 from producers.publisher import ListSink
 from producers.push import export_events
 from transforms.events import VictimEvent, parse_event
-from transforms.rows import victim_frame
-from warehouse.loader import LoadBatch, connect, ensure_schema, load_batch
+from transforms.rows import read_events, victim_rows
+from warehouse.loader import LoadBatch, ensure_schema, load_batch
 
 COUNTRY = "RS"
 
@@ -86,9 +86,9 @@ def _floor(events: list[bytes], database: Path) -> float:
 def _stages(events: list[bytes], settings: Settings, warehouse: Path) -> dict[str, float]:
     """The drain's steps one by one, batch by batch (the cycle collector paused as the
     drain pauses it while it decodes a batch)."""
-    spent = dict.fromkeys(("parse", "validation frame", "Great Expectations", "warehouse rows", "load"), 0.0)
-    with connect(warehouse) as con:
-        ensure_schema(con)
+    spent = dict.fromkeys(("parse", "read", "validation frame", "Great Expectations", "warehouse rows", "load"), 0.0)
+    held = HeldWarehouse(warehouse)
+    ensure_schema(held.connection())
     for number, start in enumerate(range(0, len(events), settings.batch_size)):
         chunk = events[start : start + settings.batch_size]
         gc.disable()
@@ -97,19 +97,23 @@ def _stages(events: list[bytes], settings: Settings, warehouse: Path) -> dict[st
             parsed = [parse_event(p) for p in chunk]
             victims = [e for e in parsed if isinstance(e, VictimEvent)]
             clock = _lap(spent, "parse", clock)
-            frame = CASE_EVENTS.frame(COUNTRY, victims)
+            columns = read_events(victims, VictimEvent)
+            clock = _lap(spent, "read", clock)
+            frame = CASE_EVENTS.frame_of(COUNTRY, columns)
             clock = _lap(spent, "validation frame", clock)
             validate_frame(CASE_EVENTS.name, CASE_EVENTS.build, COUNTRY, frame)
             clock = _lap(spent, "Great Expectations", clock)
-            rows = victim_frame(victims, [(0, start + i) for i in range(len(victims))])
+            rows = victim_rows(columns, [(0, start + i) for i in range(len(victims))])
             clock = _lap(spent, "warehouse rows", clock)
         finally:
             gc.enable()
         batch = LoadBatch(f"stages.{number}", COUNTRY, f"load{number}", f"run{number}", None, accepted=rows)
         batch.next_offsets = {0: start + len(chunk)}
-        with connect(warehouse) as con:
-            load_batch(con, batch)
+        load_batch(held.connection(), batch)  # held across batches, as the drain holds it
         _lap(spent, "load", clock)
+    clock = time.perf_counter()
+    held.close()
+    _lap(spent, "load", clock)
     return spent
 
 

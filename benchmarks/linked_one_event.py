@@ -32,11 +32,11 @@ def encode_every_victim(path: Path, blocks: int) -> None:
     with connect(path) as con:
         linkage_store.attach(con)
         con.execute(
-            f"""INSERT OR IGNORE INTO {linkage_store.ALIAS}.encodings
+            f"""INSERT INTO {linkage_store.ALIAS}.encodings
                 SELECT event_id, country, record_ref, updated_at, 'benchmark-key', {_FILTER},
                        md5('year ' || hash(record_ref) % {blocks}), md5('month ' || hash(record_ref, 2) % 12),
                        md5('day ' || hash(record_ref, 3) % 28), loaded_at, kafka_offset
-                FROM raw_victim_events"""
+                FROM raw_victim_events ANTI JOIN {linkage_store.ALIAS}.encodings USING (event_id)"""
         )
 
 

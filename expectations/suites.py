@@ -23,7 +23,7 @@ from expectations.runner import ValidationOutcome, batch_meta, prepare, row_meta
 from transforms.codelists import CodeLists, collected_since
 from transforms.contract import PERPETRATORS, VICTIMS, Contract
 from transforms.events import PerpetratorEvent, VictimEvent, field_bounds
-from transforms.rows import columns_of
+from transforms.rows import EventColumns, read_events
 
 # Identified or registered neither before the regional records begin nor in the future.
 FIRST_PERIOD = 199001
@@ -55,13 +55,17 @@ class EventSuite:
         return self._year.replace("_year", "_period")
 
     def frame(self, country: str, events: Sequence[BaseModel]) -> pd.DataFrame:
+        """One row per event, as the suite reads it (``frame_of`` the events read)."""
+        return self.frame_of(country, read_events(events, self.event_model))
+
+    def frame_of(self, country: str, events: EventColumns) -> pd.DataFrame:
         """One row per event, as the suite reads it, built column by column (a dump of
         each event took three times as long). The linkage encoding is left out: no
         expectation reads it, and its schema was checked when the event was parsed."""
         year, month = self.contract.record_date.event
         lists = {f.event[0] for f in self.contract.carried() if f.multi_valued}
         names = [n for n in self.event_model.model_fields if n not in ("schema_version", "kind", "linkage")]
-        columns = columns_of(events, names)
+        columns = {name: events.values[name] for name in names}
         for name in lists:
             columns[name] = [";".join(v) if v else None for v in columns[name]]
         frame = pd.DataFrame(columns)
@@ -204,9 +208,13 @@ class EventSuite:
 
     def validate(self, country: str, events: Sequence[BaseModel]) -> ValidationOutcome:
         """Which events of one micro-batch fail and why, the result redacted (runner.py)."""
-        if not events:
+        return self.validate_read(country, read_events(events, self.event_model))
+
+    def validate_read(self, country: str, events: EventColumns) -> ValidationOutcome:
+        """``validate``, of events already read (``transforms.rows.read_events``)."""
+        if not events.count:
             return ValidationOutcome(summary={"expectations": 0, "expectations_failed": 0})
-        return validate_frame(self.name, self.build, country, self.frame(country, events))
+        return validate_frame(self.name, self.build, country, self.frame_of(country, events))
 
 
 CASE_EVENTS = EventSuite(

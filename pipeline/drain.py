@@ -30,7 +30,7 @@ from release.files import hub_secret
 from reports.privacy import write_privacy_report
 from reports.validation import write_validation_report
 from transforms.events import EventRejected, PerpetratorEvent, VictimEvent, parse_event
-from transforms.rows import perpetrator_frame, victim_frame
+from transforms.rows import perpetrator_rows, read_events, victim_rows
 from warehouse import erasure, waiters
 from warehouse.loader import (
     LoadBatch,
@@ -142,14 +142,20 @@ def _build_batch(
             perpetrators.append((message, event))
         else:
             parsed.append((message, event))
-    outcome = CASE_EVENTS.validate(country, [e for _, e in parsed])
+    # Each kind's events are read once into columns: the suite's frame and the warehouse
+    # rows are both cut from them.
+    victims = read_events([e for _, e in parsed], VictimEvent)
+    outcome = CASE_EVENTS.validate_read(country, victims)
     batch.validation_summary = outcome.summary
     batch.warnings = outcome.warnings
-    batch.accepted = victim_frame(*_sort(batch, parsed, outcome))
-    perpetrator_outcome = PERPETRATOR_EVENTS.validate(country, [e for _, e in perpetrators])
+    keep, positions = _sort(batch, parsed, outcome)
+    batch.accepted = victim_rows(victims, positions, keep)
+    held = read_events([e for _, e in perpetrators], PerpetratorEvent)
+    perpetrator_outcome = PERPETRATOR_EVENTS.validate_read(country, held)
     for key in ("expectations", "expectations_failed"):
         batch.validation_summary[key] = outcome.summary.get(key, 0) + perpetrator_outcome.summary.get(key, 0)
-    batch.accepted_perpetrators = perpetrator_frame(*_sort(batch, perpetrators, perpetrator_outcome))
+    keep, positions = _sort(batch, perpetrators, perpetrator_outcome)
+    batch.accepted_perpetrators = perpetrator_rows(held, positions, keep)
     for message in messages:
         partition = message.partition() or 0
         batch.next_offsets[partition] = max(batch.next_offsets.get(partition, 0), (message.offset() or 0) + 1)
@@ -158,10 +164,10 @@ def _build_batch(
 
 def _sort(
     batch: LoadBatch, parsed: Sequence[tuple[Message, EventT]], outcome: ValidationOutcome
-) -> tuple[list[EventT], list[tuple[int, int]]]:
+) -> tuple[list[int], list[tuple[int, int]]]:
     """Each validated event to quarantine with its reasons, or to the accepted events
-    (returned with the partition and offset each was read at)."""
-    accepted: list[EventT] = []
+    (returned as their indexes, with the partition and offset each was read at)."""
+    accepted: list[int] = []
     positions: list[tuple[int, int]] = []
     for index, (message, event) in enumerate(parsed):
         reasons = outcome.failures.get(index)
@@ -171,7 +177,7 @@ def _sort(
                 QuarantinedEvent(partition, offset, event.event_id, event.record_ref, "; ".join(reasons))
             )
         else:
-            accepted.append(event)
+            accepted.append(index)
             positions.append((partition, offset))
     return accepted, positions
 
@@ -217,6 +223,10 @@ def _checked(
 # DuckDB's own memory while a drain holds the warehouse: held open, its cache of the
 # tables would otherwise grow with them (a batch's load needs far less).
 DRAIN_MEMORY = "128MB"
+# A checkpoint when the write-ahead log holds about three batches, not after each (16 MB,
+# DuckDB's default, is less than one batch): 1.0 s of commits per 100,000 events against
+# 1.9 s, measured. A crash replays at most that much at the next opening.
+DRAIN_WAL = "64MB"
 
 
 class HeldWarehouse:
@@ -234,6 +244,7 @@ class HeldWarehouse:
         if self._con is None:
             self._con = self._open.enter_context(connect(self.path))
             self._con.execute(f"SET memory_limit = '{DRAIN_MEMORY}'")
+            self._con.execute(f"SET wal_autocheckpoint = '{DRAIN_WAL}'")
         return self._con
 
     def let_go_if_waited_for(self) -> None:
