@@ -70,7 +70,7 @@ def test_drain_stages_load_every_event_and_time_every_stage(tmp_path: Path) -> N
 
     result = drain_stages.measure(300, tmp_path)
     assert result.events == 300 and result.drain_s > 0 and result.floor_s > 0
-    assert set(result.stages) == {"parse", "validation frame", "Great Expectations", "warehouse rows", "load"}
+    assert set(result.stages) == {"parse", "read", "validation frame", "Great Expectations", "warehouse rows", "load"}
     with connect(tmp_path / "drain.duckdb", read_only=True) as con, connect(tmp_path / "stages.duckdb") as other:
         assert con.execute("SELECT count(*) FROM raw_victim_events").fetchone() == (300,)
         assert other.execute("SELECT count(*) FROM raw_victim_events").fetchone() == (300,)
