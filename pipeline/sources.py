@@ -92,6 +92,10 @@ def pipeline_consumer(settings: Settings, principal: str = kafka_security.PIPELI
             "enable.partition.eof": True,
             "auto.offset.reset": "earliest",
             "fetch.max.bytes": 52_428_800,
+            # What librdkafka fetches ahead of the drain, at most (64 MB by default): the
+            # drain reads a batch while the one before is loaded, and a larger queue only
+            # made its memory grow with the size of the push.
+            "queued.max.messages.kbytes": 16_384,
             "log_level": 3,
             **kafka_security.client_config(settings, principal),
         }
