@@ -96,3 +96,13 @@ def test_a_one_event_batch_with_an_encoding_relinks_its_block(tmp_path: Path) ->
         kept = con.execute("SELECT count(*) FROM store.record_blocks").fetchone()
         current = con.execute("SELECT count(*) FROM stg_victim_current WHERE status <> 'withdrawn'").fetchone()
     assert kept == current
+
+
+def test_run_parts_times_the_drain_the_refresh_and_the_reports(tmp_path: Path) -> None:
+    from benchmarks import run_parts
+
+    parts = run_parts.measure(2, tmp_path, events_per_batch=150)
+    assert list(parts) == ["drain", "refresh and publish", "reports"]
+    assert all(wall > 0 and cpu > 0 for wall, cpu in parts.values())
+    with connect(tmp_path / "home" / "warehouse" / "thbdb.duckdb", read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM raw_victim_events").fetchone() == (300,)
