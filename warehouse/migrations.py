@@ -54,12 +54,12 @@ def _without_event_key(con: duckdb.DuckDBPyConnection, database: str, table: str
             [database, table],
         ).fetchall()
     ]
-    name = f"{database}.main.{table}"
+    name, unkeyed = f'"{database}".main.{table}', f'"{database}".main.{table}_unkeyed'  # a file's stem may need quotes
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"CREATE TABLE {database}.main.{table}_unkeyed AS FROM {name}")
+        con.execute(f"CREATE TABLE {unkeyed} AS FROM {name}")
         con.execute(f"DROP TABLE {name}")
-        con.execute(f"ALTER TABLE {database}.main.{table}_unkeyed RENAME TO {table}")
+        con.execute(f"ALTER TABLE {unkeyed} RENAME TO {table}")
         for column in required:
             con.execute(f"ALTER TABLE {name} ALTER COLUMN {column} SET NOT NULL")
         con.execute("COMMIT")

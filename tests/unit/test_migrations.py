@@ -68,13 +68,13 @@ def _keys(con, database: str, table: str) -> int:  # type: ignore[no-untyped-def
 
 
 def test_the_event_id_keys_are_dropped_and_a_re_push_is_still_a_duplicate(tmp_path: Path) -> None:
-    path = tmp_path / "w.duckdb"
+    path = tmp_path / "w-1.duckdb"  # a name that needs quoting in SQL
     batch = _events("RS", "RS-1", "Ana", "Ilić", "1990-01-02")
     with connect(path) as con:
         ensure_schema(con)
         load_batch(con, batch)
         _keyed_as_before(con)
-        assert _keys(con, "w", "raw_victim_events") == 1
+        assert _keys(con, "w-1", "raw_victim_events") == 1
         assert _keys(con, "linkage_store", "encodings") == 1
         rows_before = con.execute("FROM raw_victim_events").fetchall()
         nullable_before = con.execute(
@@ -83,7 +83,7 @@ def test_the_event_id_keys_are_dropped_and_a_re_push_is_still_a_duplicate(tmp_pa
         ).fetchall()
     with connect(path) as con:
         ensure_schema(con)
-        assert _keys(con, "w", "raw_victim_events") == 0
+        assert _keys(con, "w-1", "raw_victim_events") == 0
         assert _keys(con, "linkage_store", "encodings") == 0
         assert con.execute("FROM raw_victim_events").fetchall() == rows_before
         nullable_after = con.execute(
