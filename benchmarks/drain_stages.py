@@ -99,7 +99,7 @@ def _stages(events: list[bytes], settings: Settings, warehouse: Path) -> dict[st
             clock = _lap(spent, "parse", clock)
             columns = read_events(victims, VictimEvent)
             clock = _lap(spent, "read", clock)
-            frame = CASE_EVENTS.frame_of(COUNTRY, columns)
+            frame = CASE_EVENTS.frame(COUNTRY, columns)
             clock = _lap(spent, "validation frame", clock)
             validate_frame(CASE_EVENTS.name, CASE_EVENTS.build, COUNTRY, frame)
             clock = _lap(spent, "Great Expectations", clock)

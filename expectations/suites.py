@@ -54,14 +54,11 @@ class EventSuite:
         """The frame's column of year and month as one number (202403), for one bound."""
         return self._year.replace("_year", "_period")
 
-    def frame(self, country: str, events: Sequence[BaseModel]) -> pd.DataFrame:
-        """One row per event, as the suite reads it (``frame_of`` the events read)."""
-        return self.frame_of(country, read_events(events, self.event_model))
-
-    def frame_of(self, country: str, events: EventColumns) -> pd.DataFrame:
-        """One row per event, as the suite reads it, built column by column (a dump of
-        each event took three times as long). The linkage encoding is left out: no
-        expectation reads it, and its schema was checked when the event was parsed."""
+    def frame(self, country: str, events: EventColumns) -> pd.DataFrame:
+        """One row per event read (``transforms.rows.read_events``), as the suite reads
+        it, built column by column (a dump of each event took three times as long). The
+        linkage encoding is left out: no expectation reads it, and its schema was checked
+        when the event was parsed."""
         year, month = self.contract.record_date.event
         lists = {f.event[0] for f in self.contract.carried() if f.multi_valued}
         names = [n for n in self.event_model.model_fields if n not in ("schema_version", "kind", "linkage")]
@@ -214,7 +211,7 @@ class EventSuite:
         """``validate``, of events already read (``transforms.rows.read_events``)."""
         if not events.count:
             return ValidationOutcome(summary={"expectations": 0, "expectations_failed": 0})
-        return validate_frame(self.name, self.build, country, self.frame_of(country, events))
+        return validate_frame(self.name, self.build, country, self.frame(country, events))
 
 
 CASE_EVENTS = EventSuite(
