@@ -14,6 +14,12 @@ a thread of the release service) appends an empty tick (a message with no value,
 the pipeline skips) to each partition every half ``segment.ms`` for the stated time after
 a load or an erasure.
 
+A tick lands above the partition's start, and a segment holding anything at or above the
+start is never deleted: a tick appended to the loaded events' segment before it rolled
+would keep that segment (and the events in it) until the next load. So after each tick
+the clock also moves the start past the ticks lying at it (``skip_ticks``): they carry
+nothing, and the start stops at the first event, loaded or not.
+
 The stated time E (``THBDB_ERASURE_SECONDS``, a day by default) bounds how long after its
 load an event is still in a file of the broker. With part = E/6, ``segment.ms`` is one
 part and the broker looks for deletable segments every part at most: a trimmed event's
@@ -32,7 +38,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from confluent_kafka import Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from config.settings import Settings, country_topic
@@ -95,9 +101,9 @@ def trim(settings: Settings, loaded: Mapping[str, Mapping[int, int]], principal:
     return moved
 
 
-def tick(settings: Settings, countries: list[str]) -> None:
-    """Append one clock tick to each partition of each country's topic, so that every
-    partition's active segment can roll."""
+def tick(settings: Settings, topics: list[str]) -> None:
+    """Append one clock tick to each partition of ``topics``, so that every partition's
+    active segment can roll."""
     producer = Producer(
         {
             "bootstrap.servers": settings.kafka_bootstrap,
@@ -107,14 +113,68 @@ def tick(settings: Settings, countries: list[str]) -> None:
             **kafka_security.client_config(settings, kafka_security.ERASER),
         }
     )
-    topics = producer.list_topics(timeout=30).topics
-    for country in countries:
-        topic = country_topic(country)
-        for partition in sorted(topics[topic].partitions) if topic in topics else ():
+    known = producer.list_topics(timeout=30).topics
+    for topic in topics:
+        for partition in sorted(known[topic].partitions) if topic in known else ():
             producer.produce(topic, key=CLOCK_KEY, value=None, partition=partition)
     left = producer.flush(60)
     if left:
         raise RuntimeError(f"the broker did not take {left} clock tick(s)")
+
+
+def skip_ticks(settings: Settings, topics: list[str]) -> int:
+    """Move the start of each partition of ``topics`` past the ticks lying at it (up to
+    the first event, or the end); how many partitions moved."""
+    from pipeline.sources import pipeline_consumer
+
+    consumer = pipeline_consumer(settings, kafka_security.ERASER)
+    try:
+        known = consumer.list_topics(timeout=30).topics
+        spans: dict[tuple[str, int], tuple[int, int]] = {}
+        for topic in topics:
+            for partition in sorted(known[topic].partitions) if topic in known else ():
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=15)
+                if high > low:
+                    spans[(topic, partition)] = (low, high)
+        past = _past_leading_ticks(consumer, spans)
+    finally:
+        consumer.close()
+    moved: dict[str, dict[int, int]] = {}
+    for (topic, partition), offset in past.items():
+        if offset > spans[(topic, partition)][0]:
+            moved.setdefault(topic, {})[partition] = offset
+    return trim(settings, moved, kafka_security.ERASER)
+
+
+def _past_leading_ticks(
+    consumer: Consumer, spans: dict[tuple[str, int], tuple[int, int]], wait_seconds: float = 30.0
+) -> dict[tuple[str, int], int]:
+    """For each partition (its start and end), the offset after the run of ticks at its
+    start: the first event's offset, or the end if there are only ticks."""
+    if not spans:
+        return {}
+    past = {where: low for where, (low, _high) in spans.items()}
+    pending = set(spans)
+    consumer.assign([TopicPartition(t, p, low) for (t, p), (low, _high) in spans.items()])
+    deadline = time.monotonic() + wait_seconds
+    while pending and time.monotonic() < deadline:
+        for message in consumer.consume(num_messages=500, timeout=1.0) or []:
+            where = (message.topic() or "", message.partition() or 0)
+            if where not in pending:
+                continue
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    raise RuntimeError(f"reading {where[0]}[{where[1]}] failed: {error.str()}")
+                pending.discard(where)
+            elif message.value() is not None:  # an event: the start stops here
+                pending.discard(where)
+            else:
+                past[where] = (message.offset() or 0) + 1
+                if past[where] >= spans[where][1]:
+                    pending.discard(where)
+    consumer.unassign()
+    return past
 
 
 # The clock's list: countries whose topics get ticks, and until when. A file, written by
@@ -159,7 +219,9 @@ def tick_due(settings: Settings, now: float | None = None) -> list[str]:
         if due != clock:
             _write_clock(settings, due)
     if due:
-        tick(settings, sorted(due))
+        topics = [country_topic(c) for c in sorted(due)]
+        tick(settings, topics)
+        skip_ticks(settings, topics)
     return sorted(due)
 
 
