@@ -27,6 +27,7 @@ import duckdb
 import pandas as pd
 
 from warehouse import linkage_store, marts
+from warehouse.transactions import transaction
 
 Kind = Literal["victims", "perpetrators"]
 SECRET_FILE = "erasure.secret"  # noqa: S105 - the file's name, not a secret
@@ -82,8 +83,7 @@ def erase(con: duckdb.DuckDBPyConnection, country: str, kind: Kind, refs: Iterab
         # and on no deny list, and erasing again finishes the work.
         if kind == "victims" and linkage_store.attach(con):
             result.encodings = _delete_erasing(con, f"{linkage_store.ALIAS}.encodings", country)
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             result.versions = _delete_erasing(con, _RAW_TABLE[kind], country)
             result.quarantined = _delete_erasing(con, "quarantine", country)
             marts.mark_touched(con, kind, pd.DataFrame({"country": country, "record_ref": wanted}))
@@ -93,10 +93,6 @@ def erase(con: duckdb.DuckDBPyConnection, country: str, kind: Kind, refs: Iterab
                 [[deny_hash(secret, country, ref) for ref in wanted], country, datetime.now(UTC)],
             )
             result.newly_denied = _count(con, "erased_records") - before
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
     finally:
         con.execute("DROP TABLE IF EXISTS erasing")
     return result

@@ -29,6 +29,7 @@ import duckdb
 
 from warehouse import linkage_store
 from warehouse.linkage_store import ALIAS, current_encodings_of
+from warehouse.transactions import transaction
 
 Block = tuple[str, str]  # (key_id, keyed birth year)
 
@@ -174,8 +175,7 @@ def record(con: duckdb.DuckDBPyConnection, changes: BlockChanges) -> int:
     """After the warehouse committed: the store's record blocks and generation follow,
     and the encodings linkage no longer reads go (withdrawn, superseded, replaced by a
     re-push). Returns how many encodings went."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         if changes.full:
             con.execute(f"DELETE FROM {RECORD_BLOCKS}")
             purged = con.execute(
@@ -197,10 +197,6 @@ def record(con: duckdb.DuckDBPyConnection, changes: BlockChanges) -> int:
         con.execute(f"INSERT INTO {RECORD_BLOCKS} FROM {_SIGNED}")
         con.execute(f"DELETE FROM {ALIAS}.link_generation")
         con.execute(f"INSERT INTO {ALIAS}.link_generation VALUES (?, ?)", [changes.generation, changes.rules])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     linkage_store.keep_to_owner(con)
     return int(purged[0]) if purged else 0
 

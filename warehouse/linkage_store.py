@@ -23,6 +23,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from warehouse.transactions import transaction
+
 ALIAS = "linkage_store"
 SUFFIX = ".linkage.duckdb"
 # The encoding's fields as the flattened event row carries them (transforms/rows.py).
@@ -116,18 +118,13 @@ def store_encodings(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> int:
         return 0
     # A re-pushed event replaces its encoding (after a key rotation the same event id
     # carries a new one): delete, then insert, in one transaction.
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"DELETE FROM {ALIAS}.encodings WHERE event_id IN (SELECT event_id FROM encoded)")
         con.execute(
             f"INSERT INTO {ALIAS}.encodings SELECT event_id, country, record_ref, updated_at,"
             " linkage_key_id, linkage_clk, linkage_birth_year, linkage_birth_month, linkage_birth_day,"
             " loaded_at, kafka_offset FROM encoded"
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     _owner_only(store_path(con))
     return len(encoded)
 

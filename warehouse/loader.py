@@ -22,6 +22,7 @@ from transforms.rows import EVENT_COLUMNS, PERPETRATOR_EVENT_COLUMNS, POSITION_C
 from warehouse import erasure, link_blocks, linkage_store, marts, migrations, superseded, waiters
 from warehouse.person_linkage import DEFAULT_THRESHOLD as DEFAULT_LINK_THRESHOLD
 from warehouse.person_linkage import refresh_person_links
+from warehouse.transactions import transaction
 
 # The models, one per file, in three layers run in this order, each folder's files in name
 # order: raw (tables that loads write), staging (the current version of each record),
@@ -108,19 +109,15 @@ def refresh_marts(
         con.execute(f"SET memory_limit = '{memory_limit}'")
     linkage_store.attach(con)  # before the transaction: it may create the store's tables
     try:
-        con.execute("BEGIN TRANSACTION")
         try:
-            for path in layer_files("staging"):
-                run_sql_file(con, path)
-            con.execute("CREATE OR REPLACE TEMP TABLE links_before AS FROM person_links")
-            linked = refresh_person_links(con, link_threshold, full or full_linkage)  # the marts count persons
-            refreshed = marts.refresh(con, "links_before", full)
-            superseded.strip(con, touched_only=not refreshed.rebuilt)  # what no mart counts keeps no content
-            superseded.flag_probing(con, touched_only=not refreshed.rebuilt)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            with transaction(con):
+                for path in layer_files("staging"):
+                    run_sql_file(con, path)
+                con.execute("CREATE OR REPLACE TEMP TABLE links_before AS FROM person_links")
+                linked = refresh_person_links(con, link_threshold, full or full_linkage)  # the marts count persons
+                refreshed = marts.refresh(con, "links_before", full)
+                superseded.strip(con, touched_only=not refreshed.rebuilt)  # what no mart counts keeps no content
+                superseded.flag_probing(con, touched_only=not refreshed.rebuilt)
         finally:
             con.execute("DROP TABLE IF EXISTS links_before")
             marts.drop_touched(con)
@@ -197,8 +194,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, erasure_secret:
     # Encodings first, in the store's own transaction (DuckDB writes one file per
     # transaction); keyed by event id, so a batch re-run after a fault rewrites them.
     linkage_store.store_encodings(con, rows)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         loaded = 0
         if len(rows):
             columns = ", ".join((*RAW_VICTIM_COLUMNS, *_LOAD_COLUMNS))
@@ -244,7 +240,6 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, erasure_secret:
             )
         duplicates = len(batch.accepted) + len(batch.accepted_perpetrators) - loaded + batch.duplicates_in_batch
         if batch.events_read == 0:  # nothing but empty ticks: the offsets alone move
-            con.execute("COMMIT")
             return LoadResult(loaded=0, duplicates=0, quarantined=0, erased=erased)
         summary = batch.validation_summary
         con.execute(
@@ -276,10 +271,6 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch, erasure_secret:
                 now,
             ],
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return LoadResult(loaded=loaded, duplicates=duplicates, quarantined=len(batch.quarantined), erased=erased)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import duckdb
 
 from warehouse import linkage_store, superseded
+from warehouse.transactions import transaction
 
 
 def _add_recorded_by(con: duckdb.DuckDBPyConnection) -> None:
@@ -55,17 +56,12 @@ def _without_event_key(con: duckdb.DuckDBPyConnection, database: str, table: str
         ).fetchall()
     ]
     name, unkeyed = f'"{database}".main.{table}', f'"{database}".main.{table}_unkeyed'  # a file's stem may need quotes
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"CREATE TABLE {unkeyed} AS FROM {name}")
         con.execute(f"DROP TABLE {name}")
         con.execute(f"ALTER TABLE {unkeyed} RENAME TO {table}")
         for column in required:
             con.execute(f"ALTER TABLE {name} ALTER COLUMN {column} SET NOT NULL")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def _event_ids_unkeyed(con: duckdb.DuckDBPyConnection) -> None:
