@@ -23,15 +23,19 @@ app = typer.Typer(
         "All state lives under $THBDB_HOME (default: .thbdb in the working directory)."
     ),
     no_args_is_help=True,
+    rich_markup_mode="markdown",
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 query_app = typer.Typer(
     help="Analysts' queries, answered by the hub's release service (protected unless your token is entitled).",
     no_args_is_help=True,
+    rich_markup_mode="markdown",
 )
 app.add_typer(query_app, name="query")
-report_app = typer.Typer(help="Reports for analysts and data-protection officers.", no_args_is_help=True)
+report_app = typer.Typer(
+    help="Reports for analysts and data-protection officers.", no_args_is_help=True, rich_markup_mode="markdown"
+)
 app.add_typer(report_app, name="report")
 stream_app = typer.Typer(
     help=(
@@ -39,16 +43,19 @@ stream_app = typer.Typer(
         " without `thbdb run`. Off unless turned on."
     ),
     no_args_is_help=True,
+    rich_markup_mode="markdown",
 )
 app.add_typer(stream_app, name="stream")
 keys_app = typer.Typer(
     help="A country's keys: its pseudonymisation key and the region's shared linkage key (0600, never overwritten).",
     no_args_is_help=True,
+    rich_markup_mode="markdown",
 )
 app.add_typer(keys_app, name="keys")
 users_app = typer.Typer(
     help="Identities of the hub's release service: a role (analyst, national, dpo, admin) and a token.",
     no_args_is_help=True,
+    rich_markup_mode="markdown",
 )
 app.add_typer(users_app, name="users")
 
