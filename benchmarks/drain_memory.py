@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -122,11 +121,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.drain_memory", description=__doc__)
     parser.add_argument("--batches", type=int, default=50, help="Batches of 20,000 events (50: a million).")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="thbdb-drain-memory-"))
-    try:
-        measure(args.batches, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="thbdb-drain-memory-", ignore_cleanup_errors=True) as scratch:
+        measure(args.batches, Path(scratch))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -140,11 +139,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="thbdb-drain-"))
-    try:
-        result = measure(args.events, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="thbdb-drain-", ignore_cleanup_errors=True) as scratch:
+        result = measure(args.events, Path(scratch))
     per = 100_000 / result.events
     print(f"{result.events:,} events in one process, seconds per 100,000:")
     print(f"  drain_country {result.drain_s * per:6.2f}   floor (DuckDB's JSON reader) {result.floor_s * per:6.2f}")

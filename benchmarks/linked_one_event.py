@@ -12,7 +12,6 @@ small push costs when linkage has a block to re-link, not only marts to follow.
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -93,11 +92,8 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=60, help="Keyed birth years (60: about 50 years of births).")
     parser.add_argument("--batches", type=int, default=4, help="One-event batches in a row.")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="thbdb-linked-one-event-"))
-    try:
-        setup, batches = measure(args.victims, args.blocks, args.batches, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="thbdb-linked-one-event-", ignore_cleanup_errors=True) as scratch:
+        setup, batches = measure(args.victims, args.blocks, args.batches, Path(scratch))
     print(
         f"{args.victims:,} victims with encodings in {args.blocks} blocks: built in {setup['build_s']:.1f} s,"
         f" linked in full in {setup['full_linkage_s']:.1f} s, released whole in {setup['whole_snapshot_s']:.1f} s"

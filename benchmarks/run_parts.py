@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -56,11 +55,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run_parts", description=__doc__)
     parser.add_argument("--batches", type=int, default=50, help="Batches of 20,000 events (50: a million).")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="thbdb-run-parts-"))
-    try:
-        parts = measure(args.batches, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="thbdb-run-parts-", ignore_cleanup_errors=True) as scratch:
+        parts = measure(args.batches, Path(scratch))
     print(f"{args.batches * BATCH:,} events in one process:")
     for name, (wall, cpu) in parts.items():
         print(f"  {name:<20} {wall:7.1f} s wall {cpu:7.1f} s CPU")
