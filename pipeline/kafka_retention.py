@@ -43,6 +43,7 @@ from confluent_kafka.admin import AdminClient
 
 from config.settings import Settings, country_topic
 from pipeline import kafka_security
+from pipeline.sources import pipeline_consumer
 from release.files import replace_file
 
 log = logging.getLogger(__name__)
@@ -125,8 +126,6 @@ def tick(settings: Settings, topics: list[str]) -> None:
 def skip_ticks(settings: Settings, topics: list[str]) -> int:
     """Move the start of each partition of ``topics`` past the ticks lying at it (up to
     the first event, or the end); how many partitions moved."""
-    from pipeline.sources import pipeline_consumer
-
     consumer = pipeline_consumer(settings, kafka_security.ERASER)
     try:
         known = consumer.list_topics(timeout=30).topics
